@@ -1,0 +1,42 @@
+// swift-tools-version:5.10
+// MambaKit: selective state-space models (Mamba) on Linux CPUs.
+import PackageDescription
+
+let package = Package(
+    name: "MambaKit",
+    products: [
+        .library(name: "MambaKit", targets: ["MambaKit"]),
+        .executable(name: "mambakit", targets: ["mambakit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: System libraries (Debian: libfftw3-dev, libsndfile1-dev; OpenBLAS is loaded at run time, see Docs/BLAS.md)
+        .systemLibrary(
+            name: "_CFFTW", path: "Sources/_CFFTW", pkgConfig: "fftw3f",
+            providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(
+            name: "_CSndFile", path: "Sources/_CSndFile", pkgConfig: "sndfile",
+            providers: [.apt(["libsndfile1-dev"])]),
+
+        // MARK: Hot loops in C with runtime CPU dispatch (AVX-512 / AVX2 / portable), plus the OpenBLAS loader.
+        .target(
+            name: "_MambaKernels",
+            path: "Sources/_MambaKernels",
+            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread"), .linkedLibrary("m")]),
+
+        // MARK: The backbone (Swift)
+        .target(name: "MambaKit", dependencies: ["_MambaKernels"]),
+
+        // MARK: Command-line tool
+        .executableTarget(
+            name: "mambakit",
+            dependencies: ["MambaKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .testTarget(
+            name: "MambaKitTests",
+            dependencies: ["MambaKit", "_MambaKernels", "_CFFTW", "_CSndFile"],
+            resources: [.copy("Fixtures")]),
+    ]
+)

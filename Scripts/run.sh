@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# run.sh — set up (system packages, release build) and run MambaKit's main job on its embedded default.
+# Extra arguments are passed to `mambakit` (none: the default job).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source Scripts/setup.sh
+swift build -c release --product mambakit >&2
+exec .build/release/mambakit "$@"

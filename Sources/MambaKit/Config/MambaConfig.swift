@@ -1,0 +1,502 @@
+// MambaConfig.swift
+// The hyper-parameters of a Mamba (v1) language model, read from and written to config.json.
+
+import Foundation
+
+// MARK: - MambaConfig
+
+/// The architecture and initialisation hyper-parameters of a Mamba (v1) language model.
+///
+/// ``load(from:)`` reads both the Hugging Face transformers `MambaConfig` format (`hidden_size`,
+/// `num_hidden_layers`, `state_size`, …) and the original `mamba_ssm` format (`d_model`, `n_layer`,
+/// `ssm_cfg`, …); ``write(to:)`` always writes the Hugging Face format.
+///
+/// Shapes, with `D = dModel`, `E = dInner`, `N = dState`, `K = dConv`, `R = dtRank`, `V = vocabSize`:
+/// embedding `V×D`; per layer RMSNorm `D`, `in_proj` `2E×D`, depthwise `conv1d` `E×1×K`, `x_proj`
+/// `(R+2N)×E`, `dt_proj` `E×R` (+ bias `E`), `A_log` `E×N`, `D` `E`, `out_proj` `D×E`; final norm `D`;
+/// LM head `V×D` (shared with the embedding when ``tieWordEmbeddings``).
+public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible {
+
+    /// The file name of a configuration inside a model directory.
+    public static let fileName = "config.json"
+
+    // MARK: Architecture
+
+    /// Model width `D` (HF `hidden_size`, mamba_ssm `d_model`).
+    public var dModel: Int
+    /// Number of Mamba blocks (HF `num_hidden_layers`, mamba_ssm `n_layer`).
+    public var nLayer: Int
+    /// Number of embedding rows `V`, already padded (mamba_ssm pads `vocab_size` up to a multiple of
+    /// `pad_vocab_size_multiple`).
+    public var vocabSize: Int
+    /// SSM state size `N` per channel (HF `state_size`, mamba_ssm `d_state`). Default 16.
+    public var dState: Int
+    /// Causal depthwise convolution width `K` (HF `conv_kernel`, mamba_ssm `d_conv`). Default 4.
+    public var dConv: Int
+    /// Expansion factor (`dInner = expand × dModel` unless given). Default 2.
+    public var expand: Int
+    /// Inner width `E` (HF `intermediate_size`).
+    public var dInner: Int
+    /// Rank `R` of the Δ projection (HF `time_step_rank`, mamba_ssm `dt_rank`; `"auto"` = ⌈dModel/16⌉).
+    public var dtRank: Int
+    /// Whether `in_proj` and `out_proj` have biases (HF `use_bias`, mamba_ssm `bias`). Default false.
+    public var useBias: Bool
+    /// Whether `conv1d` has a bias (HF `use_conv_bias`, mamba_ssm `conv_bias`). Default true.
+    public var useConvBias: Bool
+    /// RMSNorm epsilon (HF `layer_norm_epsilon`; fixed 1e-5 in mamba_ssm).
+    public var layerNormEpsilon: Float
+    /// Whether the residual stream is kept in float32. Default true.
+    public var residualInFp32: Bool
+    /// Whether the LM head shares the embedding matrix (HF `tie_word_embeddings`, mamba_ssm `tie_embeddings`).
+    public var tieWordEmbeddings: Bool
+    /// The multiple `vocabSize` was padded to (informational once loaded). Default 1.
+    public var padVocabSizeMultiple: Int
+
+    // MARK: Initialisation (training)
+
+    /// Scale of the `dt_proj` weight initialisation (HF `time_step_scale`, mamba_ssm `dt_scale`). Default 1.
+    public var timeStepScale: Float
+    /// Smallest initial Δ (HF `time_step_min`, mamba_ssm `dt_min`). Default 0.001.
+    public var timeStepMin: Float
+    /// Largest initial Δ (HF `time_step_max`, mamba_ssm `dt_max`). Default 0.1.
+    public var timeStepMax: Float
+    /// Lower clamp of the initial Δ (HF `time_step_floor`, mamba_ssm `dt_init_floor`). Default 1e-4.
+    public var timeStepFloor: Float
+    /// `dt_proj` weight initialisation, `"random"` or `"constant"` (HF `time_step_init_scheme`, mamba_ssm `dt_init`).
+    public var timeStepInitScheme: String
+    /// Standard deviation of the embedding initialisation (HF default 0.1; mamba_ssm uses 0.02).
+    public var initializerRange: Float
+    /// Whether `out_proj` weights are scaled by 1/√nLayer at initialisation (HF default false; mamba_ssm true).
+    public var rescalePrenormResidual: Bool
+
+    // MARK: Tokens
+
+    /// Beginning-of-sequence token id (HF default 0; `nil` when config.json has `null`).
+    public var bosTokenId: Int?
+    /// End-of-sequence token id (HF default 0).
+    public var eosTokenId: Int?
+    /// Padding token id (HF default 0).
+    public var padTokenId: Int?
+
+    // MARK: Creating
+
+    /// Creates a configuration. `dInner` defaults to `expand × dModel`, `dtRank` to ⌈dModel/16⌉, and
+    /// `vocabSize` is padded up to a multiple of `padVocabSizeMultiple` (no change for the default 1).
+    /// The values are not validated; ``load(from:)`` validates what it reads.
+    public init(dModel: Int, nLayer: Int, vocabSize: Int,
+                dState: Int = 16, dConv: Int = 4, expand: Int = 2,
+                dInner: Int? = nil, dtRank: Int? = nil,
+                useBias: Bool = false, useConvBias: Bool = true,
+                layerNormEpsilon: Float = 1e-5, residualInFp32: Bool = true,
+                tieWordEmbeddings: Bool = true, padVocabSizeMultiple: Int = 1,
+                timeStepScale: Float = 1.0, timeStepMin: Float = 0.001, timeStepMax: Float = 0.1,
+                timeStepFloor: Float = 1e-4, timeStepInitScheme: String = "random",
+                initializerRange: Float = 0.1, rescalePrenormResidual: Bool = false,
+                bosTokenId: Int? = 0, eosTokenId: Int? = 0, padTokenId: Int? = 0) {
+        self.dModel = dModel
+        self.nLayer = nLayer
+        self.vocabSize = Self.padded(vocabSize, toMultipleOf: padVocabSizeMultiple)
+        self.dState = dState
+        self.dConv = dConv
+        self.expand = expand
+        self.dInner = dInner ?? expand * dModel
+        self.dtRank = dtRank ?? Self.autoDtRank(dModel: dModel)
+        self.useBias = useBias
+        self.useConvBias = useConvBias
+        self.layerNormEpsilon = layerNormEpsilon
+        self.residualInFp32 = residualInFp32
+        self.tieWordEmbeddings = tieWordEmbeddings
+        self.padVocabSizeMultiple = padVocabSizeMultiple
+        self.timeStepScale = timeStepScale
+        self.timeStepMin = timeStepMin
+        self.timeStepMax = timeStepMax
+        self.timeStepFloor = timeStepFloor
+        self.timeStepInitScheme = timeStepInitScheme
+        self.initializerRange = initializerRange
+        self.rescalePrenormResidual = rescalePrenormResidual
+        self.bosTokenId = bosTokenId
+        self.eosTokenId = eosTokenId
+        self.padTokenId = padTokenId
+    }
+
+    /// `"auto"` Δ rank: ⌈dModel / 16⌉.
+    public static func autoDtRank(dModel: Int) -> Int { (dModel + 15) / 16 }
+
+    static func padded(_ vocab: Int, toMultipleOf multiple: Int) -> Int {
+        guard multiple > 1, vocab % multiple != 0 else { return vocab }
+        return vocab + multiple - vocab % multiple
+    }
+
+    // MARK: Derived
+
+    /// The number of parameters (an untied LM head counted separately; a tied one once).
+    public var parameterCount: Int {
+        let D = dModel, E = dInner, N = dState, K = dConv, R = dtRank, V = vocabSize
+        var layer = D                                   // norm
+        layer += 2 * E * D + (useBias ? 2 * E : 0)      // in_proj
+        layer += E * K + (useConvBias ? E : 0)          // conv1d
+        layer += (R + 2 * N) * E                        // x_proj
+        layer += E * R + E                              // dt_proj (+ bias)
+        layer += E * N                                  // A_log
+        layer += E                                      // D
+        layer += D * E + (useBias ? D : 0)              // out_proj
+        return V * D + nLayer * layer + D + (tieWordEmbeddings ? 0 : V * D)
+    }
+
+    /// A one-line summary, e.g. `Mamba d_model=768 n_layer=24 vocab=50280 … 129.1M parameters`.
+    public var description: String {
+        let millions = Double(parameterCount) / 1e6
+        return "Mamba d_model=\(dModel) n_layer=\(nLayer) vocab=\(vocabSize) d_state=\(dState) d_conv=\(dConv) "
+            + "expand=\(expand) d_inner=\(dInner) dt_rank=\(dtRank) bias=\(useBias) conv_bias=\(useConvBias) "
+            + "eps=\(layerNormEpsilon) \(tieWordEmbeddings ? "tied" : "untied") embeddings, "
+            + String(format: "%.1fM parameters", millions)
+    }
+
+    // MARK: Loading
+
+    /// Reads `config.json` from `url` (the file itself, or a directory containing it).
+    ///
+    /// Accepts the Hugging Face transformers keys and the original `mamba_ssm` keys (detected by the
+    /// presence of any Hugging Face key such as `hidden_size` or `model_type`). Unknown keys are ignored.
+    ///
+    /// - Throws: ``CheckpointError/fileNotFound(path:lookedFor:)``, ``CheckpointError/invalidJSON(path:detail:)``,
+    ///   ``CheckpointError/missingConfigKey(path:key:)`` or ``CheckpointError/invalidConfigValue(path:key:detail:)``.
+    public static func load(from url: URL) throws -> MambaConfig {
+        var isDirectory: ObjCBool = false
+        var fileURL = url
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            fileURL = url.appendingPathComponent(fileName)
+        }
+        let path = fileURL.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CheckpointError.fileNotFound(path: path)
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: fileURL)
+        } catch {
+            throw CheckpointError.unreadable(path: path, reason: error.localizedDescription)
+        }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(data)
+        } catch let failure as JSONValue.ParseFailure {
+            throw CheckpointError.invalidJSON(path: path, detail: failure.message)
+        }
+        return try MambaConfig(json: json, path: path)
+    }
+
+    /// Parses an already-decoded config object; `path` is used in error messages.
+    init(json: JSONValue, path: String) throws {
+        guard case .object(let object) = json else {
+            throw CheckpointError.invalidJSON(path: path, detail: "the top level is a JSON \(json.kindName), expected an object")
+        }
+        let reader = ConfigReader(path: path, object: object)
+        let huggingFaceKeys = ["hidden_size", "num_hidden_layers", "model_type", "state_size",
+                               "intermediate_size", "conv_kernel", "time_step_rank"]
+        if huggingFaceKeys.contains(where: { reader.has($0) }) {
+            self = try Self.fromHuggingFace(reader)
+        } else {
+            self = try Self.fromMambaSSM(reader)
+        }
+        try validate(path: path)
+    }
+
+    /// The Hugging Face transformers `MambaConfig` format.
+    private static func fromHuggingFace(_ r: ConfigReader) throws -> MambaConfig {
+        if let modelType = try r.string("model_type"), modelType != "mamba" {
+            throw r.invalid("model_type", "is \"\(modelType)\"; only \"mamba\" (Mamba 1) is supported")
+        }
+        if let activation = try r.string("hidden_act"), activation != "silu" {
+            throw r.invalid("hidden_act", "is \"\(activation)\"; Mamba uses \"silu\"")
+        }
+        let dModel = try r.requiredPositiveInt("hidden_size", alias: "d_model")
+        let nLayer = try r.requiredPositiveInt("num_hidden_layers", alias: "n_layer")
+        let vocab = try r.requiredPositiveInt("vocab_size", alias: nil)
+        let expand = try r.positiveInt("expand") ?? 2
+        let dInner = try r.positiveInt("intermediate_size") ?? r.product(expand, dModel, key: "expand")
+        return MambaConfig(
+            dModel: dModel, nLayer: nLayer, vocabSize: vocab,
+            dState: try r.positiveInt("state_size") ?? 16,
+            dConv: try r.positiveInt("conv_kernel") ?? 4,
+            expand: expand, dInner: dInner,
+            dtRank: try r.rank("time_step_rank", dModel: dModel),
+            useBias: try r.bool("use_bias") ?? false,
+            useConvBias: try r.bool("use_conv_bias") ?? true,
+            layerNormEpsilon: try r.float("layer_norm_epsilon") ?? 1e-5,
+            residualInFp32: try r.bool("residual_in_fp32") ?? true,
+            tieWordEmbeddings: try r.bool("tie_word_embeddings") ?? true,
+            padVocabSizeMultiple: 1,  // HF's vocab_size is final; pad_vocab_size_multiple is informational
+            timeStepScale: try r.float("time_step_scale") ?? 1.0,
+            timeStepMin: try r.float("time_step_min") ?? 0.001,
+            timeStepMax: try r.float("time_step_max") ?? 0.1,
+            timeStepFloor: try r.float("time_step_floor") ?? 1e-4,
+            timeStepInitScheme: try r.string("time_step_init_scheme") ?? "random",
+            initializerRange: try r.float("initializer_range") ?? 0.1,
+            rescalePrenormResidual: try r.bool("rescale_prenorm_residual") ?? false,
+            bosTokenId: try r.tokenID("bos_token_id"),
+            eosTokenId: try r.tokenID("eos_token_id"),
+            padTokenId: try r.tokenID("pad_token_id"))
+        .with(padVocabSizeMultiple: try r.positiveInt("pad_vocab_size_multiple") ?? 1)
+    }
+
+    /// The original `mamba_ssm` `MambaConfig` format (as saved next to `pytorch_model.bin`).
+    private static func fromMambaSSM(_ r: ConfigReader) throws -> MambaConfig {
+        let dModel = try r.requiredPositiveInt("d_model", reportedAs: "hidden_size")
+        let nLayer = try r.requiredPositiveInt("n_layer", reportedAs: "num_hidden_layers")
+        let rawVocab = try r.requiredPositiveInt("vocab_size", alias: nil)
+        let multiple = try r.positiveInt("pad_vocab_size_multiple") ?? 8   // mamba_ssm's dataclass default
+
+        if let rms = try r.bool("rms_norm"), !rms {
+            throw r.invalid("rms_norm", "is false (LayerNorm); MambaKit implements the RMSNorm variant only")
+        }
+        if let dIntermediate = try r.int("d_intermediate"), dIntermediate != 0 {
+            throw r.invalid("d_intermediate", "is \(dIntermediate); MLP blocks (d_intermediate > 0) are not supported")
+        }
+        if case .array(let layers)? = r.object["attn_layer_idx"], !layers.isEmpty {
+            throw r.invalid("attn_layer_idx", "lists attention layers; hybrid attention models are not supported")
+        }
+        _ = try r.bool("residual_in_fp32")
+        _ = try r.bool("fused_add_norm")
+
+        let ssm: ConfigReader
+        switch r.object["ssm_cfg"] {
+        case nil, .null?:
+            ssm = ConfigReader(path: r.path, object: [:], prefix: "ssm_cfg.")
+        case .object(let fields)?:
+            ssm = ConfigReader(path: r.path, object: fields, prefix: "ssm_cfg.")
+        case let other?:
+            throw r.invalid("ssm_cfg", "is a JSON \(other.kindName), expected an object")
+        }
+        if let layer = try ssm.string("layer"), layer != "Mamba1" {
+            throw ssm.invalid("layer", "is \"\(layer)\"; only Mamba1 is supported")
+        }
+        let expand = try ssm.positiveInt("expand") ?? 2
+        return MambaConfig(
+            dModel: dModel, nLayer: nLayer, vocabSize: rawVocab,
+            dState: try ssm.positiveInt("d_state") ?? 16,
+            dConv: try ssm.positiveInt("d_conv") ?? 4,
+            expand: expand, dInner: try ssm.product(expand, dModel, key: "expand"),
+            dtRank: try ssm.rank("dt_rank", dModel: dModel),
+            useBias: try ssm.bool("bias") ?? false,
+            useConvBias: try ssm.bool("conv_bias") ?? true,
+            layerNormEpsilon: 1e-5,
+            residualInFp32: try r.bool("residual_in_fp32") ?? true,
+            tieWordEmbeddings: try r.bool("tie_embeddings") ?? true,
+            padVocabSizeMultiple: multiple,
+            timeStepScale: try ssm.float("dt_scale") ?? 1.0,
+            timeStepMin: try ssm.float("dt_min") ?? 0.001,
+            timeStepMax: try ssm.float("dt_max") ?? 0.1,
+            timeStepFloor: try ssm.float("dt_init_floor") ?? 1e-4,
+            timeStepInitScheme: try ssm.string("dt_init") ?? "random",
+            initializerRange: 0.02,            // mamba_ssm's _init_weights default
+            rescalePrenormResidual: true,      // mamba_ssm's _init_weights default
+            bosTokenId: 0, eosTokenId: 0, padTokenId: 0)
+    }
+
+    private func with(padVocabSizeMultiple multiple: Int) -> MambaConfig {
+        var copy = self
+        copy.padVocabSizeMultiple = multiple
+        return copy
+    }
+
+    /// Checks ranges that involve several keys or that the initializer does not check.
+    private func validate(path: String) throws {
+        func invalid(_ key: String, _ detail: String) -> CheckpointError {
+            .invalidConfigValue(path: path, key: key, detail: detail)
+        }
+        guard layerNormEpsilon > 0 else { throw invalid("layer_norm_epsilon", "must be positive, got \(layerNormEpsilon)") }
+        guard timeStepMin > 0 else { throw invalid("time_step_min", "must be positive, got \(timeStepMin)") }
+        guard timeStepMax >= timeStepMin else {
+            throw invalid("time_step_max", "must be at least time_step_min (\(timeStepMin)), got \(timeStepMax)")
+        }
+        guard timeStepFloor >= 0 else { throw invalid("time_step_floor", "must not be negative, got \(timeStepFloor)") }
+        guard timeStepScale > 0 else { throw invalid("time_step_scale", "must be positive, got \(timeStepScale)") }
+        guard initializerRange >= 0 else { throw invalid("initializer_range", "must not be negative, got \(initializerRange)") }
+        guard ["random", "constant"].contains(timeStepInitScheme) else {
+            throw invalid("time_step_init_scheme", "is \"\(timeStepInitScheme)\", expected \"random\" or \"constant\"")
+        }
+    }
+
+    // MARK: Writing
+
+    /// The Hugging Face `config.json` object.
+    var huggingFaceJSON: JSONValue {
+        func number(_ f: Float) -> JSONValue { .double(Double("\(f)") ?? Double(f)) }
+        func token(_ id: Int?) -> JSONValue { id.map { .int($0) } ?? .null }
+        return .object([
+            "architectures": .array([.string("MambaForCausalLM")]),
+            "model_type": .string("mamba"),
+            "hidden_size": .int(dModel),
+            "num_hidden_layers": .int(nLayer),
+            "vocab_size": .int(vocabSize),
+            "state_size": .int(dState),
+            "conv_kernel": .int(dConv),
+            "expand": .int(expand),
+            "intermediate_size": .int(dInner),
+            "time_step_rank": .int(dtRank),
+            "use_bias": .bool(useBias),
+            "use_conv_bias": .bool(useConvBias),
+            "hidden_act": .string("silu"),
+            "layer_norm_epsilon": number(layerNormEpsilon),
+            "residual_in_fp32": .bool(residualInFp32),
+            "tie_word_embeddings": .bool(tieWordEmbeddings),
+            "pad_vocab_size_multiple": .int(padVocabSizeMultiple),
+            "time_step_scale": number(timeStepScale),
+            "time_step_min": number(timeStepMin),
+            "time_step_max": number(timeStepMax),
+            "time_step_floor": number(timeStepFloor),
+            "time_step_init_scheme": .string(timeStepInitScheme),
+            "initializer_range": number(initializerRange),
+            "rescale_prenorm_residual": .bool(rescalePrenormResidual),
+            "bos_token_id": token(bosTokenId),
+            "eos_token_id": token(eosTokenId),
+            "pad_token_id": token(padTokenId),
+            "use_cache": .bool(true),
+            "torch_dtype": .string("float32"),
+        ])
+    }
+
+    /// Writes `config.json` in the Hugging Face format (pretty-printed, sorted keys) into `directory`,
+    /// creating the directory if needed. The file is replaced atomically, so transformers'
+    /// `MambaConfig.from_pretrained(directory)` and ``load(from:)`` read it back.
+    ///
+    /// - Throws: ``CheckpointError/writeFailed(path:reason:)``; an existing config.json is then left intact.
+    public func write(to directory: URL) throws {
+        let url = directory.appendingPathComponent(Self.fileName)
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CheckpointError.writeFailed(path: url.path, reason: "cannot create the directory: \(error.localizedDescription)")
+        }
+        let text = huggingFaceJSON.prettyText() + "\n"
+        try AtomicFileWriter.write(to: url) { writer in
+            try Array(text.utf8).withUnsafeBytes { try writer.write($0) }
+        }
+    }
+
+    // MARK: Codable
+
+    /// Decodes either config.json format (see ``load(from:)``).
+    public init(from decoder: Decoder) throws {
+        let json = try JSONValue(from: decoder)
+        try self.init(json: json, path: "<decoder>")
+    }
+
+    /// Encodes the Hugging Face config.json object.
+    public func encode(to encoder: Encoder) throws {
+        try huggingFaceJSON.encode(to: encoder)
+    }
+}
+
+// MARK: - ConfigReader
+
+/// Typed, validated access to the keys of a config.json object; every error names the file and key.
+private struct ConfigReader {
+    let path: String
+    let object: [String: JSONValue]
+    var prefix: String = ""
+
+    /// Integers above this are rejected as implausible (and to keep shape products far from overflow).
+    static let maximumDimension = 1 << 24
+
+    func has(_ key: String) -> Bool {
+        if let value = object[key], value != .null { return true }
+        return false
+    }
+
+    func invalid(_ key: String, _ detail: String) -> CheckpointError {
+        .invalidConfigValue(path: path, key: prefix + key, detail: detail)
+    }
+
+    /// The value of `key`, or nil when it is absent or `null`.
+    private func value(_ key: String) -> JSONValue? {
+        guard let value = object[key], value != .null else { return nil }
+        return value
+    }
+
+    func int(_ key: String) throws -> Int? {
+        guard let value = value(key) else { return nil }
+        switch value {
+        case .int(let i):
+            return i
+        case .double(let d) where d == d.rounded() && abs(d) <= Double(Self.maximumDimension):
+            return Int(d)
+        default:
+            throw invalid(key, "expected an integer, got \(value.compactText)")
+        }
+    }
+
+    func positiveInt(_ key: String) throws -> Int? {
+        guard let i = try int(key) else { return nil }
+        guard i > 0 else { throw invalid(key, "must be a positive integer, got \(i)") }
+        guard i <= Self.maximumDimension else { throw invalid(key, "is implausibly large (\(i))") }
+        return i
+    }
+
+    /// A required positive integer under its HF name, or `alias` (the mamba_ssm name).
+    func requiredPositiveInt(_ key: String, alias: String?) throws -> Int {
+        if let i = try positiveInt(key) { return i }
+        if let alias, let i = try positiveInt(alias) { return i }
+        throw CheckpointError.missingConfigKey(path: path, key: key)
+    }
+
+    /// A required positive integer under the mamba_ssm name `key`, reported missing under its HF name.
+    func requiredPositiveInt(_ key: String, reportedAs hfKey: String) throws -> Int {
+        if let i = try positiveInt(key) { return i }
+        throw CheckpointError.missingConfigKey(path: path, key: hfKey)
+    }
+
+    func product(_ a: Int, _ b: Int, key: String) throws -> Int {
+        let (p, overflow) = a.multipliedReportingOverflow(by: b)
+        guard !overflow, p <= Self.maximumDimension else { throw invalid(key, "gives an implausibly large inner width") }
+        return p
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        guard let value = value(key) else { return nil }
+        guard case .bool(let b) = value else { throw invalid(key, "expected true or false, got \(value.compactText)") }
+        return b
+    }
+
+    func float(_ key: String) throws -> Float? {
+        guard let value = value(key) else { return nil }
+        let d: Double
+        switch value {
+        case .int(let i): d = Double(i)
+        case .double(let x): d = x
+        default: throw invalid(key, "expected a number, got \(value.compactText)")
+        }
+        let f = Float(d)
+        guard f.isFinite else { throw invalid(key, "must be a finite number, got \(value.compactText)") }
+        return f
+    }
+
+    func string(_ key: String) throws -> String? {
+        guard let value = value(key) else { return nil }
+        guard case .string(let s) = value else { throw invalid(key, "expected a string, got \(value.compactText)") }
+        return s
+    }
+
+    /// A Δ rank: a positive integer or `"auto"` (⌈dModel/16⌉); absent means `"auto"`.
+    func rank(_ key: String, dModel: Int) throws -> Int {
+        switch value(key) {
+        case nil:
+            return MambaConfig.autoDtRank(dModel: dModel)
+        case .string("auto")?:
+            return MambaConfig.autoDtRank(dModel: dModel)
+        case .string(let s)?:
+            throw invalid(key, "expected a positive integer or \"auto\", got \"\(s)\"")
+        default:
+            return try positiveInt(key)!
+        }
+    }
+
+    /// A token id: absent → 0 (the HF default), `null` → nil, otherwise a non-negative integer.
+    func tokenID(_ key: String) throws -> Int? {
+        guard let raw = object[key] else { return 0 }
+        if raw == .null { return nil }
+        guard let i = try int(key), i >= 0 else { throw invalid(key, "expected a non-negative token id, got \(raw.compactText)") }
+        return i
+    }
+}

@@ -1,0 +1,156 @@
+// Forward.swift — the backbone forward pass, parallel over a sequence or one token at a time.
+//
+// Per layer (transformers' MambaBlock / mamba_ssm's Block, residual kept in float32):
+//   residual = hidden + residual
+//   x, z     = split(in_proj(RMSNorm(residual)))                 (T, E) each
+//   x        = SiLU(causal_conv1d(x))                            (T, E)
+//   dt, B, C = split(x_proj(x))                                  (T, R), (T, N), (T, N)
+//   dt       = softplus(dt_proj(dt) + dt_bias)                   (T, E)  — fused into the scan
+//   y        = selective_scan(x, dt, A = -exp(A_log), B, C, D)   (T, E)
+//   hidden   = out_proj(y * SiLU(z))                             (T, D)
+// then norm_f(hidden + residual) and the LM head. T = B·L rows, batch-major.
+//
+// The same code runs a whole sequence (prefill, scoring, training) and a single step
+// (L = 1, generation): both read and write an explicit MambaState, so chunks of a long
+// input processed one after another give the result of one pass.
+import _MambaKernels
+
+/// Scratch buffers of one forward pass, grown on demand and reused.
+struct ForwardWorkspace {
+    var rows = 0
+    var resid = FloatBuffer(count: 0)   // (T, D)   residual stream
+    var normed = FloatBuffer(count: 0)  // (T, D)   RMSNorm output
+    var xz = FloatBuffer(count: 0)      // (T, 2E)  in_proj output: x | z
+    var xc = FloatBuffer(count: 0)      // (T, E)   conv + SiLU output
+    var dbc = FloatBuffer(count: 0)     // (T, R+2N) x_proj output: dt | B | C
+    var dt = FloatBuffer(count: 0)      // (T, E)   dt_proj output (before bias and softplus)
+    var y = FloatBuffer(count: 0)       // (T, E)   gated scan output
+    var out = FloatBuffer(count: 0)     // (T, D)   out_proj output
+
+    mutating func ensure(rows T: Int, config c: MambaConfig) {
+        guard T > rows else { return }
+        let D = c.dModel, E = c.dInner
+        resid = FloatBuffer(count: T * D); normed = FloatBuffer(count: T * D)
+        xz = FloatBuffer(count: T * 2 * E); xc = FloatBuffer(count: T * E)
+        dbc = FloatBuffer(count: T * (c.dtRank + 2 * c.dState)); dt = FloatBuffer(count: T * E)
+        y = FloatBuffer(count: T * E); out = FloatBuffer(count: T * D)
+        rows = T
+    }
+}
+
+extension MambaModel {
+    // MARK: - Matrix products
+
+    /// out (T, M) = inp (T, K) · W(M, K)ᵀ (+ bias), through OpenBLAS; a GEMV when T == 1.
+    @inline(__always)
+    func linear(_ inp: UnsafePointer<Float>, ldIn: Int, rows T: Int, weight: Int, outFeatures M: Int,
+                inFeatures K: Int, bias: Int?, out: UnsafeMutablePointer<Float>, ldOut: Int) {
+        let W = parameters.pointer + weight
+        if T == 1 {
+            mk_sgemv(0, Int32(M), Int32(K), 1, W, Int32(K), inp, 0, out)
+        } else {
+            mk_sgemm(0, 1, Int32(T), Int32(M), Int32(K), 1, inp, Int32(ldIn), W, Int32(K), 0, out, Int32(ldOut))
+        }
+        if let b = bias {
+            let bp = parameters.pointer + b
+            for t in 0..<T { let o = out + t * ldOut; for j in 0..<M { o[j] += bp[j] } }
+        }
+    }
+
+    // MARK: - Backbone
+
+    /// Validates token ids against the vocabulary.
+    func checkTokens(_ tokens: UnsafeBufferPointer<Int32>, source: String? = nil) throws {
+        let V = config.vocabSize
+        for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= V {
+            throw ModelError.tokenOutOfRange(token: Int(t), position: i, vocabSize: V, source: source)
+        }
+    }
+
+    /// Runs the backbone on `tokens` (B, L) batch-major, starting from and updating `state`
+    /// (B sequences), and leaves the final normed hidden states (B·L, D) in `workspace.normed`.
+    func backbone(_ tokens: UnsafeBufferPointer<Int32>, batch B: Int, state: MambaState) throws {
+        let c = config
+        let L = tokens.count / max(B, 1)
+        guard B > 0, L > 0, L * B == tokens.count else {
+            throw ModelError.invalidShape("\(tokens.count) tokens do not form a batch of \(B) equal-length sequences")
+        }
+        guard state.batch == B, state.config == c else {
+            throw ModelError.stateMismatch(expected: "batch \(B)", found: "batch \(state.batch)")
+        }
+        try checkTokens(tokens)
+        let T = B * L, D = c.dModel, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv
+        let ldBC = R + 2 * N
+        workspace.ensure(rows: T, config: c)
+        let ws = workspace
+        let p = parameters.pointer
+        let nThreads = threads
+
+        // Embedding lookup: resid[t, :] = E[token[t], :]
+        for t in 0..<T {
+            (ws.resid.pointer + t * D).update(from: p + layout.embedding + Int(tokens[t]) * D, count: D)
+        }
+
+        for (l, o) in layout.layers.enumerated() {
+            // residual += previous mixer output (fused), normed = RMSNorm(residual)
+            let add: UnsafePointer<Float>? = l == 0 ? nil : UnsafePointer(ws.out.pointer)
+            rmsnorm(ws.resid.pointer, add: add, weight: o.norm, out: ws.normed.pointer, rows: T)
+
+            // in_proj: xz (T, 2E)
+            linear(ws.normed.pointer, ldIn: D, rows: T, weight: o.inProj, outFeatures: 2 * E, inFeatures: D,
+                   bias: o.inProjBias, out: ws.xz.pointer, ldOut: 2 * E)
+
+            // causal depthwise conv1d + SiLU over time: xc (T, E); conv state (B, K-1, E) carried
+            let convState = state.convState(layer: l)
+            let convW = p + o.conv1d, convB: UnsafePointer<Float>? = o.conv1dBias.map { UnsafePointer(p + $0) }
+            Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * K) { r in
+                mk_conv1d_fwd(ws.xz.pointer, Int32(2 * E), convW, convB, convState, convState,
+                              ws.xc.pointer, Int32(E), Int32(B), Int32(L), Int32(E), Int32(K), 1,
+                              Int32(r.lowerBound), Int32(r.upperBound))
+            }
+
+            // x_proj: dbc (T, R+2N); dt_proj: dt (T, E) (bias + softplus happen in the scan)
+            linear(ws.xc.pointer, ldIn: E, rows: T, weight: o.xProj, outFeatures: ldBC, inFeatures: E,
+                   bias: nil, out: ws.dbc.pointer, ldOut: ldBC)
+            linear(ws.dbc.pointer, ldIn: ldBC, rows: T, weight: o.dtProj, outFeatures: E, inFeatures: R,
+                   bias: nil, out: ws.dt.pointer, ldOut: E)
+
+            // fused selective scan with D skip and SiLU(z) gate: y (T, E); SSM state (B, E, N) carried
+            let ssm = state.ssmState(layer: l)
+            let A = negA.pointer + l * E * N
+            let dSkip = p + o.D, dtBias = p + o.dtProjBias
+            Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * N * 4) { r in
+                mk_scan_fwd(ws.xc.pointer, Int32(E), ws.dt.pointer, Int32(E), A,
+                            ws.dbc.pointer + R, ws.dbc.pointer + R + N, Int32(ldBC),
+                            dSkip, dtBias, 1, ws.xz.pointer + E, Int32(2 * E), ws.y.pointer, Int32(E),
+                            ssm, ssm, Int32(B), Int32(L), Int32(E), Int32(N),
+                            Int32(r.lowerBound), Int32(r.upperBound))
+            }
+
+            // out_proj: out (T, D)
+            linear(ws.y.pointer, ldIn: E, rows: T, weight: o.outProj, outFeatures: D, inFeatures: E,
+                   bias: o.outProjBias, out: ws.out.pointer, ldOut: D)
+        }
+        // final residual add and norm_f
+        rmsnorm(ws.resid.pointer, add: UnsafePointer(ws.out.pointer), weight: layout.normF,
+                out: ws.normed.pointer, rows: T)
+        state.position += L
+    }
+
+    /// RMSNorm over rows, threaded by rows.
+    func rmsnorm(_ x: UnsafeMutablePointer<Float>, add: UnsafePointer<Float>?, weight: Int,
+                 out: UnsafeMutablePointer<Float>, rows T: Int) {
+        let D = config.dModel, eps = config.layerNormEpsilon, w = parameters.pointer + weight
+        Parallel.forRanges(T, threads: threads, costPerItem: D, minWork: 1 << 17) { r in
+            let o = r.lowerBound * D
+            mk_rmsnorm_fwd(x + o, add.map { $0 + o }, w, out + o, Int32(r.count), Int32(D), eps)
+        }
+    }
+
+    /// logits (rows, V) = hidden (rows, D) · headᵀ for hidden rows [row0, row0+rows) of the last backbone run.
+    func headLogits(row0: Int, rows: Int, into logits: UnsafeMutablePointer<Float>) {
+        linear(workspace.normed.pointer + row0 * config.dModel, ldIn: config.dModel, rows: rows,
+               weight: headOffset, outFeatures: config.vocabSize, inFeatures: config.dModel, bias: nil,
+               out: logits, ldOut: config.vocabSize)
+    }
+}

@@ -1,0 +1,126 @@
+// Inference.swift — logits, scoring and single steps on top of the backbone.
+import _MambaKernels
+
+/// How a sequence is run through the model. Both give the same numbers.
+public enum ForwardMode: String, CaseIterable, Sendable {
+    /// The whole sequence at once (chunks of it, state passed between chunks): prefill, scoring, training.
+    case parallel
+    /// One token at a time from an explicit O(1) state: generation, streaming.
+    case recurrent
+}
+
+extension MambaModel {
+    // MARK: - Logits
+
+    /// Logits (B·L, V) of a batch of equal-length sequences, run in parallel mode from `state`
+    /// (a fresh zero state when nil), which is advanced past the tokens.
+    public func logits(batch sequences: [[Int]], state: MambaState? = nil) throws -> [Float] {
+        guard let L = sequences.first?.count, L > 0 else {
+            throw ModelError.emptyInput(what: "the token sequence", hint: "give at least one token id")
+        }
+        guard sequences.allSatisfy({ $0.count == L }) else {
+            throw ModelError.invalidShape("sequences of one batch must have equal lengths")
+        }
+        let B = sequences.count
+        let st = state ?? makeState(batch: B)
+        let flat = sequences.flatMap { $0.map { Int32(truncatingIfNeeded: $0) } }
+        try checkIds(sequences)
+        try flat.withUnsafeBufferPointer { try backbone($0, batch: B, state: st) }
+        var out = [Float](repeating: 0, count: B * L * config.vocabSize)
+        out.withUnsafeMutableBufferPointer { headLogits(row0: 0, rows: B * L, into: $0.baseAddress!) }
+        return out
+    }
+
+    /// Logits (L, V) of one sequence, parallel mode.
+    public func logits(tokens: [Int], state: MambaState? = nil) throws -> [Float] {
+        try logits(batch: [tokens], state: state)
+    }
+
+    /// One recurrent step: feeds `tokens[b]` to sequence b of `state` and returns the next-token
+    /// logits (B, V). The state advances by one token.
+    public func step(_ tokens: [Int], state: MambaState) throws -> [Float] {
+        guard !tokens.isEmpty else {
+            throw ModelError.emptyInput(what: "the step's token batch", hint: "give one token id per sequence")
+        }
+        try checkIds([tokens])
+        let ids = tokens.map { Int32(truncatingIfNeeded: $0) }
+        try ids.withUnsafeBufferPointer { try backbone($0, batch: tokens.count, state: state) }
+        var out = [Float](repeating: 0, count: tokens.count * config.vocabSize)
+        out.withUnsafeMutableBufferPointer { headLogits(row0: 0, rows: tokens.count, into: $0.baseAddress!) }
+        return out
+    }
+
+    /// Prefill: runs `tokens` (one sequence) in parallel mode, in chunks of at most `chunkLength`,
+    /// advancing `state`, and returns the logits (V) after the last token only.
+    public func prefill(_ tokens: [Int], state: MambaState, chunkLength: Int = 2048) throws -> [Float] {
+        guard !tokens.isEmpty else {
+            throw ModelError.emptyInput(what: "the prompt", hint: "give at least one token id")
+        }
+        try checkIds([tokens])
+        let ids = tokens.map { Int32(truncatingIfNeeded: $0) }
+        var start = 0, lastRows = 0
+        while start < ids.count {
+            let end = min(ids.count, start + max(1, chunkLength))
+            try ids[start..<end].withUnsafeBufferPointer { try backbone($0, batch: 1, state: state) }
+            lastRows = end - start
+            start = end
+        }
+        var out = [Float](repeating: 0, count: config.vocabSize)
+        out.withUnsafeMutableBufferPointer { headLogits(row0: lastRows - 1, rows: 1, into: $0.baseAddress!) }
+        return out
+    }
+
+    // MARK: - Scoring
+
+    /// `logprobs[i] = log p(tokens[i+1] | tokens[0...i])` (natural log), n-1 values for n tokens.
+    ///
+    /// Parallel mode runs chunks of `chunkLength` tokens, passing the state between them, and
+    /// computes the (rows, V) logits `headRows` rows at a time, so memory stays bounded for any
+    /// length. Recurrent mode feeds one token at a time.
+    public func logProbs(tokens: [Int], mode: ForwardMode = .parallel, chunkLength: Int = 1024,
+                         headRows: Int = 256) throws -> [Float] {
+        guard tokens.count >= 2 else {
+            throw ModelError.emptyInput(what: "a sequence of \(tokens.count) token(s)",
+                                        hint: "scoring needs at least 2 tokens (a context and a next token)")
+        }
+        try checkIds([tokens])
+        let V = config.vocabSize
+        let n = tokens.count
+        let ids = tokens.map { Int32(truncatingIfNeeded: $0) }
+        let state = makeState(batch: 1)
+        var result = [Float](repeating: 0, count: n - 1)
+        let chunk = mode == .recurrent ? 1 : max(1, chunkLength)
+        let blockRows = max(1, min(headRows, chunk))
+        var logits = [Float](repeating: 0, count: blockRows * V)
+        var lse = [Float](repeating: 0, count: blockRows)
+        var start = 0
+        while start < n - 1 {
+            let end = min(n - 1, start + chunk)
+            try ids[start..<end].withUnsafeBufferPointer { try backbone($0, batch: 1, state: state) }
+            var r0 = 0
+            while r0 < end - start {
+                let rows = min(blockRows, end - start - r0)
+                logits.withUnsafeMutableBufferPointer { lg in
+                    headLogits(row0: r0, rows: rows, into: lg.baseAddress!)
+                    lse.withUnsafeMutableBufferPointer { mk_logsumexp_rows(lg.baseAddress!, Int32(rows), Int32(V), Int32(V), $0.baseAddress!) }
+                    for r in 0..<rows {
+                        let i = start + r0 + r
+                        result[i] = lg[r * V + tokens[i + 1]] - lse[r]
+                    }
+                }
+                r0 += rows
+            }
+            start = end
+        }
+        return result
+    }
+
+    func checkIds(_ sequences: [[Int]]) throws {
+        let V = config.vocabSize
+        for seq in sequences {
+            for (i, t) in seq.enumerated() where t < 0 || t >= V {
+                throw ModelError.tokenOutOfRange(token: t, position: i, vocabSize: V, source: nil)
+            }
+        }
+    }
+}

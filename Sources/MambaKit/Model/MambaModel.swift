@@ -1,0 +1,100 @@
+// MambaModel.swift — a Mamba language model: config + one parameter block.
+import Foundation
+import _MambaKernels
+
+/// A Mamba LM (`MambaForCausalLM`): token embedding, `nLayer` residual blocks of
+/// RMSNorm → S6 mixer, a final RMSNorm and an LM head (tied to the embedding unless the
+/// config says otherwise). All parameters are Float32 in one block (see ``ParameterLayout``).
+///
+/// One instance runs one forward at a time (it reuses its workspace); use one instance per
+/// thread, or ``copy()``, to run several.
+public final class MambaModel {
+    public let config: MambaConfig
+    public let layout: ParameterLayout
+    /// All parameters, `layout.count` floats.
+    public let parameters: FloatBuffer
+    /// Derived: A = -exp(A_log) for every layer, (nLayer, E, N). Refreshed by ``refreshDerived()``.
+    let negA: FloatBuffer
+    /// Threads for the scan, the convolution and the row-wise kernels (OpenBLAS has its own setting).
+    public var threads: Int = Parallel.defaultThreads
+    var workspace = ForwardWorkspace()
+
+    /// A model with all parameters zero (fill them, then call ``refreshDerived()``).
+    public init(config: MambaConfig) {
+        self.config = config
+        layout = ParameterLayout(config: config)
+        parameters = FloatBuffer(count: layout.count)
+        negA = FloatBuffer(count: config.nLayer * config.dInner * config.dState)
+    }
+
+    /// Number of parameters (the tied head counted once).
+    public var parameterCount: Int { layout.count }
+
+    /// Recomputes values derived from the parameters (A = -exp(A_log)); call after changing parameters.
+    public func refreshDerived() {
+        let EN = config.dInner * config.dState
+        for (l, off) in layout.layers.enumerated() {
+            mk_neg_exp(parameters.pointer + off.aLog, negA.pointer + l * EN, EN)
+        }
+    }
+
+    /// The LM head (V, D): the embedding when tied.
+    var headOffset: Int { layout.lmHead ?? layout.embedding }
+
+    /// A fresh, empty recurrent state for `batch` sequences.
+    public func makeState(batch: Int = 1) -> MambaState { MambaState(config: config, batch: batch) }
+
+    /// A deep copy (parameters copied), e.g. to run on another thread.
+    public func copy() -> MambaModel {
+        let m = MambaModel(config: config)
+        m.parameters.pointer.update(from: parameters.pointer, count: parameters.count)
+        m.refreshDerived()
+        m.threads = threads
+        return m
+    }
+
+    /// A tensor's values by checkpoint name.
+    public func tensor(_ name: String) -> [Float]? {
+        guard let s = layout.slice(named: name) else { return nil }
+        return Array(parameters.slice(s.range))
+    }
+
+    // MARK: - Initialisation (mamba_ssm's scheme)
+
+    /// A randomly initialised model, as `mamba_ssm` initialises one (seeded, reproducible):
+    /// embeddings N(0, 0.02); linear weights U(±1/sqrt(fan_in)) (PyTorch's default), out_proj
+    /// divided by sqrt(nLayer); conv1d U(±1/sqrt(K)); dt_proj weight U(±R^-0.5·dt_scale);
+    /// dt_proj bias = softplus⁻¹(dt), dt log-uniform in [dt_min, dt_max] floored at dt_init_floor;
+    /// A_log = log(1…N); D = 1; norms 1; other biases 0.
+    public static func randomlyInitialised(config c: MambaConfig, seed: UInt64) -> MambaModel {
+        let m = MambaModel(config: c)
+        var rng = SeededRandom(seed: seed)
+        let p = m.parameters.pointer
+        let D = c.dModel, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv, V = c.vocabSize
+        func uniform(_ off: Int, _ n: Int, _ bound: Float) {
+            for i in 0..<n { p[off + i] = rng.uniform(-bound, bound) }
+        }
+        func fill(_ off: Int, _ n: Int, _ v: Float) { for i in 0..<n { p[off + i] = v } }
+        for i in 0..<(V * D) { p[m.layout.embedding + i] = 0.02 * rng.normal() }
+        for o in m.layout.layers {
+            fill(o.norm, D, 1)
+            uniform(o.inProj, 2 * E * D, 1 / Float(D).squareRoot())
+            uniform(o.conv1d, E * K, 1 / Float(K).squareRoot())
+            if let b = o.conv1dBias { uniform(b, E, 1 / Float(K).squareRoot()) }
+            uniform(o.xProj, (R + 2 * N) * E, 1 / Float(E).squareRoot())
+            uniform(o.dtProj, E * R, c.timeStepScale / Float(R).squareRoot())
+            let lo = Foundation.log(c.timeStepMin), hi = Foundation.log(c.timeStepMax)
+            for e in 0..<E {
+                let dt = max(Foundation.exp(rng.uniform() * (hi - lo) + lo), c.timeStepFloor)
+                p[o.dtProjBias + e] = dt + Foundation.log(-Foundation.expm1(-dt))   // softplus⁻¹(dt)
+            }
+            for e in 0..<E { for n in 0..<N { p[o.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }
+            fill(o.D, E, 1)
+            uniform(o.outProj, D * E, 1 / Float(E).squareRoot() / Float(c.nLayer).squareRoot())
+        }
+        fill(m.layout.normF, D, 1)
+        if let h = m.layout.lmHead { for i in 0..<(V * D) { p[h + i] = 0.02 * rng.normal() } }
+        m.refreshDerived()
+        return m
+    }
+}

@@ -1,0 +1,54 @@
+// MambaState.swift — the O(1)-per-token recurrent state of a Mamba LM.
+
+/// The state a Mamba LM carries from one token to the next: per layer, the last K-1 inputs of
+/// the causal convolution and the E×N SSM state. Its size does not depend on the length of
+/// what has been processed, so generation and streaming run in constant memory.
+///
+/// Layouts (differs from transformers' `MambaCache`, which keeps the conv window as (B, E, K)):
+/// - `conv`: (nLayer, B, K-1, E), time-major: row j holds the input at time (now - (K-1) + j).
+/// - `ssm`:  (nLayer, B, E, N).
+public final class MambaState {
+    public let batch: Int
+    public let config: MambaConfig
+    /// (nLayer, B, K-1, E)
+    public let conv: FloatBuffer
+    /// (nLayer, B, E, N)
+    public let ssm: FloatBuffer
+    /// Tokens consumed so far (per batch row; all rows advance together).
+    public var position: Int = 0
+
+    public init(config: MambaConfig, batch: Int) {
+        self.batch = batch
+        self.config = config
+        conv = FloatBuffer(count: config.nLayer * batch * (config.dConv - 1) * config.dInner)
+        ssm = FloatBuffer(count: config.nLayer * batch * config.dInner * config.dState)
+    }
+
+    /// Conv state of layer l: (B, K-1, E).
+    public func convState(layer l: Int) -> UnsafeMutablePointer<Float> {
+        conv.pointer + l * batch * (config.dConv - 1) * config.dInner
+    }
+    /// SSM state of layer l: (B, E, N).
+    public func ssmState(layer l: Int) -> UnsafeMutablePointer<Float> {
+        ssm.pointer + l * batch * config.dInner * config.dState
+    }
+
+    /// Back to the empty state (as before the first token).
+    public func reset() {
+        conv.zero()
+        ssm.zero()
+        position = 0
+    }
+
+    /// A deep copy (for branching generation or checkpoints of a stream).
+    public func copy() -> MambaState {
+        let s = MambaState(config: config, batch: batch)
+        s.conv.pointer.update(from: conv.pointer, count: conv.count)
+        s.ssm.pointer.update(from: ssm.pointer, count: ssm.count)
+        s.position = position
+        return s
+    }
+
+    /// Bytes held, for reports.
+    public var byteCount: Int { (conv.count + ssm.count) * 4 }
+}

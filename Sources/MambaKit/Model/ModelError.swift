@@ -1,0 +1,27 @@
+// ModelError.swift — errors from running a model on bad input.
+
+/// Errors raised when a model is asked to run on input it cannot take.
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    /// A token id is negative or not below the vocabulary size.
+    case tokenOutOfRange(token: Int, position: Int, vocabSize: Int, source: String?)
+    /// Nothing to run on.
+    case emptyInput(what: String, hint: String)
+    /// A state was made for another batch size or config.
+    case stateMismatch(expected: String, found: String)
+    /// Inputs of one batch differ in length, or a buffer has the wrong size.
+    case invalidShape(String)
+
+    public var description: String {
+        switch self {
+        case let .tokenOutOfRange(token, position, vocab, source):
+            let src = source.map { "\($0): " } ?? ""
+            return "model error: \(src)token id \(token) at position \(position) is outside the vocabulary 0..<\(vocab) — were these ids made with this model's tokenizer?"
+        case let .emptyInput(what, hint):
+            return "model error: \(what) is empty — \(hint)"
+        case let .stateMismatch(expected, found):
+            return "model error: the recurrent state is for \(found), but this call needs \(expected) — make a new state with model.makeState(batch:)"
+        case let .invalidShape(detail):
+            return "model error: \(detail)"
+        }
+    }
+}

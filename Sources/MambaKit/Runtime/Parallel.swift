@@ -1,0 +1,32 @@
+// Parallel.swift — split channel ranges across threads.
+import Dispatch
+import Foundation
+
+/// Splits index ranges over a fixed number of threads. MambaKit threads split *channels*
+/// (d_inner) for the scan and the convolution, and *rows* for row-wise kernels; matrix
+/// products are threaded by OpenBLAS itself.
+public enum Parallel {
+    /// Threads used when a caller does not say: the number of active processors.
+    public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Calls `body` on disjoint sub-ranges of `0..<count` covering it, on up to `threads`
+    /// threads. Sub-range bounds are multiples of `align` (except the end). Runs inline when
+    /// one thread is asked for or the work (`count * costPerItem`) is below `minWork`.
+    public static func forRanges(
+        _ count: Int, threads: Int, align: Int = 1, costPerItem: Int = 1, minWork: Int = 32_768,
+        _ body: (Range<Int>) -> Void
+    ) {
+        guard count > 0 else { return }
+        let blocks = (count + align - 1) / align
+        let parts = max(1, min(threads, blocks))
+        if parts == 1 || count * costPerItem < minWork {
+            body(0..<count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            let b0 = blocks * p / parts, b1 = blocks * (p + 1) / parts
+            let lo = min(count, b0 * align), hi = min(count, b1 * align)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}

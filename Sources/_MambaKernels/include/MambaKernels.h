@@ -1,0 +1,122 @@
+// MambaKernels.h — the few hot loops of MambaKit, in C, with runtime CPU dispatch.
+//
+// Every kernel has a portable scalar version (the spec) and, where it pays, AVX2 and
+// AVX-512 versions compiled with __attribute__((target(...))) and chosen at run time
+// (mk_cpu_isa). Nothing here allocates per call, nothing here starts threads: callers
+// split channels across threads by passing a channel range [e_begin, e_end).
+//
+// Letters (Docs/Glossary.md): B batch, L length, D d_model, E d_inner, N d_state,
+// R dt_rank, K d_conv, V vocab. Matrices are row-major; "ld" is a row stride in floats.
+#ifndef MAMBA_KERNELS_H
+#define MAMBA_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - CPU dispatch
+
+/// Instruction-set levels a kernel can be dispatched to.
+enum { MK_ISA_PORTABLE = 0, MK_ISA_AVX2 = 1, MK_ISA_AVX512 = 2 };
+
+/// The best level this CPU and OS support (cpuid + xgetbv), or the forced level.
+int mk_cpu_isa(void);
+/// The best level the hardware supports, ignoring any forcing.
+int mk_cpu_isa_detected(void);
+/// Force a level (clamped to what the CPU supports); -1 restores detection. For tests and benchmarks.
+/// Also honoured from the environment: MAMBAKIT_ISA=portable|avx2|avx512.
+void mk_force_isa(int isa);
+const char *mk_isa_name(int isa);
+
+// MARK: - BLAS (OpenBLAS loaded at run time, see Docs/BLAS.md)
+
+/// Loads OpenBLAS once (also done by a constructor before main). Returns 1 when a BLAS was found.
+int mk_blas_init(void);
+/// OpenBLAS's own name for its kernels, e.g. "SkylakeX", or "portable" when no BLAS was found.
+const char *mk_blas_corename(void);
+/// One line saying how the core type was chosen (for `mambakit bench gemm` and `info`).
+const char *mk_blas_note(void);
+/// Path/soname of the loaded library, or "" when none.
+const char *mk_blas_library(void);
+void mk_blas_set_threads(int n);
+int mk_blas_get_threads(void);
+
+/// Pure decision function (tested): given the core name OpenBLAS picked on its own and the CPU's ISA
+/// level, returns the OPENBLAS_CORETYPE to force, or NULL to keep OpenBLAS's choice.
+const char *mk_blas_better_coretype(const char *picked, int isa);
+
+/// C = alpha * op(A) * op(B) + beta * C, row-major. op(X) = X^T when transX != 0.
+/// op(A) is (M, K), op(B) is (K, N), C is (M, N).
+void mk_sgemm(int transA, int transB, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/// y = alpha * op(A) x + beta * y, A is (M, N) row-major.
+void mk_sgemv(int transA, int M, int N, float alpha, const float *A, int lda,
+              const float *x, float beta, float *y);
+
+// MARK: - Selective scan (S6), fused: discretise + recur + output (+ D skip, + gate)
+
+/// Forward selective scan for channels [e_begin, e_end), every batch row.
+///
+///   dt[t,e]  = softplus(delta[t,e] + delta_bias[e])     (softplus only if delta_softplus; bias optional)
+///   h[e,n]   = exp(dt[t,e] * A[e,n]) * h[e,n] + dt[t,e] * Bm[t,n] * u[t,e]
+///   y[t,e]   = sum_n Cm[t,n] * h[e,n] + D[e] * u[t,e]          (D optional)
+///   y[t,e]  *= z[t,e] * sigmoid(z[t,e])                        (only if z != NULL)
+///
+/// Shapes (row strides in floats):
+///   u      (Bsz, L, E) ld_u         delta (Bsz, L, E) ld_delta
+///   A      (E, N) contiguous        (A = -exp(A_log), precomputed by the caller)
+///   Bm, Cm (Bsz, L, N) ld_bc        (usually columns of the x_proj output)
+///   D, delta_bias (E) or NULL       z (Bsz, L, E) ld_z or NULL
+///   y      (Bsz, L, E) ld_y
+///   h0     (Bsz, E, N) initial state, or NULL for zeros
+///   h_last (Bsz, E, N) final state written, or NULL (may alias h0)
+/// Batch b's rows start at b*L*ld. The (Bsz, L, E, N) state tensor is never stored.
+void mk_scan_fwd(const float *u, int ld_u, const float *delta, int ld_delta,
+                 const float *A, const float *Bm, const float *Cm, int ld_bc,
+                 const float *D, const float *delta_bias, int delta_softplus,
+                 const float *z, int ld_z, float *y, int ld_y,
+                 const float *h0, float *h_last,
+                 int Bsz, int L, int E, int N, int e_begin, int e_end);
+
+/// The plain reference scan (scalar, Double accumulation of nothing: the literal formula in float).
+/// Same contract as mk_scan_fwd; used by tests.
+void mk_scan_fwd_ref(const float *u, int ld_u, const float *delta, int ld_delta,
+                     const float *A, const float *Bm, const float *Cm, int ld_bc,
+                     const float *D, const float *delta_bias, int delta_softplus,
+                     const float *z, int ld_z, float *y, int ld_y,
+                     const float *h0, float *h_last,
+                     int Bsz, int L, int E, int N, int e_begin, int e_end);
+
+// MARK: - Depthwise causal conv1d (+ SiLU)
+
+/// out[t,e] = act( bias[e] + sum_{k<K} w[e,k] * x[t-(K-1)+k, e] ), channels [e_begin, e_end).
+/// Inputs before t=0 come from state_in (Bsz, K-1, E) (time-major: row j holds x[j-(K-1)]), or zeros if NULL.
+/// state_out (Bsz, K-1, E), if not NULL, receives the last K-1 inputs (state_in then x), so a
+/// sequence can be continued. x (Bsz, L, E) ld_x; out (Bsz, L, E) ld_out; w (E, K); bias (E) or NULL.
+/// act: 0 none, 1 SiLU. state_out may alias state_in.
+void mk_conv1d_fwd(const float *x, int ld_x, const float *w, const float *bias,
+                   const float *state_in, float *state_out, float *out, int ld_out,
+                   int Bsz, int L, int E, int K, int act, int e_begin, int e_end);
+
+// MARK: - Norms, elementwise, softmax
+
+/// RMSNorm of each row: out[r,:] = x[r,:] / sqrt(mean(x[r,:]^2) + eps) * w. (rows, D), contiguous rows of ld D.
+/// If add != NULL, first x[r,:] += add[r,:] (the residual add, in place), then normalise.
+void mk_rmsnorm_fwd(float *x, const float *add, const float *w, float *out, int rows, int D, float eps);
+
+/// out[i] = -exp(a_log[i]) for i < n.
+void mk_neg_exp(const float *a_log, float *out, size_t n);
+
+/// For each row r of logits (rows, V): lse[r] = log(sum_v exp(logits[r,v])).
+void mk_logsumexp_rows(const float *logits, int rows, int V, int ld, float *lse);
+
+/// y[i] += x[i].
+void mk_add_inplace(float *y, const float *x, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

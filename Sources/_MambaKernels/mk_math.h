@@ -1,0 +1,47 @@
+// mk_math.h — scalar math written so compilers vectorise it (no libm calls in hot loops).
+// Internal to _MambaKernels; not part of the public header.
+#ifndef MK_MATH_H
+#define MK_MATH_H
+#include <stdint.h>
+#include <string.h>
+
+#define MK_INLINE static inline __attribute__((always_inline))
+
+MK_INLINE float mk_bits_to_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+/// exp(x) for float, ~1 ulp on [-87.3, 88.3] (inputs are clamped to that range):
+/// x = n ln2 + r, |r| <= ln2/2, e^r by a degree-7 polynomial (Cephes coefficients), times 2^n.
+MK_INLINE float mk_expf(float x) {
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.3f ? 88.3f : x;
+    const float magic = 12582912.0f;                   // 1.5 * 2^23: adding it rounds to an integer
+    float fn = (x * 1.44269504088896341f + magic) - magic;
+    float r = x - fn * 0.693359375f;                   // ln2 split in a high part ...
+    r = r - fn * -2.12194440e-4f;                      // ... and a low part
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t n = (int32_t)fn;
+    return p * mk_bits_to_float((uint32_t)(n + 127) << 23);
+}
+
+/// SiLU(x) = x * sigmoid(x) = x / (1 + exp(-x)).
+MK_INLINE float mk_silu(float x) { return x / (1.0f + mk_expf(-x)); }
+
+/// sum_i x[i]^2 with 16 independent partial sums (vectorisable without reassociation).
+MK_INLINE float mk_sum_squares(const float *x, int n) {
+    float acc[16] = {0};
+    const int n16 = n / 16 * 16;
+    for (int i = 0; i < n16; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] += x[i + j] * x[i + j];
+    float s = 0.0f;
+    for (int j = 0; j < 16; j++) s += acc[j];
+    for (int i = n16; i < n; i++) s += x[i] * x[i];
+    return s;
+}
+
+#endif

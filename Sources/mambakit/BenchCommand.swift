@@ -1,0 +1,169 @@
+// BenchCommand.swift — `mambakit bench gemm|scan|prefill|generate [--threads N] --json`.
+import ArgumentParser
+import Foundation
+import MambaKit
+import _MambaKernels
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure throughput; one JSON object per line and measurement with --json.",
+        discussion: """
+            gemm:     sgemm (M=N=K=--size, default 2048) in GFLOP/s, with the OpenBLAS core name.
+            scan:     fused selective-scan forward at (B=1, E=1536, L=2048, N=16) in elements/s (B·E·L·N).
+            prefill:  tokens/s of a random-init mamba-130m-shape model (D=768, 24 layers, V=50280) on a 2048-token prompt.
+            generate: tokens/s of the recurrent path, batch 1 and batch 8, same model.
+            Without --threads, each runs on 1 thread and on all cores.
+            """)
+
+    enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, all }
+
+    @Argument(help: "gemm, scan, prefill, generate or all.") var which: Which
+    @Option(help: "Threads (default: 1 and all cores).") var threads: Int?
+    @Option(help: "Shape: 130m (the spec'd benchmark) or tiny (D=256, 4 layers, V=256; a quick smoke run).")
+    var shape: String = "130m"
+    @Option(help: "Prompt length for prefill.") var promptLength: Int = 2048
+    @Option(help: "Tokens generated per measurement.") var steps: Int = 64
+    @Option(help: "Matrix size for gemm.") var size: Int = 2048
+    @Option(help: "Repetitions; the best is reported.") var repeats: Int = 3
+    @Flag(help: "Print JSON lines.") var json = false
+
+    var threadList: [Int] {
+        if let t = threads { return [max(1, t)] }
+        let all = Parallel.defaultThreads
+        return all > 1 ? [1, all] : [1]
+    }
+
+    func emit(_ fields: [(String, String)]) {
+        if json {
+            print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+        } else {
+            print(fields.map { "\($0.0)=\($0.1.replacingOccurrences(of: "\"", with: ""))" }.joined(separator: " "))
+        }
+        fflush(stdout)
+    }
+
+    func run() throws {
+        switch which {
+        case .gemm: benchGemm()
+        case .scan: benchScan()
+        case .prefill: try benchPrefill()
+        case .generate: try benchGenerate()
+        case .all: benchGemm(); benchScan(); try benchPrefill(); try benchGenerate()
+        }
+    }
+
+    /// Best wall time of `repeats` runs of `body`, after one warm-up run.
+    func bestTime(_ body: () throws -> Void) rethrows -> Double {
+        try body()
+        var best = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        return best
+    }
+
+    // MARK: - gemm
+
+    func benchGemm() {
+        let n = size
+        let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
+        var rng = SeededRandom(seed: 1)
+        for i in 0..<(n * n) { a[i] = rng.uniform(-1, 1); b[i] = rng.uniform(-1, 1) }
+        for t in threadList {
+            MambaRuntime.blasThreads = t
+            let s = bestTime { mk_sgemm(0, 0, Int32(n), Int32(n), Int32(n), 1, a.pointer, Int32(n), b.pointer, Int32(n), 0, c.pointer, Int32(n)) }
+            emit([("bench", "\"gemm\""), ("threads", "\(t)"), ("gflops", String(format: "%.1f", 2.0 * Double(n * n * n) / s / 1e9)),
+                  ("m", "\(n)"), ("n", "\(n)"), ("k", "\(n)"), ("corename", jsonString(MambaRuntime.blasCoreName)),
+                  ("note", jsonString(MambaRuntime.blasNote))])
+        }
+        MambaRuntime.blasThreads = Parallel.defaultThreads
+    }
+
+    // MARK: - scan
+
+    func benchScan() {
+        let B = 1, E = 1536, L = 2048, N = 16
+        var rng = SeededRandom(seed: 2)
+        let u = FloatBuffer(count: B * L * E), dt = FloatBuffer(count: B * L * E), z = FloatBuffer(count: B * L * E)
+        let y = FloatBuffer(count: B * L * E), bc = FloatBuffer(count: B * L * 2 * N)
+        let A = FloatBuffer(count: E * N), Dp = FloatBuffer(count: E), bias = FloatBuffer(count: E)
+        let h = FloatBuffer(count: B * E * N)
+        for i in 0..<u.count { u[i] = rng.normal(); dt[i] = rng.normal() - 2; z[i] = rng.normal() }
+        for i in 0..<bc.count { bc[i] = rng.normal() }
+        for e in 0..<E { Dp[e] = 1; bias[e] = rng.uniform(-4, -1); for n in 0..<N { A[e * N + n] = -Float(n + 1) } }
+        for t in threadList {
+            let s = bestTime {
+                Parallel.forRanges(E, threads: t, align: 16, costPerItem: 1 << 20) { r in
+                    mk_scan_fwd(u.pointer, Int32(E), dt.pointer, Int32(E), A.pointer, bc.pointer, bc.pointer + N, Int32(2 * N),
+                                Dp.pointer, bias.pointer, 1, z.pointer, Int32(E), y.pointer, Int32(E), nil, h.pointer,
+                                Int32(B), Int32(L), Int32(E), Int32(N), Int32(r.lowerBound), Int32(r.upperBound))
+                }
+            }
+            let elems = Double(B * E * L * N)
+            emit([("bench", "\"scan\""), ("threads", "\(t)"), ("elements_per_second", String(format: "%.4g", elems / s)),
+                  ("batch", "\(B)"), ("d_inner", "\(E)"), ("length", "\(L)"), ("d_state", "\(N)"), ("isa", jsonString(MambaRuntime.isa))])
+        }
+    }
+
+    // MARK: - models
+
+    func benchConfig() throws -> MambaConfig {
+        switch shape {
+        case "130m": return MambaConfig(dModel: 768, nLayer: 24, vocabSize: 50280)
+        case "tiny": return MambaConfig(dModel: 256, nLayer: 4, vocabSize: 256)
+        default: throw CLIError.usage("unknown --shape \(shape): use 130m or tiny")
+        }
+    }
+
+    func makeModel() throws -> MambaModel {
+        let c = try benchConfig()
+        return MambaModel.randomlyInitialised(config: c, seed: 42)
+    }
+
+    func benchPrefill() throws {
+        let model = try makeModel()
+        var rng = SeededRandom(seed: 3)
+        let prompt = (0..<promptLength).map { _ in Int(rng.next() % UInt64(model.config.vocabSize)) }
+        for t in threadList {
+            model.threads = t
+            MambaRuntime.blasThreads = t
+            let s = try bestTime { _ = try model.prefill(prompt, state: model.makeState(batch: 1)) }
+            emit([("bench", "\"prefill\""), ("threads", "\(t)"), ("tokens_per_second", String(format: "%.1f", Double(prompt.count) / s)),
+                  ("batch", "1"), ("prompt_length", "\(prompt.count)"), ("shape", jsonString(shape)),
+                  ("parameters", "\(model.parameterCount)"), ("corename", jsonString(MambaRuntime.blasCoreName))])
+        }
+        MambaRuntime.blasThreads = Parallel.defaultThreads
+    }
+
+    func benchGenerate() throws {
+        let model = try makeModel()
+        for t in threadList {
+            model.threads = t
+            MambaRuntime.blasThreads = t
+            for batch in [1, 8] {
+                let state = model.makeState(batch: batch)
+                var tokens = (0..<batch).map { $0 % model.config.vocabSize }
+                let V = model.config.vocabSize
+                let s = try bestTime {
+                    state.reset()
+                    for _ in 0..<steps {
+                        let logits = try model.step(tokens, state: state)
+                        for b in 0..<batch {   // greedy next token
+                            var best = 0
+                            for v in 1..<V where logits[b * V + v] > logits[b * V + best] { best = v }
+                            tokens[b] = best
+                        }
+                    }
+                }
+                emit([("bench", "\"generate\""), ("threads", "\(t)"),
+                      ("tokens_per_second", String(format: "%.1f", Double(batch * steps) / s)),
+                      ("batch", "\(batch)"), ("steps", "\(steps)"), ("shape", jsonString(shape)),
+                      ("parameters", "\(model.parameterCount)")])
+            }
+        }
+        MambaRuntime.blasThreads = Parallel.defaultThreads
+    }
+}

@@ -1,0 +1,69 @@
+// MambaKitCommand.swift — the `mambakit` command-line tool.
+import ArgumentParser
+import Foundation
+import MambaKit
+
+@main
+struct MambaKitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mambakit",
+        abstract: "Selective state-space models (Mamba) on CPU.",
+        subcommands: [DemoCommand.self, InfoCommand.self, ScoreCommand.self, BenchCommand.self],
+        defaultSubcommand: DemoCommand.self)
+}
+
+/// Errors of the command-line layer (files it reads itself).
+enum CLIError: Error, CustomStringConvertible {
+    case tokenFile(path: String, detail: String)
+    case usage(String)
+
+    var description: String {
+        switch self {
+        case let .tokenFile(path, detail): return "\(path): \(detail)"
+        case let .usage(s): return s
+        }
+    }
+}
+
+/// Reads whitespace-separated token ids.
+func readTokenFile(_ path: String) throws -> [Int] {
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw CLIError.tokenFile(path: path, detail: "no such file — pass a text file of whitespace-separated token ids")
+    }
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        throw CLIError.tokenFile(path: path, detail: "cannot be read as UTF-8 text — pass a text file of whitespace-separated token ids")
+    }
+    var ids: [Int] = []
+    for (i, word) in text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == "," }).enumerated() {
+        guard let v = Int(word) else {
+            throw CLIError.tokenFile(path: path, detail: "item \(i + 1) '\(word.prefix(20))' is not an integer token id")
+        }
+        ids.append(v)
+    }
+    return ids
+}
+
+/// Runs `body`, turning MambaKit's token errors into ones that name the token file.
+func namingTokenFile<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let ModelError.tokenOutOfRange(token, position, vocab, _) {
+        throw ModelError.tokenOutOfRange(token: token, position: position, vocabSize: vocab, source: path)
+    }
+}
+
+/// Shortest round-trip text of a Float for JSON (NaN/inf become null).
+func jsonNumber(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
+func jsonNumber(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for ch in s.unicodeScalars {
+        switch ch {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        default:
+            if ch.value < 0x20 { out += String(format: "\\u%04x", ch.value) } else { out.unicodeScalars.append(ch) }
+        }
+    }
+    return out + "\""
+}

@@ -1,0 +1,68 @@
+// TestSupport.swift — fixtures, temporary directories, comparisons.
+import Foundation
+import MambaKit
+import XCTest
+
+enum Fixtures {
+    /// Tests/MambaKitTests/Fixtures (copied into the test bundle).
+    static var root: URL {
+        Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+    }
+    static func dir(_ name: String) -> URL { root.appendingPathComponent(name) }
+    static let modelNames = ["tiny_f32", "odd_untied", "bf16_weights", "f16_weights", "mamba_ssm_sharded", "long_seq"]
+
+    static func tokens(_ name: String) throws -> [Int] {
+        let text = try String(contentsOf: dir(name).appendingPathComponent("tokens.txt"), encoding: .utf8)
+        return text.split(whereSeparator: { $0.isWhitespace }).map { Int($0)! }
+    }
+    static func expected(_ name: String, _ tensor: String) throws -> [Float] {
+        try SafetensorsFile(url: dir(name).appendingPathComponent("expected.safetensors")).floats(tensor)
+    }
+}
+
+/// A fresh temporary directory, removed at the end of the test.
+func temporaryDirectory(_ test: XCTestCase) -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("mambakit-test-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+    return url
+}
+
+func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count, "sizes differ: \(a.count) vs \(b.count)")
+    var m: Float = 0
+    for i in 0..<a.count { m = max(m, abs(a[i] - b[i])) }
+    return m
+}
+
+/// The built `mambakit` executable, next to the test bundle.
+var mambakitExecutable: URL {
+    var dir = Bundle.module.bundleURL.deletingLastPathComponent()
+    for _ in 0..<3 {
+        let candidate = dir.appendingPathComponent("mambakit")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    return Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent("mambakit")
+}
+
+struct ProcessResult { var status: Int32; var stdout: String; var stderr: String }
+
+/// Runs the CLI with arguments (and extra environment), capturing output.
+func runCLI(_ args: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    let p = Process()
+    p.executableURL = mambakitExecutable
+    p.arguments = args
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    p.environment = env
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                         stderr: String(decoding: e, as: UTF8.self))
+}
