@@ -87,7 +87,14 @@ static int open_any(void) {
 
 static void load_once(void) {
     const char *user = getenv("OPENBLAS_CORETYPE");
-    if (!open_any()) {
+    // Test hook: make OpenBLAS start on its Prescott fallback, as it does on CPUs it does not
+    // recognise, so the unload-and-reload path can be exercised on any AVX2 machine.
+    const char *simulate = getenv("MAMBAKIT_BLAS_SIMULATE_FALLBACK");
+    int simulating = simulate && *simulate && *simulate != '0' && !(user && *user);
+    if (simulating) setenv("OPENBLAS_CORETYPE", "Prescott", 1);
+    int opened = open_any();
+    if (simulating) { unsetenv("OPENBLAS_CORETYPE"); user = NULL; }
+    if (!opened) {
         snprintf(g_note, sizeof g_note,
                  "no OpenBLAS found (tried libopenblas.so.0); using MambaKit's portable sgemm, "
                  "which is slow - install libopenblas-dev (Debian) or set MAMBAKIT_BLAS=/path/libopenblas.so");

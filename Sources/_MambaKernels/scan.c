@@ -8,21 +8,31 @@
 //   u, delta, z, y   (Bsz, L, E)     A (E, N)     Bm, Cm (Bsz, L, N) ld_bc
 //   D, delta_bias    (E)             h0, h_last (Bsz, E, N)
 //
-// The CPU analogue of the Mamba paper's hardware-aware scan: the (L, E, N) state tensor is
-// never stored. Channels are processed W at a time (W = 16 for AVX-512, 8 for AVX2, 16 lanes of
-// plain C for the portable build) with the state h[:, n] of those W channels held in N vector
-// registers (N = 16 is specialised so they really stay in registers; other N keep h in a small
-// stack array), and time runs inside: per (t, channel block) one load of u, delta, z and one
-// store of y; per (t, n) one exp, two FMAs for the state and one FMA for the output. No
-// horizontal reductions. Channel tails use masked loads/stores (AVX-512, AVX2) or short copies.
+// The CPU analogue of the Mamba paper's hardware-aware scan: the (L, E, N) state tensor is never
+// stored. Channels go W at a time (W = 16 for AVX-512, 8 for AVX2, 16 plain-C lanes for the
+// portable build), vectorised ACROSS channels, so no horizontal reductions: the state h[:, n] of
+// those W channels is one vector per n (for N = 16 under AVX-512, 16 registers; otherwise a small
+// stack array), and time runs inside. Per (t, n): one exp, two FMAs for the state, one FMA for y.
 //
-// Vector math (local to this file, all lanes independent):
-//   exp(x):      x = k ln2 + r (ln2 split hi/lo, |r| <= ln2/2), e^r = 1 + r(1 + r P5(r)) (Cephes
-//                coefficients), times 2^k; x clamped to [-87.3, 88.3]; rel. error ~1.5e-7.
-//   log1p(w):    for w in [0, 1]: s = w / (2 + w), log1p(w) = 2 atanh(s) = 2s (1 + s^2/3 + ... + s^14/15),
-//                s <= 1/3 so the truncation is < 2e-9 relative, and small w keep full relative accuracy.
-//   softplus(x): max(x, 0) + log1p(exp(-|x|))  (= log1p(exp(x)) exactly in real arithmetic), x if x > 20.
-//   silu(z):     z / (1 + exp(-z)).
+// Tiling (see "Tiling" below): blocks of W channels are grouped (G blocks) and time is cut into
+// chunks of SCAN_TC steps, so the blocks of a group walk the same rows (pages) of u/delta/z/y and
+// Bm/Cm; inside a chunk, tiles of SCAN_TT steps run in two phases: first the elementwise part
+// (softplus, dt*u, D*u, silu(z)) for the whole tile, then the recurrence, while the next tile's
+// rows are prefetched. Channel tails use masked loads/stores (AVX-512, AVX2) or short copies.
+//
+// Vector math (local to this file, lanes independent):
+//   exp(x):       x = k ln2 + r (ln2 split hi/lo so k*HI is exact, |r| <= ln2/2),
+//                 e^r = 1 + r (1 + r P5(r)) (Cephes coefficients), times 2^k; x clamped to
+//                 [-87.3, 88.3]; relative error ~1.5e-7. Used for softplus and silu.
+//   decay 2^t:    the SIMD paths compute dA = exp(dt A) as 2^(dt * (A log2 e)) with log2 e folded
+//                 into the transposed A: t = k + f, k = floor(t), f in [0, 1), 2^f by a degree-6
+//                 polynomial (Chebyshev fit, 2.5e-9), times 2^k. The rounding of t costs a relative
+//                 error ~|x| 1e-7 on e^x, i.e. an absolute error below 5e-8 for every x <= 0 (the
+//                 factor is e^x <= 1); 4 fewer instructions per (t, n) than exp(x) above.
+//   log1p(w):     for w in [0, 1]: s = w / (2 + w), log1p(w) = 2 atanh(s) = 2s (1 + s^2/3 + ... + s^14/15);
+//                 s <= 1/3, truncation < 2e-9 relative, full relative accuracy for small w.
+//   softplus(x):  max(x, 0) + log1p(exp(-|x|))  (= log1p(exp(x)) in real arithmetic), x if x > 20.
+//   silu(z):      z / (1 + exp(-z)).
 #include "MambaKernels.h"
 #include "mk_math.h"
 #include <math.h>
@@ -34,8 +44,11 @@
 #define SCAN_TARGET2 __attribute__((target("avx2,fma")))
 #endif
 
+// Full unrolling of the n loop when N is a compile-time constant (N = 16 call sites), so the
+// states become registers; at the generic call sites the request cannot be met, which is fine.
 #if defined(__clang__)
 #define SCAN_UNROLL _Pragma("clang loop unroll(full)")
+#pragma clang diagnostic ignored "-Wpass-failed"
 #else
 #define SCAN_UNROLL
 #endif
@@ -52,7 +65,7 @@
 #define SCAN_EXP_P3 4.1665795894e-2f
 #define SCAN_EXP_P4 1.6666665459e-1f
 #define SCAN_EXP_P5 5.0000001201e-1f
-#define SCAN_EXP2_Q1 6.931469440e-01f      // 2^f ~ 1 + f (Q1 + f (Q2 + ... + f Q6)) on [0, 1)
+#define SCAN_EXP2_Q1 6.931469440e-01f       // 2^f = 1 + f (Q1 + f (Q2 + f (Q3 + f (Q4 + f (Q5 + f Q6))))), f in [0, 1)
 #define SCAN_EXP2_Q2 2.402304560e-01f
 #define SCAN_EXP2_Q3 5.548062921e-02f
 #define SCAN_EXP2_Q4 9.684186429e-03f
@@ -114,34 +127,19 @@ void mk_scan_fwd_ref(const float *u, int ld_u, const float *delta, int ld_delta,
 
 // MARK: - Tiling: channel blocks of W, groups of G blocks, time chunks of SCAN_TC steps
 //
-// A group's states and A^T live in a small stack buffer (At, H: (G, N, W) each). Time is cut
-// into chunks so that all G blocks of a group walk the same rows of u/delta/z/y (same pages:
-// rows are ld*4 bytes apart, often more than a page, so one block alone would touch a new page
-// every step and thrash the TLB for long L) and the same rows of Bm/Cm (kept in L1/L2).
+// A group's states and A^T live in a small stack buffer (At, H: (G, N, W) each). Rows of u, delta,
+// z, y are ld*4 bytes apart (often more than a page), so one block walking all of L alone touches
+// a new page per row per stream; the blocks of a group instead share the rows of a chunk, and
+// Bm/Cm rows of the chunk stay in L1/L2 across the group.
 
-#ifndef SCAN_TC
-#define SCAN_TC 64                  // time steps per chunk
-#endif
-#ifndef SCAN_GROUP_BYTES
-#define SCAN_GROUP_BYTES 16384      // At + H budget of a group
-#endif
+#define SCAN_TC 128                 // time steps per chunk
+#define SCAN_GROUP_BYTES 32768      // At + H budget of a group
 #define SCAN_GROUP_MAX 16           // blocks per group at most
-#ifndef SCAN_TT
-#define SCAN_TT 16                  // steps per tile of the two-phase loop (elementwise, then recurrence)
-#endif
-#ifndef SCAN_PF_MODE
-#define SCAN_PF_MODE 1
-#define SCAN_PF_HINT _MM_HINT_T0
-#endif
-#ifndef SCAN_PF_AHEAD
-#define SCAN_PF_AHEAD SCAN_TT
-#endif
-#ifndef SCAN_PD
-#define SCAN_PD 3                   // software prefetch distance in rows
-#endif
+#define SCAN_TT 8                   // steps per two-phase tile (elementwise, then recurrence); also
+                                    // the prefetch distance in rows
 
-// At (N, W) = A[e0 + j, n] for j < cnt, 0 beyond (exp(0) = 1 keeps padded lanes finite).
-// H (N, W) = h0[b, e0 + j, n], or 0.
+// At (N, W) = a_scale * A[e0 + j, n] for j < cnt, 0 beyond (padded lanes decay by exp(0) = 1 and
+// stay finite). H (N, W) = h0[b, e0 + j, n], or 0.
 static void scan_gather(const scan_args *a, int b, int e0, int cnt, int W, float a_scale, float *At, float *H) {
     const int N = a->N;
     const float *hb = a->h0 ? a->h0 + ((ptrdiff_t)b * a->E + e0) * N : NULL;   // (cnt, N)
@@ -161,8 +159,8 @@ static void scan_scatter(const scan_args *a, int b, int e0, int cnt, int W, cons
         for (int n = 0; n < N; n++) hb[(ptrdiff_t)j * N + n] = H[n * W + j];
 }
 
-// Advances the cnt <= W channels [e0, e0 + cnt) of batch row b over steps [t0, t1), writing y
-// and updating the state H (N, W); At (N, W) is A^T of the block.
+// Advances the cnt <= W channels [e0, e0 + cnt) of batch row b over steps [t0, t1), writing y and
+// updating the state H (N, W); At (N, W) is the block's A^T (times a_scale).
 typedef void (*scan_chunk_fn)(const scan_args *a, int b, int e0, int cnt, int t0, int t1,
                               float *H, const float *At);
 
@@ -194,7 +192,7 @@ static void scan_chunk_portable(const scan_args *a, int b, int e0, int cnt, int 
                                 float *H, const float *At) {
     enum { W = SCAN_W_PORTABLE };
     const int N = a->N;
-    float bias[W], Dv[W];
+    float bias[W], Dv[W];                                                 // (W)
     for (int j = 0; j < W; j++) {
         bias[j] = (a->delta_bias && j < cnt) ? a->delta_bias[e0 + j] : 0.0f;
         Dv[j] = (a->D && j < cnt) ? a->D[e0 + j] : 0.0f;
@@ -202,9 +200,9 @@ static void scan_chunk_portable(const scan_args *a, int b, int e0, int cnt, int 
     const ptrdiff_t row0 = (ptrdiff_t)b * a->L;
     for (int t = t0; t < t1; t++) {
         const ptrdiff_t r = row0 + t;
-        const float *ur = a->u + r * a->ld_u + e0, *dr = a->delta + r * a->ld_delta + e0;
-        const float *Br = a->Bm + r * a->ld_bc, *Cr = a->Cm + r * a->ld_bc;
-        float uu[W], dt[W], dtu[W], acc[W];
+        const float *ur = a->u + r * a->ld_u + e0, *dr = a->delta + r * a->ld_delta + e0;   // (cnt)
+        const float *Br = a->Bm + r * a->ld_bc, *Cr = a->Cm + r * a->ld_bc;                 // (N)
+        float uu[W], dt[W], dtu[W], acc[W];                               // (W)
         for (int j = 0; j < W; j++) { uu[j] = 0.0f; dt[j] = 0.0f; }
         for (int j = 0; j < cnt; j++) { uu[j] = ur[j]; dt[j] = dr[j]; }
         for (int j = 0; j < W; j++) {
@@ -214,7 +212,7 @@ static void scan_chunk_portable(const scan_args *a, int b, int e0, int cnt, int 
             dtu[j] = x * uu[j];
             acc[j] = Dv[j] * uu[j];
         }
-        for (int n = 0; n < N; n++) {                    // the spec, 16 lanes at a time
+        for (int n = 0; n < N; n++) {                                     // the spec, W lanes at a time
             const float Bn = Br[n], Cn = Cr[n];
             float *hn = H + n * W;
             const float *An = At + n * W;
@@ -235,12 +233,13 @@ static void scan_chunk_portable(const scan_args *a, int b, int e0, int cnt, int 
     }
 }
 
+#if defined(__x86_64__)
+
 // MARK: - AVX-512 (16 channels per zmm)
 
-#if defined(__x86_64__)
 #define SCAN_W512 16
 
-// e^x, lanes independent. scalef does the 2^k scaling (exact, and saturates correctly).
+// e^x (Cephes); scalef does the 2^k scaling.
 SCAN_TARGET512 MK_INLINE __m512 scan_exp512(__m512 x) {
     x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(SCAN_EXP_MAX)), _mm512_set1_ps(SCAN_EXP_MIN));
     const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(SCAN_LOG2E)),
@@ -258,12 +257,9 @@ SCAN_TARGET512 MK_INLINE __m512 scan_exp512(__m512 x) {
     return _mm512_scalef_ps(p, k);                                         // e^r 2^k
 }
 
-// 2^t for the decay factors: t = k + f with k = floor(t), f in [0, 1) (vreduceps), 2^f by a
-// degree-6 polynomial (Chebyshev fit, rel. error 2.5e-9 + float rounding), times 2^k (vscalefps).
+// 2^t for the decay factors: f = t - floor(t) (vreduceps), 2^f polynomial, scalef by floor(t).
+// Exact 0 / inf for very negative / positive t; NaN only for t = +-inf or NaN.
 SCAN_TARGET512 MK_INLINE __m512 scan_exp2_512(__m512 t) {
-#ifdef SCAN_EXP2_CLAMP
-    t = _mm512_max_ps(t, _mm512_set1_ps(-150.0f));
-#endif
     const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     __m512 p = _mm512_set1_ps(SCAN_EXP2_Q6);
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SCAN_EXP2_Q5));
@@ -272,7 +268,7 @@ SCAN_TARGET512 MK_INLINE __m512 scan_exp2_512(__m512 t) {
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SCAN_EXP2_Q2));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SCAN_EXP2_Q1));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, t);
+    return _mm512_scalef_ps(p, t);                                         // 2^f 2^floor(t)
 }
 
 // log1p(w) for w in [0, 1].
@@ -291,9 +287,8 @@ SCAN_TARGET512 MK_INLINE __m512 scan_log1p01_512(__m512 w) {
 }
 
 SCAN_TARGET512 MK_INLINE __m512 scan_softplus512(__m512 x) {
-    const __m512 ax = _mm512_abs_ps(x);
-    const __m512 sp = _mm512_add_ps(_mm512_max_ps(x, _mm512_setzero_ps()),
-                                    scan_log1p01_512(scan_exp512(_mm512_sub_ps(_mm512_setzero_ps(), ax))));
+    const __m512 negAbs = _mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x));
+    const __m512 sp = _mm512_add_ps(_mm512_max_ps(x, _mm512_setzero_ps()), scan_log1p01_512(scan_exp512(negAbs)));
     const __mmask16 big = _mm512_cmp_ps_mask(x, _mm512_set1_ps(SCAN_SOFTPLUS_THRESHOLD), _CMP_GT_OQ);
     return _mm512_mask_blend_ps(big, sp, x);
 }
@@ -304,81 +299,56 @@ SCAN_TARGET512 MK_INLINE __m512 scan_silu512(__m512 z) {
     return _mm512_div_ps(z, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
 }
 
-#ifdef SCAN_FAST_EXP2
-#define SCAN_DA512 scan_exp2_512
-#define SCAN_A_SCALE512 SCAN_LOG2E
-#else
-#define SCAN_DA512 scan_exp512
-#define SCAN_A_SCALE512 1.0f
-#endif
-
 // The chunk body. N is a compile-time constant at the N = 16 call site (then h[] lives in 16
-// registers and the n loop is fully unrolled); h (N) is the state, At (N, 16) A^T.
+// registers and the n loop is fully unrolled); h (N) is the state, At2 (N, 16) = A^T log2(e).
 //   scalar spec per lane j (channel e = e0 + j), as mk_scan_fwd_ref:
 //     dt = softplus(delta[t,e] + bias[e]); for n: h[n] = exp(dt A[e,n]) h[n] + dt u[t,e] B[t,n];
 //     y[t,e] = (sum_n C[t,n] h[n] + D[e] u[t,e]) * silu(z[t,e])
 SCAN_TARGET512 MK_INLINE void scan_chunk512_body(const scan_args *a, int b, int e0, int cnt, int t0, int t1,
-                                                  const int N, __m512 *h, const float *At) {
+                                                  const int N, __m512 *h, const float *At2) {
     const __mmask16 m = cnt >= SCAN_W512 ? (__mmask16)0xFFFF : (__mmask16)((1u << cnt) - 1u);
     const __m512 bias = a->delta_bias ? _mm512_maskz_loadu_ps(m, a->delta_bias + e0) : _mm512_setzero_ps();
     const __m512 Dv = a->D ? _mm512_maskz_loadu_ps(m, a->D + e0) : _mm512_setzero_ps();
     const ptrdiff_t r0 = (ptrdiff_t)b * a->L + t0;                      // first row of the chunk
-    const float *ur = a->u + r0 * a->ld_u + e0;                          // (t1 - t0, 16) stride ld_u
-    const float *dr = a->delta + r0 * a->ld_delta + e0;                  // (t1 - t0, 16) stride ld_delta
-    const float *zr = a->z ? a->z + r0 * a->ld_z + e0 : NULL;           // (t1 - t0, 16) stride ld_z
-    float *yr = a->y + r0 * a->ld_y + e0;                                // (t1 - t0, 16) stride ld_y
-    const float *Br = a->Bm + r0 * a->ld_bc, *Cr = a->Cm + r0 * a->ld_bc;   // (t1 - t0, N) stride ld_bc
+    const ptrdiff_t ld_u = a->ld_u, ld_d = a->ld_delta, ld_z = a->ld_z, ld_y = a->ld_y, ld_bc = a->ld_bc;
+    const float *ur = a->u + r0 * ld_u + e0;                             // (t1 - t0, 16) stride ld_u
+    const float *dr = a->delta + r0 * ld_d + e0;                         // (t1 - t0, 16) stride ld_d
+    const float *zr = a->z ? a->z + r0 * ld_z + e0 : NULL;              // (t1 - t0, 16) stride ld_z
+    float *yr = a->y + r0 * ld_y + e0;                                   // (t1 - t0, 16) stride ld_y
+    const float *Br = a->Bm + r0 * ld_bc, *Cr = a->Cm + r0 * ld_bc;     // (t1 - t0, N) stride ld_bc
     for (int tt = t0; tt < t1; tt += SCAN_TT) {
         const int nt = t1 - tt < SCAN_TT ? t1 - tt : SCAN_TT;           // steps in this tile
         __m512 dtb[SCAN_TT], dtub[SCAN_TT], skipb[SCAN_TT], gateb[SCAN_TT];   // (nt) each
-        // Phase 1, elementwise (independent across t, so it runs at full throughput instead of
-        // sitting in front of every step's recurrence): dt, dt*u, D*u and silu(z) for the tile.
+        // Phase 1, elementwise over the tile (independent across t, so it runs at full throughput
+        // instead of sitting as a long dependency chain in front of every step's recurrence).
         for (int i = 0; i < nt; i++) {
-#if SCAN_PF_MODE == 0
-            _mm_prefetch((const char *)(ur + SCAN_PD * a->ld_u), _MM_HINT_T0);
-            _mm_prefetch((const char *)(dr + SCAN_PD * a->ld_delta), _MM_HINT_T0);
-            _mm_prefetch((const char *)(yr + (i + SCAN_PD) * a->ld_y), _MM_HINT_T0);
-#endif
-            const __m512 uv = _mm512_maskz_loadu_ps(m, ur);
-            __m512 dt = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dr), bias);
+            const __m512 uv = _mm512_maskz_loadu_ps(m, ur + i * ld_u);
+            __m512 dt = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dr + i * ld_d), bias);
             if (a->softplus) dt = scan_softplus512(dt);
             dtb[i] = dt;
             dtub[i] = _mm512_mul_ps(dt, uv);
             skipb[i] = _mm512_mul_ps(Dv, uv);
-            ur += a->ld_u; dr += a->ld_delta;
         }
         if (zr)
-            for (int i = 0; i < nt; i++) {
-#if SCAN_PF_MODE == 0
-                _mm_prefetch((const char *)(zr + SCAN_PD * a->ld_z), _MM_HINT_T0);
-#endif
-                gateb[i] = scan_silu512(_mm512_maskz_loadu_ps(m, zr));
-                zr += a->ld_z;
-            }
-        // Phase 2, the recurrence over the tile.
+            for (int i = 0; i < nt; i++) gateb[i] = scan_silu512(_mm512_maskz_loadu_ps(m, zr + i * ld_z));
+        // Phase 2, the recurrence over the tile; meanwhile the next tile's rows are prefetched.
         for (int i = 0; i < nt; i++) {
-            const __m512 dt = dtb[i], dtu = dtub[i];
-#if SCAN_PF_MODE > 0
-            if (tt + i + SCAN_PF_AHEAD < t1) {
-                _mm_prefetch((const char *)(ur + (i + SCAN_PF_AHEAD - nt) * a->ld_u), SCAN_PF_HINT);
-                _mm_prefetch((const char *)(dr + (i + SCAN_PF_AHEAD - nt) * a->ld_delta), SCAN_PF_HINT);
-                if (zr) _mm_prefetch((const char *)(zr + (i + SCAN_PF_AHEAD - nt) * a->ld_z), SCAN_PF_HINT);
-                _mm_prefetch((const char *)(yr + SCAN_PF_AHEAD * a->ld_y), SCAN_PF_HINT);
+            if (tt + i + SCAN_TT < t1) {
+                const ptrdiff_t ahead = i + SCAN_TT;
+                _mm_prefetch((const char *)(ur + ahead * ld_u), _MM_HINT_T0);
+                _mm_prefetch((const char *)(dr + ahead * ld_d), _MM_HINT_T0);
+                if (zr) _mm_prefetch((const char *)(zr + ahead * ld_z), _MM_HINT_T0);
+                _mm_prefetch((const char *)(yr + ahead * ld_y), _MM_HINT_T0);
             }
-#ifdef SCAN_PF_NEXT
-            _mm_prefetch((const char *)(ur + (i - nt) * a->ld_u + 16), _MM_HINT_T1);
-            _mm_prefetch((const char *)(dr + (i - nt) * a->ld_delta + 16), _MM_HINT_T1);
-            if (zr) _mm_prefetch((const char *)(zr + (i - nt) * a->ld_z + 16), _MM_HINT_T1);
-            _mm_prefetch((const char *)(yr + 16), _MM_HINT_T1);
-#endif
-#endif
+            const __m512 dt = dtb[i], dtu = dtub[i];
+            const float *Bt = Br + i * ld_bc, *Ct = Cr + i * ld_bc;      // (N)
             __m512 y0 = skipb[i], y1 = _mm512_setzero_ps(), y2 = _mm512_setzero_ps(), y3 = _mm512_setzero_ps();
             int n = 0;
-#define SCAN_STEP512(k, acc)                                                                           \
-            {                                                                                          \
-                const __m512 dA = SCAN_DA512(_mm512_mul_ps(dt, _mm512_load_ps(At + (n + k) * SCAN_W512))); \
-                h[n + k] = _mm512_fmadd_ps(dA, h[n + k], _mm512_mul_ps(dtu, _mm512_set1_ps(Br[n + k]))); \
-                acc = _mm512_fmadd_ps(_mm512_set1_ps(Cr[n + k]), h[n + k], acc);                       \
+#define SCAN_STEP512(k, acc)                                                                            \
+            {                                                                                           \
+                const __m512 dA = scan_exp2_512(_mm512_mul_ps(dt, _mm512_load_ps(At2 + (n + k) * SCAN_W512))); \
+                h[n + k] = _mm512_fmadd_ps(dA, h[n + k], _mm512_mul_ps(dtu, _mm512_set1_ps(Bt[n + k]))); \
+                acc = _mm512_fmadd_ps(_mm512_set1_ps(Ct[n + k]), h[n + k], acc);                        \
             }
             SCAN_UNROLL
             for (; n + 4 <= N; n += 4) { SCAN_STEP512(0, y0) SCAN_STEP512(1, y1) SCAN_STEP512(2, y2) SCAN_STEP512(3, y3) }
@@ -386,26 +356,164 @@ SCAN_TARGET512 MK_INLINE void scan_chunk512_body(const scan_args *a, int b, int 
 #undef SCAN_STEP512
             __m512 yv = _mm512_add_ps(_mm512_add_ps(y0, y1), _mm512_add_ps(y2, y3));
             if (zr) yv = _mm512_mul_ps(yv, gateb[i]);
-            _mm512_mask_storeu_ps(yr, m, yv);
-            yr += a->ld_y; Br += a->ld_bc; Cr += a->ld_bc;
+            _mm512_mask_storeu_ps(yr + i * ld_y, m, yv);
         }
+        ur += nt * ld_u; dr += nt * ld_d; yr += nt * ld_y; Br += nt * ld_bc; Cr += nt * ld_bc;
+        if (zr) zr += nt * ld_z;
     }
 }
 
 SCAN_TARGET512 static void scan_chunk512_n16(const scan_args *a, int b, int e0, int cnt, int t0, int t1,
-                                             float *H, const float *At) {
+                                             float *H, const float *At2) {
     enum { N = 16 };
     __m512 h[N];                                                         // registers
     for (int n = 0; n < N; n++) h[n] = _mm512_load_ps(H + n * SCAN_W512);
-    scan_chunk512_body(a, b, e0, cnt, t0, t1, N, h, At);
+    scan_chunk512_body(a, b, e0, cnt, t0, t1, N, h, At2);
     for (int n = 0; n < N; n++) _mm512_store_ps(H + n * SCAN_W512, h[n]);
 }
 
 SCAN_TARGET512 static void scan_chunk512(const scan_args *a, int b, int e0, int cnt, int t0, int t1,
-                                         float *H, const float *At) {
-    scan_chunk512_body(a, b, e0, cnt, t0, t1, a->N, (__m512 *)H, At);   // h stays in the stack buffer
+                                         float *H, const float *At2) {
+    scan_chunk512_body(a, b, e0, cnt, t0, t1, a->N, (__m512 *)H, At2);  // h stays in the stack buffer
 }
-#endif
+
+// MARK: - AVX2 + FMA (8 channels per ymm)
+
+#define SCAN_W256 8
+
+// e^x (Cephes); 2^k built in the exponent field (k in [-126, 127] after the clamp).
+SCAN_TARGET2 MK_INLINE __m256 scan_exp256(__m256 x) {
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(SCAN_EXP_MAX)), _mm256_set1_ps(SCAN_EXP_MIN));
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(SCAN_LOG2E)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(SCAN_LN2_HI), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(SCAN_LN2_LO), r);
+    __m256 p = _mm256_set1_ps(SCAN_EXP_P0);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SCAN_EXP_P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SCAN_EXP_P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SCAN_EXP_P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SCAN_EXP_P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SCAN_EXP_P5));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+// 2^t for the decay factors, t clamped to [-126, 127] so 2^floor(t) is a normal number that
+// can be added into the exponent field of 2^f (in [1, 2)).
+SCAN_TARGET2 MK_INLINE __m256 scan_exp2_256(__m256 t) {
+    t = _mm256_max_ps(_mm256_min_ps(t, _mm256_set1_ps(127.0f)), _mm256_set1_ps(-126.0f));
+    const __m256 k = _mm256_floor_ps(t);
+    const __m256 f = _mm256_sub_ps(t, k);
+    __m256 p = _mm256_set1_ps(SCAN_EXP2_Q6);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(SCAN_EXP2_Q5));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(SCAN_EXP2_Q4));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(SCAN_EXP2_Q3));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(SCAN_EXP2_Q2));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(SCAN_EXP2_Q1));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    const __m256i kbits = _mm256_slli_epi32(_mm256_cvtps_epi32(k), 23);
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), kbits));
+}
+
+SCAN_TARGET2 MK_INLINE __m256 scan_log1p01_256(__m256 w) {
+    const __m256 s = _mm256_div_ps(w, _mm256_add_ps(w, _mm256_set1_ps(2.0f)));
+    const __m256 s2 = _mm256_mul_ps(s, s);
+    __m256 p = _mm256_set1_ps(2.0f / 15.0f);
+    p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(2.0f / 13.0f));
+    p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(2.0f / 11.0f));
+    p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(2.0f / 9.0f));
+    p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(2.0f / 7.0f));
+    p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(2.0f / 5.0f));
+    p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(2.0f / 3.0f));
+    p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(2.0f));
+    return _mm256_mul_ps(p, s);
+}
+
+SCAN_TARGET2 MK_INLINE __m256 scan_softplus256(__m256 x) {
+    const __m256 absx = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    const __m256 sp = _mm256_add_ps(_mm256_max_ps(x, _mm256_setzero_ps()),
+                                    scan_log1p01_256(scan_exp256(_mm256_sub_ps(_mm256_setzero_ps(), absx))));
+    const __m256 big = _mm256_cmp_ps(x, _mm256_set1_ps(SCAN_SOFTPLUS_THRESHOLD), _CMP_GT_OQ);
+    return _mm256_blendv_ps(sp, x, big);
+}
+
+SCAN_TARGET2 MK_INLINE __m256 scan_silu256(__m256 z) {
+    const __m256 e = scan_exp256(_mm256_sub_ps(_mm256_setzero_ps(), z));
+    return _mm256_div_ps(z, _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
+}
+
+// Same structure as scan_chunk512_body; the state h (N, 8) stays in memory (16 ymm registers
+// cannot hold 16 states plus the exp constants), N is a constant at the N = 16 call site.
+SCAN_TARGET2 MK_INLINE void scan_chunk256_body(const scan_args *a, int b, int e0, int cnt, int t0, int t1,
+                                                const int N, __m256 *h, const float *At2) {
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256 bias = a->delta_bias ? _mm256_maskload_ps(a->delta_bias + e0, m) : _mm256_setzero_ps();
+    const __m256 Dv = a->D ? _mm256_maskload_ps(a->D + e0, m) : _mm256_setzero_ps();
+    const ptrdiff_t r0 = (ptrdiff_t)b * a->L + t0;
+    const ptrdiff_t ld_u = a->ld_u, ld_d = a->ld_delta, ld_z = a->ld_z, ld_y = a->ld_y, ld_bc = a->ld_bc;
+    const float *ur = a->u + r0 * ld_u + e0;                             // (t1 - t0, 8) stride ld_u
+    const float *dr = a->delta + r0 * ld_d + e0;                         // (t1 - t0, 8) stride ld_d
+    const float *zr = a->z ? a->z + r0 * ld_z + e0 : NULL;              // (t1 - t0, 8) stride ld_z
+    float *yr = a->y + r0 * ld_y + e0;                                   // (t1 - t0, 8) stride ld_y
+    const float *Br = a->Bm + r0 * ld_bc, *Cr = a->Cm + r0 * ld_bc;     // (t1 - t0, N) stride ld_bc
+    for (int tt = t0; tt < t1; tt += SCAN_TT) {
+        const int nt = t1 - tt < SCAN_TT ? t1 - tt : SCAN_TT;
+        __m256 dtb[SCAN_TT], dtub[SCAN_TT], skipb[SCAN_TT], gateb[SCAN_TT];   // (nt) each
+        for (int i = 0; i < nt; i++) {                                   // phase 1: elementwise
+            const __m256 uv = _mm256_maskload_ps(ur + i * ld_u, m);
+            __m256 dt = _mm256_add_ps(_mm256_maskload_ps(dr + i * ld_d, m), bias);
+            if (a->softplus) dt = scan_softplus256(dt);
+            dtb[i] = dt;
+            dtub[i] = _mm256_mul_ps(dt, uv);
+            skipb[i] = _mm256_mul_ps(Dv, uv);
+        }
+        if (zr)
+            for (int i = 0; i < nt; i++) gateb[i] = scan_silu256(_mm256_maskload_ps(zr + i * ld_z, m));
+        for (int i = 0; i < nt; i++) {                                   // phase 2: recurrence
+            if (tt + i + SCAN_TT < t1) {
+                const ptrdiff_t ahead = i + SCAN_TT;
+                _mm_prefetch((const char *)(ur + ahead * ld_u), _MM_HINT_T0);
+                _mm_prefetch((const char *)(dr + ahead * ld_d), _MM_HINT_T0);
+                if (zr) _mm_prefetch((const char *)(zr + ahead * ld_z), _MM_HINT_T0);
+                _mm_prefetch((const char *)(yr + ahead * ld_y), _MM_HINT_T0);
+            }
+            const __m256 dt = dtb[i], dtu = dtub[i];
+            const float *Bt = Br + i * ld_bc, *Ct = Cr + i * ld_bc;      // (N)
+            __m256 y0 = skipb[i], y1 = _mm256_setzero_ps(), y2 = _mm256_setzero_ps(), y3 = _mm256_setzero_ps();
+            int n = 0;
+#define SCAN_STEP256(k, acc)                                                                            \
+            {                                                                                           \
+                const __m256 dA = scan_exp2_256(_mm256_mul_ps(dt, _mm256_load_ps(At2 + (n + k) * SCAN_W256))); \
+                const __m256 hn = _mm256_fmadd_ps(dA, h[n + k], _mm256_mul_ps(dtu, _mm256_set1_ps(Bt[n + k]))); \
+                h[n + k] = hn;                                                                          \
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(Ct[n + k]), hn, acc);                              \
+            }
+            SCAN_UNROLL
+            for (; n + 4 <= N; n += 4) { SCAN_STEP256(0, y0) SCAN_STEP256(1, y1) SCAN_STEP256(2, y2) SCAN_STEP256(3, y3) }
+            for (; n < N; n++) SCAN_STEP256(0, y0)
+#undef SCAN_STEP256
+            __m256 yv = _mm256_add_ps(_mm256_add_ps(y0, y1), _mm256_add_ps(y2, y3));
+            if (zr) yv = _mm256_mul_ps(yv, gateb[i]);
+            _mm256_maskstore_ps(yr + i * ld_y, m, yv);
+        }
+        ur += nt * ld_u; dr += nt * ld_d; yr += nt * ld_y; Br += nt * ld_bc; Cr += nt * ld_bc;
+        if (zr) zr += nt * ld_z;
+    }
+}
+
+SCAN_TARGET2 static void scan_chunk256_n16(const scan_args *a, int b, int e0, int cnt, int t0, int t1,
+                                           float *H, const float *At2) {
+    scan_chunk256_body(a, b, e0, cnt, t0, t1, 16, (__m256 *)H, At2);
+}
+
+SCAN_TARGET2 static void scan_chunk256(const scan_args *a, int b, int e0, int cnt, int t0, int t1,
+                                       float *H, const float *At2) {
+    scan_chunk256_body(a, b, e0, cnt, t0, t1, a->N, (__m256 *)H, At2);
+}
+
+#endif // __x86_64__
 
 // MARK: - Dispatch
 
@@ -426,14 +534,19 @@ void mk_scan_fwd(const float *u, int ld_u, const float *delta, int ld_delta,
         .h0 = h0, .h_last = h_last, .L = L, .E = E, .N = N,
     };
     scan_chunk_fn chunk = scan_chunk_portable;
-    int W = SCAN_W_PORTABLE;
-    float a_scale = 1.0f;
+    int W = SCAN_W_PORTABLE;                                             // channels per block
+    float a_scale = 1.0f;                                                // At = A^T * a_scale
 #if defined(__x86_64__)
     switch (mk_cpu_isa()) {
     case MK_ISA_AVX512:
         chunk = N == 16 ? scan_chunk512_n16 : scan_chunk512;
         W = SCAN_W512;
-        a_scale = SCAN_A_SCALE512;
+        a_scale = SCAN_LOG2E;
+        break;
+    case MK_ISA_AVX2:
+        chunk = N == 16 ? scan_chunk256_n16 : scan_chunk256;
+        W = SCAN_W256;
+        a_scale = SCAN_LOG2E;
         break;
     default: break;
     }
@@ -443,12 +556,13 @@ void mk_scan_fwd(const float *u, int ld_u, const float *delta, int ld_delta,
     int G = SCAN_GROUP_BYTES / (2 * blockFloats * (int)sizeof(float));   // blocks per group
     G = G < 1 ? 1 : (G > SCAN_GROUP_MAX ? SCAN_GROUP_MAX : G);
     const int nVec = (2 * G * blockFloats + 15) / 16;
-    scan_vec16 buf[nVec];
+    scan_vec16 buf[nVec];                                                // 64-byte aligned
     float *At = buf[0].v;                                                // (G, N, W)
     float *H = At + (ptrdiff_t)G * blockFloats;                          // (G, N, W)
     for (int b = 0; b < Bsz; b++)
         for (int g0 = e_begin; g0 < e_end; g0 += G * W) {
-            const int nb = (e_end - g0 + W - 1) / W < G ? (e_end - g0 + W - 1) / W : G;
+            const int blocksLeft = (e_end - g0 + W - 1) / W;
+            const int nb = blocksLeft < G ? blocksLeft : G;              // blocks in this group
             for (int k = 0; k < nb; k++) {
                 const int e0 = g0 + k * W, cnt = e_end - e0 < W ? e_end - e0 : W;
                 scan_gather(&a, b, e0, cnt, W, a_scale, At + k * blockFloats, H + k * blockFloats);

@@ -50,4 +50,17 @@ final class BLASLoaderTests: XCTestCase {
             XCTAssertFalse(auto.stdout.contains("\"corename\": \"Prescott\""), auto.stdout)
         }
     }
+
+    /// The real reload path: OpenBLAS starts on Prescott (as on a CPU it does not know), MambaKit
+    /// unloads it, sets OPENBLAS_CORETYPE and loads it again with AVX-512/AVX2 kernels.
+    func testFallbackIsReloadedWithBetterKernels() throws {
+        guard mk_cpu_isa_detected() >= MK_ISA_AVX2 else { throw XCTSkip("CPU without AVX2: nothing better than Prescott") }
+        let r = try runCLI(["bench", "gemm", "--size", "64", "--threads", "1", "--json", "--repeats", "1"],
+                           environment: ["MAMBAKIT_BLAS_SIMULATE_FALLBACK": "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let expected = mk_cpu_isa_detected() >= MK_ISA_AVX512 ? "SkylakeX" : "Haswell"
+        print(r.stdout)
+        XCTAssertTrue(r.stdout.contains("\"corename\": \"\(expected)\""), r.stdout)
+        XCTAssertTrue(r.stdout.contains("chose Prescott (no AVX2)"), r.stdout)
+    }
 }

@@ -516,14 +516,14 @@ struct SafetensorsHeader {
         let ordered = tensors.values.sorted {
             ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound, $0.name) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound, $1.name)
         }
-        var previous: SafetensorsTensorInfo?
+        // Sorted by start, each tensor must begin at or after the furthest end seen so far.
+        var furthest: SafetensorsTensorInfo?
         for info in ordered {
-            if let p = previous, info.dataOffsets.lowerBound < p.dataOffsets.upperBound {
+            guard let p = furthest else { furthest = info; continue }
+            if info.dataOffsets.lowerBound < p.dataOffsets.upperBound {
                 throw bad("tensors \"\(p.name)\" [\(p.dataOffsets.lowerBound), \(p.dataOffsets.upperBound)] and \"\(info.name)\" [\(info.dataOffsets.lowerBound), \(info.dataOffsets.upperBound)] overlap")
             }
-            if previous == nil || info.dataOffsets.upperBound >= previous!.dataOffsets.upperBound {
-                previous = info
-            }
+            if info.dataOffsets.upperBound >= p.dataOffsets.upperBound { furthest = info }
         }
         return SafetensorsHeader(headerByteCount: headerLength, metadata: metadata, tensors: tensors)
     }
@@ -536,7 +536,7 @@ struct SafetensorsHeader {
 ///
 /// All files are memory-mapped and validated when the checkpoint is opened; the tensors themselves
 /// are paged in only when read.
-public struct SafetensorsCheckpoint: @unchecked Sendable {
+public struct SafetensorsCheckpoint: Sendable {
 
     /// The name of a single-file checkpoint inside a model directory.
     public static let singleFileName = "model.safetensors"
