@@ -143,4 +143,31 @@ final class KernelTests: XCTestCase {
         for i in 0..<M { XCTAssertEqual(Double(y[i]), (0..<N).map { Double(A[i * N + $0]) * Double(x[$0]) }.reduce(0, +), accuracy: 1e-4) }
         for j in 0..<N { XCTAssertEqual(Double(yt[j]), (0..<M).map { Double(A[$0 * N + j]) * Double(xt[$0]) }.reduce(0, +), accuracy: 1e-4) }
     }
+
+    /// The few-row linear kernel (generation) against a Double reference: every batch size up to 11,
+    /// K with and without a SIMD tail, odd output ranges, strided x.
+    func testLinearSmallMatchesDoubleReference() {
+        var rng = SeededRandom(seed: 16)
+        for (M, K) in [(1, 1), (7, 15), (19, 16), (33, 33), (40, 768)] {
+            let W = randoms(M * K, &rng), bias = randoms(M, &rng)
+            for Bsz in 1...11 {
+                let ldX = K + 5, ldOut = M + 3
+                let x = randoms(Bsz * ldX, &rng)
+                for isa in levels {
+                    mk_force_isa(isa)
+                    var out = [Float](repeating: .nan, count: Bsz * ldOut)
+                    let cut = M / 3
+                    for r in [0..<cut, cut..<M] where !r.isEmpty {
+                        mk_linear_small(x, Int32(ldX), Int32(Bsz), W, Int32(K), bias, &out, Int32(ldOut),
+                                        Int32(r.lowerBound), Int32(r.upperBound))
+                    }
+                    for b in 0..<Bsz { for j in 0..<M {
+                        let ref = Double(bias[j]) + (0..<K).map { Double(W[j * K + $0]) * Double(x[b * ldX + $0]) }.reduce(0, +)
+                        XCTAssertEqual(Double(out[b * ldOut + j]), ref, accuracy: 1e-4 * max(1, Double(K).squareRoot()),
+                                       "M=\(M) K=\(K) B=\(Bsz) isa=\(isa)")
+                    } }
+                }
+            }
+        }
+    }
 }

@@ -41,16 +41,24 @@ struct ForwardWorkspace {
 extension MambaModel {
     // MARK: - Matrix products
 
-    /// out (T, M) = inp (T, K) · W(M, K)ᵀ (+ bias), through OpenBLAS; a GEMV when T == 1.
+    /// Rows up to which ``linear`` streams the weights itself (``mk_linear_small``) instead of calling GEMM.
+    static let smallBatchRows = 8
+
+    /// out (T, M) = inp (T, K) · W(M, K)ᵀ (+ bias). GEMM through OpenBLAS for many rows; for a
+    /// few rows (generation) a kernel that reads each weight once, threaded over output features.
     @inline(__always)
     func linear(_ inp: UnsafePointer<Float>, ldIn: Int, rows T: Int, weight: Int, outFeatures M: Int,
                 inFeatures K: Int, bias: Int?, out: UnsafeMutablePointer<Float>, ldOut: Int) {
         let W = parameters.pointer + weight
-        if T == 1 {
-            mk_sgemv(0, Int32(M), Int32(K), 1, W, Int32(K), inp, 0, out)
-        } else {
-            mk_sgemm(0, 1, Int32(T), Int32(M), Int32(K), 1, inp, Int32(ldIn), W, Int32(K), 0, out, Int32(ldOut))
+        if T <= MambaModel.smallBatchRows {
+            let b: UnsafePointer<Float>? = bias.map { UnsafePointer(parameters.pointer + $0) }
+            Parallel.forRanges(M, threads: threads, align: 16, costPerItem: K, minWork: 1 << 16) { r in
+                mk_linear_small(inp, Int32(ldIn), Int32(T), W, Int32(K), b, out, Int32(ldOut),
+                                Int32(r.lowerBound), Int32(r.upperBound))
+            }
+            return
         }
+        mk_sgemm(0, 1, Int32(T), Int32(M), Int32(K), 1, inp, Int32(ldIn), W, Int32(K), 0, out, Int32(ldOut))
         if let b = bias {
             let bp = parameters.pointer + b
             for t in 0..<T { let o = out + t * ldOut; for j in 0..<M { o[j] += bp[j] } }

@@ -56,6 +56,11 @@ void mk_sgemm(int transA, int transB, int M, int N, int K, float alpha,
 void mk_sgemv(int transA, int M, int N, float alpha, const float *A, int lda,
               const float *x, float beta, float *y);
 
+/// out[b, j] = bias[j] + sum_k W[j, k] * x[b, k] for b < Bsz, j in [j_begin, j_end): x (Bsz, K) ld_x,
+/// W (M, K) row-major, bias (M) or NULL, out (Bsz, M) ld_out. For few rows (generation): streams W once.
+void mk_linear_small(const float *x, int ld_x, int Bsz, const float *W, int K, const float *bias,
+                     float *out, int ld_out, int j_begin, int j_end);
+
 // MARK: - Selective scan (S6), fused: discretise + recur + output (+ D skip, + gate)
 
 /// Forward selective scan for channels [e_begin, e_end), every batch row.
