@@ -44,4 +44,38 @@ MK_INLINE float mk_sum_squares(const float *x, int n) {
     return s;
 }
 
+// MARK: - Multiversioning
+// MK_MULTIVERSION(ret, name, body, PARAMS, ARGS) defines `ret name PARAMS` that calls the always-inline
+// `body ARGS`, compiled three times (AVX-512, AVX2+FMA, baseline) and chosen by mk_cpu_isa() on each call.
+#include "MambaKernels.h"
+#if defined(__x86_64__)
+#define MK_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+#define MK_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define MK_MULTIVERSION(ret, name, body, PARAMS, ARGS)                                   \
+    MK_TARGET_AVX512 static ret name##_avx512 PARAMS { return body ARGS; }              \
+    MK_TARGET_AVX2 static ret name##_avx2 PARAMS { return body ARGS; }                  \
+    static ret name##_portable PARAMS { return body ARGS; }                             \
+    ret name PARAMS {                                                                    \
+        switch (mk_cpu_isa()) {                                                          \
+        case MK_ISA_AVX512: return name##_avx512 ARGS;                                   \
+        case MK_ISA_AVX2: return name##_avx2 ARGS;                                       \
+        default: return name##_portable ARGS;                                            \
+        }                                                                                \
+    }
+#define MK_MULTIVERSION_VOID(name, body, PARAMS, ARGS)                                   \
+    MK_TARGET_AVX512 static void name##_avx512 PARAMS { body ARGS; }                    \
+    MK_TARGET_AVX2 static void name##_avx2 PARAMS { body ARGS; }                        \
+    static void name##_portable PARAMS { body ARGS; }                                   \
+    void name PARAMS {                                                                   \
+        switch (mk_cpu_isa()) {                                                          \
+        case MK_ISA_AVX512: name##_avx512 ARGS; return;                                  \
+        case MK_ISA_AVX2: name##_avx2 ARGS; return;                                      \
+        default: name##_portable ARGS; return;                                           \
+        }                                                                                \
+    }
+#else
+#define MK_MULTIVERSION(ret, name, body, PARAMS, ARGS) ret name PARAMS { return body ARGS; }
+#define MK_MULTIVERSION_VOID(name, body, PARAMS, ARGS) void name PARAMS { body ARGS; }
+#endif
+
 #endif

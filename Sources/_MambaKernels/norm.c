@@ -42,38 +42,65 @@ MK_INLINE void lse_body(const float *logits, int rows, int V, int ld, float *lse
     }
 }
 
-#if defined(__x86_64__)
-#define TARGET512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
-#define TARGET2 __attribute__((target("avx2,fma")))
-TARGET512 static void rmsnorm_avx512(float *x, const float *a, const float *w, float *o, int rows, int D, float eps) { rmsnorm_body(x, a, w, o, rows, D, eps); }
-TARGET2 static void rmsnorm_avx2(float *x, const float *a, const float *w, float *o, int rows, int D, float eps) { rmsnorm_body(x, a, w, o, rows, D, eps); }
-TARGET512 static void lse_avx512(const float *l, int rows, int V, int ld, float *lse) { lse_body(l, rows, V, ld, lse); }
-TARGET2 static void lse_avx2(const float *l, int rows, int V, int ld, float *lse) { lse_body(l, rows, V, ld, lse); }
-#endif
-static void rmsnorm_portable(float *x, const float *a, const float *w, float *o, int rows, int D, float eps) { rmsnorm_body(x, a, w, o, rows, D, eps); }
-static void lse_portable(const float *l, int rows, int V, int ld, float *lse) { lse_body(l, rows, V, ld, lse); }
+MK_MULTIVERSION_VOID(mk_rmsnorm_fwd, rmsnorm_body,
+                     (float *x, const float *add, const float *w, float *out, int rows, int D, float eps),
+                     (x, add, w, out, rows, D, eps))
+MK_MULTIVERSION_VOID(mk_logsumexp_rows, lse_body, (const float *logits, int rows, int V, int ld, float *lse),
+                     (logits, rows, V, ld, lse))
 
-void mk_rmsnorm_fwd(float *x, const float *add, const float *w, float *out, int rows, int D, float eps) {
-#if defined(__x86_64__)
-    switch (mk_cpu_isa()) {
-    case MK_ISA_AVX512: rmsnorm_avx512(x, add, w, out, rows, D, eps); return;
-    case MK_ISA_AVX2: rmsnorm_avx2(x, add, w, out, rows, D, eps); return;
-    default: break;
+// MARK: - RMSNorm backward
+//   dx += r (w ⊙ dout) − x r³/D Σ_i w_i dout_i x_i;   dw += Σ_rows dout ⊙ x r
+MK_INLINE void rmsnorm_bwd_body(const float *x, const float *w, const float *dout, float *dx, float *dw,
+                                int rows, int D, float eps) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * D, *gr = dout + (size_t)r * D;
+        float *dxr = dx + (size_t)r * D;
+        const float rs = 1.0f / sqrtf(mk_sum_squares(xr, D) / (float)D + eps);
+        float acc[16] = {0};
+        const int D16 = D / 16 * 16;
+        for (int i = 0; i < D16; i += 16)
+            for (int j = 0; j < 16; j++) acc[j] += w[i + j] * gr[i + j] * xr[i + j];
+        float dot = 0.0f;
+        for (int j = 0; j < 16; j++) dot += acc[j];
+        for (int i = D16; i < D; i++) dot += w[i] * gr[i] * xr[i];
+        const float c = dot * rs * rs * rs / (float)D;
+        for (int i = 0; i < D; i++) {
+            dxr[i] += rs * w[i] * gr[i] - c * xr[i];
+            dw[i] += gr[i] * xr[i] * rs;
+        }
     }
-#endif
-    rmsnorm_portable(x, add, w, out, rows, D, eps);
 }
+MK_MULTIVERSION_VOID(mk_rmsnorm_bwd, rmsnorm_bwd_body,
+                     (const float *x, const float *w, const float *dout, float *dx, float *dw, int rows, int D, float eps),
+                     (x, w, dout, dx, dw, rows, D, eps))
 
-void mk_logsumexp_rows(const float *logits, int rows, int V, int ld, float *lse) {
-#if defined(__x86_64__)
-    switch (mk_cpu_isa()) {
-    case MK_ISA_AVX512: lse_avx512(logits, rows, V, ld, lse); return;
-    case MK_ISA_AVX2: lse_avx2(logits, rows, V, ld, lse); return;
-    default: break;
+// MARK: - Cross-entropy (forward + gradient w.r.t. the logits, in place)
+MK_INLINE double xent_body(float *logits, int rows, int V, int ld, const int32_t *targets, float scale) {
+    double total = 0.0;
+    for (int r = 0; r < rows; r++) {
+        float *row = logits + (size_t)r * ld;
+        const int t = targets[r];
+        if (t < 0) { for (int v = 0; v < V; v++) row[v] = 0.0f; continue; }
+        float lse;
+        lse_body(row, 1, V, ld, &lse);
+        total += (double)lse - (double)row[t];
+        for (int v = 0; v < V; v++) row[v] = scale * mk_expf(row[v] - lse);
+        row[t] -= scale;
     }
-#endif
-    lse_portable(logits, rows, V, ld, lse);
+    return total;
 }
+MK_MULTIVERSION(double, mk_xent_fwd_bwd, xent_body,
+                (float *logits, int rows, int V, int ld, const int32_t *targets, float scale),
+                (logits, rows, V, ld, targets, scale))
+
+// MARK: - Column sums (bias gradients)
+MK_INLINE void colsum_body(const float *x, int rows, int n, int ld, float *col) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * ld;
+        for (int j = 0; j < n; j++) col[j] += xr[j];
+    }
+}
+MK_MULTIVERSION_VOID(mk_colsum_add, colsum_body, (const float *x, int rows, int n, int ld, float *col), (x, rows, n, ld, col))
 
 // MARK: - Small loops (not hot enough to dispatch)
 

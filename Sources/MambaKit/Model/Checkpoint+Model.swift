@@ -23,6 +23,7 @@ extension MambaModel {
                     path: checkpoint.path(of: name), name: name, expected: slice.shape, found: info.shape)
             }
             try checkpoint.readFloat32(name, into: model.parameters.slice(slice.range))
+            model.checkpointNames[slice.name] = name
         }
         model.refreshDerived()
         return model

@@ -38,6 +38,28 @@ struct ForwardWorkspace {
     }
 }
 
+/// Pointers to one layer's activations: the shared workspace (inference) or a tape slice (training).
+struct LayerBuffers {
+    var residIn: UnsafeMutablePointer<Float>  // (T, D)    residual entering the layer (training only)
+    var normed: UnsafeMutablePointer<Float>   // (T, D)
+    var xz: UnsafeMutablePointer<Float>       // (T, 2E)
+    var xc: UnsafeMutablePointer<Float>       // (T, E)
+    var dbc: UnsafeMutablePointer<Float>      // (T, R+2N)
+    var dt: UnsafeMutablePointer<Float>       // (T, E)
+    var y: UnsafeMutablePointer<Float>        // (T, E)
+
+    init(residIn: UnsafeMutablePointer<Float>, normed: UnsafeMutablePointer<Float>, xz: UnsafeMutablePointer<Float>,
+         xc: UnsafeMutablePointer<Float>, dbc: UnsafeMutablePointer<Float>, dt: UnsafeMutablePointer<Float>,
+         y: UnsafeMutablePointer<Float>) {
+        self.residIn = residIn; self.normed = normed; self.xz = xz; self.xc = xc; self.dbc = dbc; self.dt = dt; self.y = y
+    }
+
+    init(workspace ws: ForwardWorkspace) {
+        self.init(residIn: ws.resid.pointer, normed: ws.normed.pointer, xz: ws.xz.pointer, xc: ws.xc.pointer,
+                  dbc: ws.dbc.pointer, dt: ws.dt.pointer, y: ws.y.pointer)
+    }
+}
+
 extension MambaModel {
     // MARK: - Matrix products
 
@@ -76,8 +98,13 @@ extension MambaModel {
     }
 
     /// Runs the backbone on `tokens` (B, L) batch-major, starting from and updating `state`
-    /// (B sequences), and leaves the final normed hidden states (B·L, D) in `workspace.normed`.
-    func backbone(_ tokens: UnsafeBufferPointer<Int32>, batch B: Int, state: MambaState) throws {
+    /// (B sequences), and leaves the final normed hidden states (B·L, D) in `workspace.normed`
+    /// (and in `tape.hidden` when training).
+    ///
+    /// With a `tape`, every activation the backward pass needs is kept there, per layer; without
+    /// one, all layers share the workspace buffers.
+    func backbone(_ tokens: UnsafeBufferPointer<Int32>, batch B: Int, state: MambaState,
+                  tape: TrainingTape? = nil) throws {
         let c = config
         let L = tokens.count / max(B, 1)
         guard B > 0, L > 0, L * B == tokens.count else {
@@ -91,6 +118,7 @@ extension MambaModel {
         let ldBC = R + 2 * N
         workspace.ensure(rows: T, config: c)
         let ws = workspace
+        tape?.prepare(batch: B, length: L)
         let p = parameters.pointer
         let nThreads = threads
 
@@ -100,48 +128,58 @@ extension MambaModel {
         }
 
         for (l, o) in layout.layers.enumerated() {
+            let buf = tape?.layer(l) ?? LayerBuffers(workspace: ws)
             // residual += previous mixer output (fused), normed = RMSNorm(residual)
             let add: UnsafePointer<Float>? = l == 0 ? nil : UnsafePointer(ws.out.pointer)
-            rmsnorm(ws.resid.pointer, add: add, weight: o.norm, out: ws.normed.pointer, rows: T)
+            rmsnorm(ws.resid.pointer, add: add, weight: o.norm, out: buf.normed, rows: T)
+            let convState = state.convState(layer: l)
+            let ssm = state.ssmState(layer: l)
+            if let tape {   // what backward needs that the forward overwrites
+                buf.residIn.update(from: ws.resid.pointer, count: T * D)
+                tape.convStateIn(l).update(from: convState, count: B * (K - 1) * E)
+                tape.ssmStateIn(l).update(from: ssm, count: B * E * N)
+            }
 
             // in_proj: xz (T, 2E)
-            linear(ws.normed.pointer, ldIn: D, rows: T, weight: o.inProj, outFeatures: 2 * E, inFeatures: D,
-                   bias: o.inProjBias, out: ws.xz.pointer, ldOut: 2 * E)
+            linear(buf.normed, ldIn: D, rows: T, weight: o.inProj, outFeatures: 2 * E, inFeatures: D,
+                   bias: o.inProjBias, out: buf.xz, ldOut: 2 * E)
 
             // causal depthwise conv1d + SiLU over time: xc (T, E); conv state (B, K-1, E) carried
-            let convState = state.convState(layer: l)
             let convW = p + o.conv1d, convB: UnsafePointer<Float>? = o.conv1dBias.map { UnsafePointer(p + $0) }
             Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * K) { r in
-                mk_conv1d_fwd(ws.xz.pointer, Int32(2 * E), convW, convB, convState, convState,
-                              ws.xc.pointer, Int32(E), Int32(B), Int32(L), Int32(E), Int32(K), 1,
+                mk_conv1d_fwd(buf.xz, Int32(2 * E), convW, convB, convState, convState,
+                              buf.xc, Int32(E), Int32(B), Int32(L), Int32(E), Int32(K), 1,
                               Int32(r.lowerBound), Int32(r.upperBound))
             }
 
             // x_proj: dbc (T, R+2N); dt_proj: dt (T, E) (bias + softplus happen in the scan)
-            linear(ws.xc.pointer, ldIn: E, rows: T, weight: o.xProj, outFeatures: ldBC, inFeatures: E,
-                   bias: nil, out: ws.dbc.pointer, ldOut: ldBC)
-            linear(ws.dbc.pointer, ldIn: ldBC, rows: T, weight: o.dtProj, outFeatures: E, inFeatures: R,
-                   bias: nil, out: ws.dt.pointer, ldOut: E)
+            linear(buf.xc, ldIn: E, rows: T, weight: o.xProj, outFeatures: ldBC, inFeatures: E,
+                   bias: nil, out: buf.dbc, ldOut: ldBC)
+            linear(buf.dbc, ldIn: ldBC, rows: T, weight: o.dtProj, outFeatures: E, inFeatures: R,
+                   bias: nil, out: buf.dt, ldOut: E)
 
             // fused selective scan with D skip and SiLU(z) gate: y (T, E); SSM state (B, E, N) carried
-            let ssm = state.ssmState(layer: l)
             let A = negA.pointer + l * E * N
             let dSkip = p + o.D, dtBias = p + o.dtProjBias
             Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * N * 4) { r in
-                mk_scan_fwd(ws.xc.pointer, Int32(E), ws.dt.pointer, Int32(E), A,
-                            ws.dbc.pointer + R, ws.dbc.pointer + R + N, Int32(ldBC),
-                            dSkip, dtBias, 1, ws.xz.pointer + E, Int32(2 * E), ws.y.pointer, Int32(E),
+                mk_scan_fwd(buf.xc, Int32(E), buf.dt, Int32(E), A,
+                            buf.dbc + R, buf.dbc + R + N, Int32(ldBC),
+                            dSkip, dtBias, 1, buf.xz + E, Int32(2 * E), buf.y, Int32(E),
                             ssm, ssm, Int32(B), Int32(L), Int32(E), Int32(N),
                             Int32(r.lowerBound), Int32(r.upperBound))
             }
 
             // out_proj: out (T, D)
-            linear(ws.y.pointer, ldIn: E, rows: T, weight: o.outProj, outFeatures: D, inFeatures: E,
+            linear(buf.y, ldIn: E, rows: T, weight: o.outProj, outFeatures: D, inFeatures: E,
                    bias: o.outProjBias, out: ws.out.pointer, ldOut: D)
         }
         // final residual add and norm_f
         rmsnorm(ws.resid.pointer, add: UnsafePointer(ws.out.pointer), weight: layout.normF,
                 out: ws.normed.pointer, rows: T)
+        if let tape {
+            tape.finalResid.pointer.update(from: ws.resid.pointer, count: T * D)
+            tape.hidden.pointer.update(from: ws.normed.pointer, count: T * D)
+        }
         state.position += L
     }
 

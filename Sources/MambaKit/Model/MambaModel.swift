@@ -18,6 +18,12 @@ public final class MambaModel {
     /// Threads for the scan, the convolution and the row-wise kernels (OpenBLAS has its own setting).
     public var threads: Int = Parallel.defaultThreads
     var workspace = ForwardWorkspace()
+    /// Name each tensor had in the checkpoint it was loaded from, by Hugging Face name (e.g. a
+    /// `mamba_ssm` checkpoint's `backbone.embedding.weight`); empty for a model made in memory.
+    public internal(set) var checkpointNames: [String: String] = [:]
+
+    /// The checkpoint's own name of a tensor (its Hugging Face name when not loaded from a file).
+    public func checkpointName(of name: String) -> String { checkpointNames[name] ?? name }
 
     /// A model with all parameters zero (fill them, then call ``refreshDerived()``).
     public init(config: MambaConfig) {

@@ -29,4 +29,22 @@ public enum Parallel {
             if lo < hi { body(lo..<hi) }
         }
     }
+
+    /// Like ``forRanges`` but also passes the part index (0..<parts), for per-thread scratch buffers.
+    /// Returns the number of parts used (so callers know how many scratch buffers to reduce).
+    @discardableResult
+    public static func forParts(
+        _ count: Int, threads: Int, align: Int = 1, _ body: (_ part: Int, _ range: Range<Int>) -> Void
+    ) -> Int {
+        guard count > 0 else { return 0 }
+        let blocks = (count + align - 1) / align
+        let parts = max(1, min(threads, blocks))
+        if parts == 1 { body(0, 0..<count); return 1 }
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            let b0 = blocks * p / parts, b1 = blocks * (p + 1) / parts
+            let lo = min(count, b0 * align), hi = min(count, b1 * align)
+            body(p, lo..<hi)
+        }
+        return parts
+    }
 }

@@ -27,6 +27,20 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         return result
     }
 
+    /// The generator's whole state, to save and restore it exactly (training checkpoints).
+    public var stateWords: [UInt64] {
+        get { [s.0, s.1, s.2, s.3] }
+        set { precondition(newValue.count == 4); s = (newValue[0], newValue[1], newValue[2], newValue[3]) }
+    }
+
+    /// Uniform integer in 0..<n (n > 0), without modulo bias.
+    public mutating func below(_ n: Int) -> Int {
+        precondition(n > 0)
+        let bound = UInt64(n)
+        let limit = UInt64.max - UInt64.max % bound
+        while true { let x = next(); if x < limit { return Int(x % bound) } }
+    }
+
     /// Uniform in [0, 1) with 24 random bits.
     public mutating func uniform() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
     /// Uniform in [lo, hi).

@@ -106,11 +106,42 @@ void mk_conv1d_fwd(const float *x, int ld_x, const float *w, const float *bias,
                    const float *state_in, float *state_out, float *out, int ld_out,
                    int Bsz, int L, int E, int K, int act, int e_begin, int e_end);
 
+/// Backward of mk_conv1d_fwd (act 0 or 1) for channels [e_begin, e_end). dout (Bsz, L, E) ld_dout is the
+/// gradient of out. Writes dx (Bsz, L, E) ld_dx (=), accumulates dw (E, K) and dbias (E) (+=; dbias may be NULL).
+/// The pre-activation is recomputed from x and state_in (the state the forward started from; NULL = zeros).
+/// The gradient w.r.t. state_in is not computed (the state is treated as a constant: truncated backprop).
+void mk_conv1d_bwd(const float *x, int ld_x, const float *w, const float *bias, const float *state_in,
+                   const float *dout, int ld_dout, float *dx, int ld_dx, float *dw, float *dbias,
+                   int Bsz, int L, int E, int K, int act, int e_begin, int e_end);
+
 // MARK: - Norms, elementwise, softmax
 
 /// RMSNorm of each row: out[r,:] = x[r,:] / sqrt(mean(x[r,:]^2) + eps) * w. (rows, D), contiguous rows of ld D.
 /// If add != NULL, first x[r,:] += add[r,:] (the residual add, in place), then normalise.
 void mk_rmsnorm_fwd(float *x, const float *add, const float *w, float *out, int rows, int D, float eps);
+
+/// Backward of RMSNorm (without the add): out = x · r · w, r = (mean(x²) + eps)^(-1/2).
+///   dx[r,:] (+=) = r·(w ⊙ dout) − x · r³/D · Σ_i w_i dout_i x_i ;  dw (+=) Σ_rows dout ⊙ x · r.
+/// x, dout, dx: (rows, D). dx and dw are accumulated.
+void mk_rmsnorm_bwd(const float *x, const float *w, const float *dout, float *dx, float *dw, int rows, int D, float eps);
+
+/// Cross-entropy over rows of logits, in place: for each row r with target t = targets[r] (t < 0: ignored row, gradient 0),
+/// loss_r = logsumexp(logits[r,:]) − logits[r,t]; the row is overwritten with scale · (softmax(logits[r,:]) − onehot(t)).
+/// Returns Σ_r loss_r (as double). logits (rows, V) with row stride ld.
+double mk_xent_fwd_bwd(float *logits, int rows, int V, int ld, const int32_t *targets, float scale);
+
+/// col[j] (+=) Σ_r x[r, j] for x (rows, n) row stride ld.
+void mk_colsum_add(const float *x, int rows, int n, int ld, float *col);
+
+/// AdamW (PyTorch semantics) over n contiguous parameters:
+///   p ← p − lr·wd·p;  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
+///   p ← p − lr · (m / bc1) / (sqrt(v / bc2) + eps),  bc1 = 1 − β1^t, bc2 = 1 − β2^t.
+/// Gradients are multiplied by grad_scale first (global-norm clipping, accumulation averaging).
+void mk_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+              float eps, float wd, float bc1, float bc2, float grad_scale);
+
+/// Σ x[i]² in double (for global gradient norms).
+double mk_sum_squares_f64(const float *x, size_t n);
 
 /// out[i] = -exp(a_log[i]) for i < n.
 void mk_neg_exp(const float *a_log, float *out, size_t n);

@@ -1,0 +1,93 @@
+// AdamW.swift — the optimiser, its learning-rate schedule and gradient clipping.
+import Foundation
+import _MambaKernels
+
+/// How the learning rate moves after warm-up.
+public enum LearningRateSchedule: String, Codable, CaseIterable, Sendable {
+    case constant, cosine, linear
+}
+
+/// AdamW hyper-parameters and the schedule (PyTorch `torch.optim.AdamW` semantics).
+public struct AdamWOptions: Codable, Equatable, Sendable {
+    public var learningRate: Float = 1e-3
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.95
+    public var eps: Float = 1e-8
+    public var weightDecay: Float = 0.1
+    /// Global-norm clipping threshold; 0 turns clipping off.
+    public var gradClip: Float = 1.0
+    public var warmupSteps: Int = 0
+    public var schedule: LearningRateSchedule = .cosine
+    /// Steps of the whole run (the schedule ends here).
+    public var totalSteps: Int = 1
+    /// The schedule decays to `minLearningRateRatio` × peak.
+    public var minLearningRateRatio: Float = 0.1
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case learningRate = "learning_rate", beta1, beta2, eps, weightDecay = "weight_decay", gradClip = "grad_clip"
+        case warmupSteps = "warmup_steps", schedule, totalSteps = "total_steps", minLearningRateRatio = "min_lr_ratio"
+    }
+
+    /// Learning rate of `step` (1-based):
+    /// warm-up `peak·step/warmup` for step ≤ warmup; then with p = (step − warmup)/(total − warmup),
+    /// cosine `min + ½(peak − min)(1 + cos πp)`, linear `min + (peak − min)(1 − p)`, or constant `peak`;
+    /// min = ratio · peak.
+    public func learningRate(step: Int) -> Float {
+        let peak = Double(learningRate)
+        if warmupSteps > 0 && step <= warmupSteps { return Float(peak * Double(step) / Double(warmupSteps)) }
+        let minLR = Double(minLearningRateRatio) * peak
+        let span = max(1, totalSteps - warmupSteps)
+        let progress = min(1, max(0, Double(step - warmupSteps) / Double(span)))
+        switch schedule {
+        case .constant: return Float(peak)
+        case .cosine: return Float(minLR + 0.5 * (peak - minLR) * (1 + cos(Double.pi * progress)))
+        case .linear: return Float(minLR + (peak - minLR) * (1 - progress))
+        }
+    }
+}
+
+/// AdamW state over a model's parameter block: first and second moments in two blocks with the
+/// same layout, so the update is one pass per parameter slice (weight decay is off for A_log, D,
+/// biases and norm weights).
+public final class AdamW {
+    public var options: AdamWOptions
+    public let m: FloatBuffer
+    public let v: FloatBuffer
+    /// Updates done so far.
+    public var step: Int = 0
+    let slices: [ParameterSlice]
+
+    public init(layout: ParameterLayout, options: AdamWOptions) {
+        self.options = options
+        m = FloatBuffer(count: layout.count)
+        v = FloatBuffer(count: layout.count)
+        slices = layout.slices
+    }
+
+    /// The global L2 norm of a gradient block.
+    public static func globalNorm(_ grads: FloatBuffer) -> Double {
+        mk_sum_squares_f64(grads.pointer, grads.count).squareRoot()
+    }
+
+    /// One update: clips `grads` to `options.gradClip` by global norm (as `clip_grad_norm_`:
+    /// scale = clip / (norm + 1e-6) when norm > clip), then applies AdamW at the scheduled rate.
+    /// Returns (learning rate, pre-clipping norm).
+    @discardableResult
+    public func update(parameters: FloatBuffer, grads: FloatBuffer) -> (lr: Float, gradNorm: Double) {
+        step += 1
+        let o = options
+        let lr = o.learningRate(step: step)
+        let norm = AdamW.globalNorm(grads)
+        var scale: Float = 1
+        if o.gradClip > 0 && norm > Double(o.gradClip) { scale = Float(Double(o.gradClip) / (norm + 1e-6)) }
+        let bc1 = Float(1 - pow(Double(o.beta1), Double(step))), bc2 = Float(1 - pow(Double(o.beta2), Double(step)))
+        for s in slices {
+            let wd = s.noWeightDecay ? 0 : o.weightDecay
+            mk_adamw(parameters.pointer + s.offset, grads.pointer + s.offset, m.pointer + s.offset, v.pointer + s.offset,
+                     s.count, lr, o.beta1, o.beta2, o.eps, wd, bc1, bc2, scale)
+        }
+        return (lr, norm)
+    }
+}

@@ -1,0 +1,84 @@
+// TrainingTape.swift — the activations a training forward keeps for the backward pass.
+
+/// Activations of one training forward, per layer, plus the backward pass's scratch buffers.
+/// Grows on demand and is reused from step to step. Memory: about T·(2D + 5E + R + 2N) floats
+/// per layer, T = B·L rows — the (B, L, E, N) scan states are *not* kept: the scan backward
+/// recomputes them.
+public final class TrainingTape {
+    public let config: MambaConfig
+    private(set) var batch = 0, length = 0, rows = 0
+    private var capacity = 0
+    // Per layer, (nLayer, T, width):
+    var residIn = FloatBuffer(count: 0)   // (nLayer, T, D)
+    var normed = FloatBuffer(count: 0)    // (nLayer, T, D)
+    var xz = FloatBuffer(count: 0)        // (nLayer, T, 2E)
+    var xc = FloatBuffer(count: 0)        // (nLayer, T, E)
+    var dbc = FloatBuffer(count: 0)       // (nLayer, T, R+2N)
+    var dt = FloatBuffer(count: 0)        // (nLayer, T, E)
+    var y = FloatBuffer(count: 0)         // (nLayer, T, E)
+    var convIn = FloatBuffer(count: 0)    // (nLayer, B, K-1, E) conv state the chunk started from
+    var ssmIn = FloatBuffer(count: 0)     // (nLayer, B, E, N)   SSM state the chunk started from
+    var finalResid = FloatBuffer(count: 0) // (T, D)
+    var hidden = FloatBuffer(count: 0)     // (T, D) after norm_f
+    // Backward scratch:
+    var dHidden = FloatBuffer(count: 0)   // (T, D)
+    var dResid = FloatBuffer(count: 0)    // (T, D)
+    var dNormed = FloatBuffer(count: 0)   // (T, D)
+    var dY = FloatBuffer(count: 0)        // (T, E)
+    var dXc = FloatBuffer(count: 0)       // (T, E)
+    var dDt = FloatBuffer(count: 0)       // (T, E)
+    var dXz = FloatBuffer(count: 0)       // (T, 2E)
+    var dDbc = FloatBuffer(count: 0)      // (T, R+2N)
+    var dBCParts = FloatBuffer(count: 0)  // (threads, T, R+2N) per-thread dB, dC
+    var dA = FloatBuffer(count: 0)        // (E, N)
+    var logits = FloatBuffer(count: 0)    // (headRows, V)
+    let headRows = 128
+    var threadsCapacity = 0
+
+    public init(config: MambaConfig) { self.config = config }
+
+    /// Makes room for B sequences of L tokens.
+    func prepare(batch B: Int, length L: Int) {
+        let c = config, T = B * L
+        let D = c.dModel, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv, nl = c.nLayer
+        batch = B; length = L; rows = T
+        if T > capacity || convIn.count != nl * B * (K - 1) * E {
+            residIn = FloatBuffer(count: nl * T * D); normed = FloatBuffer(count: nl * T * D)
+            xz = FloatBuffer(count: nl * T * 2 * E); xc = FloatBuffer(count: nl * T * E)
+            dbc = FloatBuffer(count: nl * T * (R + 2 * N)); dt = FloatBuffer(count: nl * T * E)
+            y = FloatBuffer(count: nl * T * E)
+            convIn = FloatBuffer(count: nl * B * (K - 1) * E); ssmIn = FloatBuffer(count: nl * B * E * N)
+            finalResid = FloatBuffer(count: T * D); hidden = FloatBuffer(count: T * D)
+            dHidden = FloatBuffer(count: T * D); dResid = FloatBuffer(count: T * D); dNormed = FloatBuffer(count: T * D)
+            dY = FloatBuffer(count: T * E); dXc = FloatBuffer(count: T * E); dDt = FloatBuffer(count: T * E)
+            dXz = FloatBuffer(count: T * 2 * E); dDbc = FloatBuffer(count: T * (R + 2 * N))
+            dA = FloatBuffer(count: E * N)
+            logits = FloatBuffer(count: headRows * c.vocabSize)
+            capacity = T
+            threadsCapacity = 0
+        }
+    }
+
+    /// Per-thread dB/dC buffers for `threads` threads.
+    func bcParts(threads: Int) -> FloatBuffer {
+        let need = threads * capacity * (config.dtRank + 2 * config.dState)
+        if dBCParts.count < need { dBCParts = FloatBuffer(count: need) }
+        return dBCParts
+    }
+
+    func layer(_ l: Int) -> LayerBuffers {
+        let c = config, T = rows, D = c.dModel, E = c.dInner, ldBC = c.dtRank + 2 * c.dState
+        return LayerBuffers(
+            residIn: residIn.pointer + l * T * D, normed: normed.pointer + l * T * D,
+            xz: xz.pointer + l * T * 2 * E, xc: xc.pointer + l * T * E, dbc: dbc.pointer + l * T * ldBC,
+            dt: dt.pointer + l * T * E, y: y.pointer + l * T * E)
+    }
+    func convStateIn(_ l: Int) -> UnsafeMutablePointer<Float> { convIn.pointer + l * batch * (config.dConv - 1) * config.dInner }
+    func ssmStateIn(_ l: Int) -> UnsafeMutablePointer<Float> { ssmIn.pointer + l * batch * config.dInner * config.dState }
+
+    /// Bytes held (activations and scratch), for reports.
+    public var byteCount: Int {
+        [residIn, normed, xz, xc, dbc, dt, y, convIn, ssmIn, finalResid, hidden, dHidden, dResid, dNormed, dY, dXc, dDt,
+         dXz, dDbc, dBCParts, dA, logits].reduce(0) { $0 + $1.count * 4 }
+    }
+}
