@@ -6,6 +6,7 @@ let package = Package(
     name: "MambaKit",
     products: [
         .library(name: "MambaKit", targets: ["MambaKit"]),
+        .library(name: "MambaText", targets: ["MambaText"]),
         .executable(name: "mambakit", targets: ["mambakit"]),
     ],
     dependencies: [
@@ -29,14 +30,17 @@ let package = Package(
         // MARK: The backbone (Swift)
         .target(name: "MambaKit", dependencies: ["_MambaKernels"]),
 
+        // MARK: Front ends (know the backbone only through token ids / hidden states)
+        .target(name: "MambaText", dependencies: ["MambaKit"]),
+
         // MARK: Command-line tool
         .executableTarget(
             name: "mambakit",
-            dependencies: ["MambaKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["MambaKit", "MambaText", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(
             name: "MambaKitTests",
-            dependencies: ["MambaKit", "_MambaKernels", "_CFFTW", "_CSndFile"],
+            dependencies: ["MambaKit", "MambaText", "_MambaKernels", "_CFFTW", "_CSndFile"],
             resources: [.copy("Fixtures")]),
     ]
 )

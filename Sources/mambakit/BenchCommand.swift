@@ -13,15 +13,22 @@ struct BenchCommand: ParsableCommand {
             scan:     fused selective-scan forward at (B=1, E=1536, L=2048, N=16) in elements/s (B·E·L·N).
             prefill:  tokens/s of a random-init mamba-130m-shape model (D=768, 24 layers, V=50280) on a 2048-token prompt.
             generate: tokens/s of the recurrent path, batch 1 and batch 8, same model.
+            train:    tokens/s and peak RSS of full training steps (forward, backward, AdamW): tiny (D=256, 4 layers,
+                      V=256, L=512, B=8) and 130m (L=512, B=1).
             Without --threads, each runs on 1 thread and on all cores.
             """)
 
-    enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, all }
+    enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, train, all }
 
     @Argument(help: "gemm, scan, prefill, generate or all.") var which: Which
     @Option(help: "Threads (default: 1 and all cores).") var threads: Int?
-    @Option(help: "Shape: 130m (the spec'd benchmark) or tiny (D=256, 4 layers, V=256; a quick smoke run).")
-    var shape: String = "130m"
+    @Option(name: .customLong("shape"), help: "Shape: 130m (D=768, 24 layers, V=50280) or tiny (D=256, 4 layers, V=256); train also takes all (the default for train).")
+    var shapeOption: String?
+    var shape: String { shapeOption ?? "130m" }
+    var trainShapeGiven: Bool { shapeOption != nil }
+    @Option(help: "train: tokens per window (default 512).") var length: Int?
+    @Option(help: "train: windows per step (default: 8 for tiny, 1 for 130m).") var batch: Int?
+    @Option(help: "train: truncated-backprop chunk length (0 = whole window).") var chunkLen: Int = 0
     @Option(help: "Prompt length for prefill.") var promptLength: Int = 2048
     @Option(help: "Tokens generated per measurement.") var steps: Int = 64
     @Option(help: "Matrix size for gemm.") var size: Int = 2048
@@ -49,7 +56,8 @@ struct BenchCommand: ParsableCommand {
         case .scan: benchScan()
         case .prefill: try benchPrefill()
         case .generate: try benchGenerate()
-        case .all: benchGemm(); benchScan(); try benchPrefill(); try benchGenerate()
+        case .train: try benchTrain()
+        case .all: benchGemm(); benchScan(); try benchPrefill(); try benchGenerate(); try benchTrain()
         }
     }
 
@@ -104,6 +112,26 @@ struct BenchCommand: ParsableCommand {
             }
             let elems = Double(B * E * L * N)
             emit([("bench", "\"scan\""), ("threads", "\(t)"), ("elements_per_second", String(format: "%.4g", elems / s)),
+                  ("batch", "\(B)"), ("d_inner", "\(E)"), ("length", "\(L)"), ("d_state", "\(N)"), ("isa", jsonString(MambaRuntime.isa))])
+        }
+        // Backward (states recomputed inside): du, dΔ, dz, dA, dD, dΔ-bias, dB, dC; per-thread dB/dC buffers.
+        let dy = FloatBuffer(count: B * L * E), du = FloatBuffer(count: B * L * E), ddt = FloatBuffer(count: B * L * E)
+        let dz = FloatBuffer(count: B * L * E), dA = FloatBuffer(count: E * N), dD = FloatBuffer(count: E), dBias = FloatBuffer(count: E)
+        for i in 0..<dy.count { dy[i] = rng.normal() }
+        for t in threadList {
+            let dbc = FloatBuffer(count: t * B * L * 2 * N)
+            let s = bestTime {
+                Parallel.forParts(E, threads: t, align: 16) { part, r in
+                    let mine = dbc.pointer + part * B * L * 2 * N
+                    mk_scan_bwd(u.pointer, Int32(E), dt.pointer, Int32(E), A.pointer, bc.pointer, bc.pointer + N, Int32(2 * N),
+                                Dp.pointer, bias.pointer, 1, z.pointer, Int32(E), nil, dy.pointer, Int32(E),
+                                du.pointer, Int32(E), ddt.pointer, Int32(E), dz.pointer, Int32(E), dA.pointer, dD.pointer, dBias.pointer,
+                                mine, mine + N, Int32(2 * N), nil, Int32(B), Int32(L), Int32(E), Int32(N),
+                                Int32(r.lowerBound), Int32(r.upperBound))
+                }
+            }
+            emit([("bench", "\"scan_backward\""), ("threads", "\(t)"),
+                  ("elements_per_second", String(format: "%.4g", Double(B * E * L * N) / s)),
                   ("batch", "\(B)"), ("d_inner", "\(E)"), ("length", "\(L)"), ("d_state", "\(N)"), ("isa", jsonString(MambaRuntime.isa))])
         }
     }

@@ -8,7 +8,7 @@ struct MambaKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mambakit",
         abstract: "Selective state-space models (Mamba) on CPU.",
-        subcommands: [DemoCommand.self, InfoCommand.self, ScoreCommand.self, BenchCommand.self],
+        subcommands: [DemoCommand.self, InfoCommand.self, ScoreCommand.self, GradCommand.self, TrainCommand.self, BenchCommand.self],
         defaultSubcommand: DemoCommand.self)
 }
 

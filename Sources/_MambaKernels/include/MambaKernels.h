@@ -95,6 +95,47 @@ void mk_scan_fwd_ref(const float *u, int ld_u, const float *delta, int ld_delta,
                      const float *h0, float *h_last,
                      int Bsz, int L, int E, int N, int e_begin, int e_end);
 
+// MARK: - Selective scan backward
+
+/// Time steps per recomputation chunk of mk_scan_bwd: the forward states are kept only at multiples of it.
+#define MK_SCAN_BWD_CHUNK 64
+
+/// Backward of mk_scan_fwd (same inputs, same shapes, same optional arguments) for channels [e_begin, e_end).
+/// Given dy (Bsz, L, E) ld_dy = dLoss/d(output of mk_scan_fwd, i.e. after the z gate), computes:
+///   du      (Bsz, L, E) ld_du     written (=) for these channels: dLoss/du (through the B·u term and the D skip)
+///   ddelta  (Bsz, L, E) ld_ddelta written (=): dLoss/d(delta) (through softplus and the bias if delta_softplus; else dLoss/d dt)
+///   dz      (Bsz, L, E) ld_dz     written (=) if z != NULL (dz may be NULL when z is NULL)
+///   dA      (E, N)   accumulated (+=) for these channels (gradient w.r.t. A, NOT A_log; caller applies dA_log = dA * A)
+///   dD      (E)      accumulated (+=) if D != NULL
+///   ddelta_bias (E)  accumulated (+=) if delta_bias != NULL
+///   dBm, dCm (Bsz, L, N) row stride ld_dbc: ACCUMULATED (+=) — B and C are shared by all channels, so with threads
+///            splitting channels each thread must be given its own buffer and the caller sums them.
+///   dh0     (Bsz, E, N) written (=) if not NULL: gradient w.r.t. the initial state h0 (zeros for h0 == NULL).
+/// The states h_t are recomputed: a forward sweep keeps only the states at chunk boundaries (every
+/// MK_SCAN_BWD_CHUNK steps), then chunks in reverse order: recompute the chunk's states from its boundary
+/// state into a chunk-sized buffer, then the reverse-time sweep. Memory: one heap block per call,
+/// O(L / MK_SCAN_BWD_CHUNK · N) floats per channel of a group plus O(MK_SCAN_BWD_CHUNK · N · 16); never (L, E, N).
+/// Docs/ScanBackward.md has the derivation.
+void mk_scan_bwd(const float *u, int ld_u, const float *delta, int ld_delta,
+                 const float *A, const float *Bm, const float *Cm, int ld_bc,
+                 const float *D, const float *delta_bias, int delta_softplus,
+                 const float *z, int ld_z, const float *h0,
+                 const float *dy, int ld_dy,
+                 float *du, int ld_du, float *ddelta, int ld_ddelta, float *dz, int ld_dz,
+                 float *dA, float *dD, float *ddelta_bias, float *dBm, float *dCm, int ld_dbc, float *dh0,
+                 int Bsz, int L, int E, int N, int e_begin, int e_end);
+
+/// The plain scalar reference of mk_scan_bwd (Double internally; stores every state of one channel): the spec,
+/// used by tests. Same contract.
+void mk_scan_bwd_ref(const float *u, int ld_u, const float *delta, int ld_delta,
+                     const float *A, const float *Bm, const float *Cm, int ld_bc,
+                     const float *D, const float *delta_bias, int delta_softplus,
+                     const float *z, int ld_z, const float *h0,
+                     const float *dy, int ld_dy,
+                     float *du, int ld_du, float *ddelta, int ld_ddelta, float *dz, int ld_dz,
+                     float *dA, float *dD, float *ddelta_bias, float *dBm, float *dCm, int ld_dbc, float *dh0,
+                     int Bsz, int L, int E, int N, int e_begin, int e_end);
+
 // MARK: - Depthwise causal conv1d (+ SiLU)
 
 /// out[t,e] = act( bias[e] + sum_{k<K} w[e,k] * x[t-(K-1)+k, e] ), channels [e_begin, e_end).

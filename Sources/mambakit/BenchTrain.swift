@@ -1,0 +1,51 @@
+// BenchTrain.swift — `mambakit bench train [--shape tiny|130m|all] --json`.
+import Foundation
+import MambaKit
+
+/// Peak resident set size of this process so far (VmHWM), in bytes.
+func peakRSSBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+        return kb * 1024
+    }
+    return 0
+}
+
+extension BenchCommand {
+    /// Shapes of the training benchmark: (config, L, B).
+    static func trainShapes(_ name: String) throws -> [(String, MambaConfig, Int, Int)] {
+        let tiny = ("tiny", MambaConfig(dModel: 256, nLayer: 4, vocabSize: 256), 512, 8)
+        let m130 = ("130m", MambaConfig(dModel: 768, nLayer: 24, vocabSize: 50280), 512, 1)
+        switch name {
+        case "tiny": return [tiny]
+        case "130m": return [m130]
+        case "all": return [tiny, m130]
+        default: throw CLIError.usage("unknown --shape \(name): use tiny, 130m or all")
+        }
+    }
+
+    /// Full training steps (forward, backward, AdamW) on random tokens; tokens/s and peak RSS.
+    func benchTrain() throws {
+        let shapeName = shape == "130m" && trainShapeGiven == false ? "all" : shape
+        for (name, config, defaultL, defaultB) in try BenchCommand.trainShapes(shapeName) {
+            let L = length ?? defaultL, B = batch ?? defaultB
+            let model = MambaModel.randomlyInitialised(config: config, seed: 1)
+            var rng = SeededRandom(seed: 9)
+            let n = max(L + 1, min(1 << 22, L * B * 4 + 1))
+            let tokens = (0..<n).map { _ in Int32(rng.below(config.vocabSize)) }
+            var o = TrainingOptions()
+            o.seqLen = L; o.batchSize = B; o.steps = 1000; o.threads = threads ?? Parallel.defaultThreads
+            o.chunkLength = chunkLen
+            let trainer = try Trainer(model: model, tokens: tokens, options: o)
+            _ = try trainer.trainStep()   // warm-up (allocates the tape)
+            var best = Double.infinity
+            for _ in 0..<max(1, repeats) { best = min(best, try trainer.trainStep().seconds) }
+            emit([("bench", "\"train\""), ("shape", jsonString(name)), ("threads", "\(o.threads)"),
+                  ("tokens_per_second", String(format: "%.1f", Double(L * B) / best)),
+                  ("peak_rss_bytes", "\(peakRSSBytes())"), ("seq_len", "\(L)"), ("batch", "\(B)"),
+                  ("chunk_len", "\(chunkLen)"), ("parameters", "\(model.parameterCount)"),
+                  ("step_seconds", String(format: "%.4f", best))])
+        }
+    }
+}

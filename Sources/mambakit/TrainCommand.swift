@@ -1,0 +1,149 @@
+// TrainCommand.swift — `mambakit train`: train a model on a token file with AdamW.
+import ArgumentParser
+import Foundation
+import MambaKit
+
+extension LearningRateSchedule: ExpressibleByArgument {}
+extension SafetensorsDType: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument.lowercased() {
+        case "f32", "float32": self = .f32
+        case "f16", "float16": self = .f16
+        case "bf16", "bfloat16": self = .bf16
+        default: return nil
+        }
+    }
+}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a Mamba LM on a token file (AdamW, warm-up + schedule, clipping, exact resume).",
+        discussion: """
+            The model comes from --init DIR (a Hugging Face checkpoint), --resume DIR (an earlier --out),
+            --config FILE (a config.json), or --d-model/--n-layer/--vocab-size (mamba_ssm initialisation).
+            Checkpoints go to --out DIR as checkpoint-<step>/ (HF weights + optimizer + trainer state) with
+            DIR/latest naming the newest; progress lines go to stderr and DIR/metrics.jsonl.
+            """)
+
+    // MARK: model
+    @Option(help: "Start from this Hugging Face checkpoint directory.") var initFrom: String?
+    @Option(help: "Resume an earlier run from its --out directory (or a checkpoint-* directory).") var resume: String?
+    @Option(help: "A config.json for a new, randomly initialised model.") var config: String?
+    @Option(help: "New model: width D.") var dModel: Int?
+    @Option(help: "New model: layers.") var nLayer: Int?
+    @Option(help: "New model: vocabulary size V.") var vocabSize: Int?
+    @Option(help: "New model: state size N.") var dState: Int = 16
+
+    // MARK: data
+    @Option(help: "Text file of whitespace-separated token ids.") var tokens: String
+
+    // MARK: schedule
+    @Option(help: "Tokens per window (predictions per sequence).") var seqLen: Int = 256
+    @Option(help: "Windows per micro-batch.") var batchSize: Int = 8
+    @Option(help: "Optimiser steps (total, for the schedule).") var steps: Int = 100
+    @Option(help: "Micro-batches per step.") var gradAccum: Int = 1
+    @Option(help: "Truncated backprop: chunk length within a window (0 = whole window).") var chunkLen: Int = 0
+    @Option(help: "Peak learning rate.") var lr: Float = 1e-3
+    @Option(help: "Decoupled weight decay (not on A_log, D, biases, norms).") var weightDecay: Float = 0.1
+    @Option var beta1: Float = 0.9
+    @Option var beta2: Float = 0.95
+    @Option var eps: Float = 1e-8
+    @Option(help: "Global-norm gradient clipping (0 = off).") var gradClip: Float = 1.0
+    @Option var warmupSteps: Int = 0
+    @Option(help: "constant, cosine or linear (to 10% of the peak).") var schedule: LearningRateSchedule = .cosine
+    @Option var seed: UInt64 = 1
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Skip steps whose loss or gradient is NaN/Inf instead of stopping.") var skipNonfinite = false
+
+    // MARK: output
+    @Option(help: "Output directory for checkpoints and metrics.") var out: String?
+    @Option(help: "Weights dtype of saved checkpoints: f32, f16 or bf16 (training state stays float32).") var saveDtype: SafetensorsDType = .f32
+    @Option(help: "Save every N steps (0 = only at the end).") var saveEvery: Int = 0
+    @Option(help: "Print a progress line every N steps.") var logEvery: Int = 10
+
+    func options() -> TrainingOptions {
+        var o = TrainingOptions()
+        o.seqLen = seqLen; o.batchSize = batchSize; o.steps = steps; o.gradAccumulation = gradAccum
+        o.chunkLength = chunkLen; o.seed = seed; o.threads = threads ?? Parallel.defaultThreads
+        o.skipNonFinite = skipNonfinite; o.saveEvery = saveEvery; o.logEvery = max(1, logEvery)
+        o.adamw.learningRate = lr; o.adamw.weightDecay = weightDecay; o.adamw.beta1 = beta1; o.adamw.beta2 = beta2
+        o.adamw.eps = eps; o.adamw.gradClip = gradClip; o.adamw.warmupSteps = warmupSteps; o.adamw.schedule = schedule
+        return o
+    }
+
+    func makeModel() throws -> MambaModel {
+        if let dir = initFrom { return try MambaModel.load(directory: URL(fileURLWithPath: dir)) }
+        if let file = config {
+            return MambaModel.randomlyInitialised(config: try MambaConfig.load(from: URL(fileURLWithPath: file)), seed: seed)
+        }
+        guard let d = dModel, let n = nLayer, let v = vocabSize else {
+            throw CLIError.usage("say which model to train: --init DIR, --resume DIR, --config FILE, or --d-model, --n-layer and --vocab-size")
+        }
+        return MambaModel.randomlyInitialised(config: MambaConfig(dModel: d, nLayer: n, vocabSize: v, dState: dState), seed: seed)
+    }
+
+    func run() throws {
+        let ids = try readTokenFile(tokens).map { Int32(clamping: $0) }
+        let trainer: Trainer
+        if let r = resume {
+            trainer = try namingTokenFile(tokens) { try Trainer.resume(from: URL(fileURLWithPath: r), tokens: ids, steps: steps, source: tokens) }
+        } else {
+            let model = try makeModel()
+            trainer = try namingTokenFile(tokens) { try Trainer(model: model, tokens: ids, options: options(), source: tokens) }
+        }
+        let o = trainer.options
+        let outURL = out.map { URL(fileURLWithPath: $0) }
+        let metrics = try outURL.map { try MetricsLog(directory: $0) }
+        FileHandle.standardError.write(Data(("training \(trainer.model.parameterCount) parameters on \(ids.count) tokens: " +
+            "\(o.steps) steps × \(o.gradAccumulation * o.batchSize) windows × \(o.seqLen) tokens, from step \(trainer.step)\n").utf8))
+        let start = Date()
+        var tokensDone = 0, stepsThisRun = 0
+        while trainer.step < o.steps {
+            let r = try trainer.trainStep()
+            tokensDone += r.tokens
+            stepsThisRun += 1
+            let elapsed = Date().timeIntervalSince(start)
+            let rate = Double(tokensDone) / max(elapsed, 1e-9)
+            metrics?.append(r, tokensPerSecond: rate)
+            if r.step % o.logEvery == 0 || r.step == o.steps || r.skipped {
+                let eta = Double(o.steps - r.step) * elapsed / Double(stepsThisRun)
+                let line = String(format: "step %d/%d  loss %.4f  grad_norm %.3f  lr %.2e  %.0f tokens/s  eta %@%@\n",
+                                  r.step, o.steps, r.loss, r.gradNorm, r.learningRate, rate, formatDuration(eta),
+                                  r.skipped ? "  (non-finite: skipped)" : "")
+                FileHandle.standardError.write(Data(line.utf8))
+            }
+            if let url = outURL, o.saveEvery > 0, r.step % o.saveEvery == 0, r.step < o.steps {
+                try trainer.saveCheckpoint(to: url, modelDType: saveDtype)
+            }
+        }
+        if let url = outURL {
+            let ck = try trainer.saveCheckpoint(to: url, modelDType: saveDtype)
+            print("saved \(ck.path)")
+        }
+    }
+}
+
+func formatDuration(_ s: Double) -> String {
+    guard s.isFinite, s >= 0 else { return "--:--" }
+    let t = Int(s.rounded())
+    return String(format: "%02d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60)
+}
+
+/// metrics.jsonl: one JSON object per step.
+final class MetricsLog {
+    let handle: FileHandle
+    init(directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let url = directory.appendingPathComponent("metrics.jsonl")
+        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        handle = try FileHandle(forWritingTo: url)
+        handle.seekToEndOfFile()
+    }
+    func append(_ r: StepReport, tokensPerSecond: Double) {
+        let line = "{\"step\": \(r.step), \"loss\": \(jsonNumber(r.loss)), \"grad_norm\": \(jsonNumber(r.gradNorm)), " +
+            "\"lr\": \(jsonNumber(r.learningRate)), \"tokens_per_second\": \(jsonNumber(tokensPerSecond)), \"skipped\": \(r.skipped)}\n"
+        handle.write(Data(line.utf8))
+    }
+    deinit { try? handle.close() }
+}
