@@ -13,6 +13,7 @@ Run (from the repository root; re-runnable, produces byte-identical files):
 
     /work/venv-torch/bin/python Scripts/make_fixtures.py            # all fixtures
     /work/venv-torch/bin/python Scripts/make_fixtures.py tiny_f32   # only some
+    /work/venv-torch/bin/python Scripts/make_fixtures.py adamw_tiny # needs tiny_f32 on disk
 
 Generated with torch 2.15 (CPU) and transformers 5.24.  See
 ``Tests/MambaKitTests/Fixtures/README.md`` for what every file holds.
@@ -34,6 +35,18 @@ What it does, per fixture (see ``SPECS``):
    time, cache path (< 1e-9).
 6. ``write_expected(...)``: store float32 ``logits``, ``logprobs``, ``nll`` and
    ``hidden_last`` in ``expected.safetensors``.
+7. ``compute_grads(...)``: the gradient of the mean next-token NLL w.r.t. every
+   parameter (HF names), by strict-float64 autograd through HF's forward,
+   cross-checked against autograd of ``independent_forward`` (< 1e-10
+   relative), 3 finite-difference spot checks (< 1e-5 relative) and HF's
+   float32 autograd (< 1e-3 relative to each tensor's max); stored as float32
+   in ``grads.safetensors`` (+ ``nll``).
+
+Then ``adamw_tiny`` (``make_adamw_fixture``): a copy of tiny_f32's checkpoint
+and tokens, and ``expected_adamw.safetensors``: the parameters after 3 steps of
+``torch.optim.AdamW`` with global-norm clipping and a warmup + cosine lr schedule
+(``ADAMW``, ``adamw_lr``, ``no_weight_decay``), run in strict float64 and checked
+against the same update written out by hand (``manual_adamw_run``).
 
 Extending (e.g. gradient fixtures): import this module, then
 ``model64 = reference_model(load_stored(spec, fixture_dir(spec.name)))`` gives
@@ -73,6 +86,10 @@ FIXTURES_ROOT = REPO_ROOT / "Tests" / "MambaKitTests" / "Fixtures"
 TOL_F32_VS_F64 = 1e-4       # HF float32 forward vs the float64 reference
 TOL_RECURRENT = 1e-9        # HF step-by-step (cache) vs full sequence, float64
 TOL_INDEPENDENT = 1e-10     # our own float64 re-implementation vs HF float64
+# Gradients (grads.safetensors); the Swift tests use max|err| / max|g| <= 1e-3 per tensor.
+TOL_GRAD_F32 = 1e-3         # HF float32 autograd vs float64, max|g64-g32| / max|g64|
+TOL_GRAD_FD = 1e-5          # finite differences vs float64 autograd, relative, per entry
+TOL_GRAD_INDEPENDENT = 1e-10  # autograd of independent_forward vs HF, relative to max|g|
 
 # Files this script owns inside a fixture directory (removed before re-writing,
 # so re-runs never leave stale shards behind; other files are left alone).
@@ -85,6 +102,8 @@ OWNED_FILES = (
     "model-00002-of-00002.safetensors",
     "tokens.txt",
     "expected.safetensors",
+    "grads.safetensors",
+    "expected_adamw.safetensors",
 )
 
 
@@ -489,7 +508,8 @@ def hf_recurrent_logits(model: MambaForCausalLM, ids: torch.Tensor, prefill: int
     return torch.cat(logits, dim=0)
 
 
-def independent_forward(model: MambaForCausalLM, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def independent_forward(model: MambaForCausalLM, ids: torch.Tensor,
+                        params: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """A from-scratch float64 Mamba forward (no HF code), as a spec and a check.
 
         h = E[ids]
@@ -503,9 +523,15 @@ def independent_forward(model: MambaForCausalLM, ids: torch.Tensor) -> tuple[tor
                     y_t = s_t @ C_t + D * u_t;  y = y * silu(z)
                     h  = h + out_proj(y)
         hidden_last = RMSNorm(h) * w_norm_f;  logits = lm_head(hidden_last)
+
+    With ``params`` (float64 tensors, keyed like ``state_dict()``), it computes
+    from those instead of a detached copy, so that autograd can differentiate it.
     """
     cfg = model.config
-    P = {k: v.detach().to(torch.float64) for k, v in model.state_dict().items()}
+    if params is None:
+        P = {k: v.detach().to(torch.float64) for k, v in model.state_dict().items()}
+    else:  # differentiable: float64 tensors by state_dict name (lm_head.weight included)
+        P = params
     E, N, K, R = cfg.intermediate_size, cfg.state_size, cfg.conv_kernel, int(cfg.time_step_rank)
     eps = cfg.layer_norm_epsilon
     L = ids.numel()
@@ -613,6 +639,337 @@ def write_expected(out_dir: Path, tensors: dict[str, torch.Tensor], metadata: di
 
 
 # --------------------------------------------------------------------------
+# Gradient references (grads.safetensors)
+# --------------------------------------------------------------------------
+
+def parameter_names(model: MambaForCausalLM) -> list[str]:
+    """Trainable tensors by their HF checkpoint names, each once.
+
+    ``named_parameters()`` drops the tied alias ``lm_head.weight`` (so with tied
+    embeddings the embedding gradient includes the head's contribution) and
+    keeps it when untied.  mamba_ssm checkpoints are loaded under HF names, so
+    their embedding is ``backbone.embeddings.weight`` here too.
+    """
+    names = [n for n, _ in model.named_parameters()]
+    assert ("lm_head.weight" in names) == (not model.config.tie_word_embeddings), names
+    return names
+
+
+def mean_nll(model: MambaForCausalLM, ids: torch.Tensor) -> torch.Tensor:
+    """Scalar training loss: mean next-token NLL of the whole sequence
+    (logits at positions 0..L-2 predict tokens 1..L-1; natural log)."""
+    logits = model(input_ids=ids[None], use_cache=False).logits[0]
+    return logprobs_and_nll(logits, ids)[1][0]
+
+
+def loss_and_grads(model: MambaForCausalLM, ids: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Autograd through HF's forward, in the model's own dtype.  A float64 model
+    must be run under ``strict_float64`` by the caller."""
+    model.zero_grad(set_to_none=True)
+    loss = mean_nll(model, ids)
+    loss.backward()
+    grads = {}
+    for n, p in model.named_parameters():
+        assert p.grad is not None and p.grad.dtype == p.dtype, n
+        grads[n] = p.grad.detach().clone()
+    model.zero_grad(set_to_none=True)
+    return loss.detach(), grads
+
+
+def rel_max_diff(ref: torch.Tensor, got: torch.Tensor) -> float:
+    """max |ref - got| / max |ref| (the Swift gradient metric)."""
+    scale = ref.abs().max().item()
+    assert scale > 0, "all-zero reference tensor"
+    return (got.to(torch.float64) - ref).abs().max().item() / scale
+
+
+@torch.no_grad()
+def finite_difference_checks(model64: MambaForCausalLM, ids: torch.Tensor,
+                             grads: dict[str, torch.Tensor], seed: int,
+                             count: int = 3) -> list[dict]:
+    """Spot-check `count` seeded random entries of the autograd gradient against
+    a 4th-order central finite difference of the float64 loss,
+        g ~ [f(x-2h) - 8 f(x-h) + 8 f(x+h) - f(x+2h)] / (12 h),  h = 1e-3,
+    (truncation O(h^4) ~ 1e-12, rounding ~ 1e-13 / h).  Entries are drawn from
+    `count` distinct random tensors, uniformly among the entries whose gradient
+    is at least 10% of that tensor's max |g| (a near-zero gradient has no
+    meaningful relative error)."""
+    gen = torch.Generator().manual_seed(seed + 31337)
+    names = list(grads)
+    params = dict(model64.named_parameters())
+    picks = torch.randperm(len(names), generator=gen)[:count].tolist()
+    h = 1e-3
+    out = []
+    for ti in picks:
+        name = names[ti]
+        g = grads[name].reshape(-1)
+        cand = torch.nonzero(g.abs() >= 0.1 * g.abs().max()).reshape(-1)
+        flat = int(cand[torch.randint(0, cand.numel(), (1,), generator=gen)].item())
+        p = params[name].view(-1)
+        x0 = p[flat].item()
+        vals = {}
+        with strict_float64(model64):
+            for k in (-2, -1, 1, 2):
+                p[flat] = x0 + k * h
+                vals[k] = mean_nll(model64, ids).item()
+        p[flat] = x0  # restore exactly
+        assert p[flat].item() == x0
+        fd = (vals[-2] - 8 * vals[-1] + 8 * vals[1] - vals[2]) / (12 * h)
+        ag = g[flat].item()
+        rel = abs(fd - ag) / abs(ag)
+        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), grads[name].shape))
+        out.append({"name": name, "index": index, "autograd": ag, "fd": fd, "rel": rel})
+        assert rel < TOL_GRAD_FD, f"finite difference {name}{list(index)}: {ag!r} vs {fd!r} ({rel:.2e})"
+    return out
+
+
+def compute_grads(stored: MambaForCausalLM, tokens: list[int], seed: int,
+                  stored_names: list[str]) -> tuple[dict, dict]:
+    """float64 gradients of the mean NLL w.r.t. every parameter, plus checks.
+
+    Returns (tensors to store: one per parameter + ``nll``, diagnostics)."""
+    ids = torch.tensor(tokens, dtype=torch.long)
+    model64 = reference_model(stored)
+    names = parameter_names(model64)
+    # The gradient keys are exactly the checkpoint's tensor names (HF naming).
+    assert sorted(names) == sorted(stored_names), set(names) ^ set(stored_names)
+    assert all(p.requires_grad for p in model64.parameters())
+    with strict_float64(model64):
+        loss, grads = loss_and_grads(model64, ids)
+    assert loss.dtype == torch.float64 and list(grads) == names
+    for n, g in grads.items():
+        assert g.shape == model64.get_parameter(n).shape and torch.isfinite(g).all(), n
+        assert g.abs().max() > 0, f"zero gradient for {n}"
+
+    # 1. Same loss as the forward reference (expected.safetensors' nll).
+    with torch.no_grad(), strict_float64(model64):
+        logits, _ = hf_forward(model64, ids)
+    nll_ref = logprobs_and_nll(logits, ids)[1][0]
+    assert abs(loss.item() - nll_ref.item()) < 1e-12, (loss.item(), nll_ref.item())
+
+    # 2. Autograd through the independent float64 re-implementation.
+    params = dict(model64.named_parameters(remove_duplicate=False))
+    ind_logits, _ = independent_forward(model64, ids, params=params)
+    ind_loss = logprobs_and_nll(ind_logits, ids)[1][0]
+    ind_grads = torch.autograd.grad(ind_loss, [model64.get_parameter(n) for n in names])
+    ind_diff = max(rel_max_diff(grads[n], g) for n, g in zip(names, ind_grads))
+    assert ind_diff < TOL_GRAD_INDEPENDENT, f"independent vs HF float64 gradients: {ind_diff:.3e}"
+
+    # 3. Finite differences on a few entries.
+    fd = finite_difference_checks(model64, ids, grads, seed)
+
+    # 4. HF's own float32 autograd (what a float32 port can expect).
+    model32 = reference_model(stored).float()
+    loss32, grads32 = loss_and_grads(model32, ids)
+    f32_rel = {n: rel_max_diff(grads[n], grads32[n]) for n in names}
+    f32_max = max(f32_rel.values())
+    assert f32_max < TOL_GRAD_F32, f"float32 vs float64 gradients: {f32_max:.3e}"
+
+    tensors = {**grads, "nll": loss.reshape(1)}
+    diag = {
+        "grad_nll": loss.item(),
+        "grad_f32_rel": f32_rel,
+        "grad_f32_max": f32_max,
+        "grad_f32_argmax": max(f32_rel, key=f32_rel.get),
+        "grad_f32_loss_diff": abs(loss32.item() - loss.item()),
+        "grad_independent": ind_diff,
+        "grad_fd": fd,
+        "grad_fd_max": max(c["rel"] for c in fd),
+        "grad_max_abs": max(g.abs().max().item() for g in grads.values()),
+    }
+    return tensors, diag
+
+
+def print_grad_report(name: str, diag: dict) -> None:
+    print(f"[{name}] gradients: nll {diag['grad_nll']:.6f}, max |g| {diag['grad_max_abs']:.3e}, "
+          f"independent-vs-HF {diag['grad_independent']:.2e}, "
+          f"f32 loss diff {diag['grad_f32_loss_diff']:.2e}")
+    print(f"  float32 vs float64 autograd, max|g64-g32|/max|g64| per tensor:")
+    for n, r in diag["grad_f32_rel"].items():
+        print(f"    {n:<42} {r:.2e}")
+    for c in diag["grad_fd"]:
+        print(f"  finite difference {c['name']}{list(c['index'])}: autograd {c['autograd']:+.12e} "
+              f"fd {c['fd']:+.12e} rel {c['rel']:.1e}")
+
+
+# --------------------------------------------------------------------------
+# AdamW reference (adamw_tiny/expected_adamw.safetensors)
+# --------------------------------------------------------------------------
+
+ADAMW_FIXTURE = "adamw_tiny"
+ADAMW_SOURCE = "tiny_f32"      # the model and tokens it starts from (copied)
+ADAMW_COPIED_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokens.txt")
+ADAMW = dict(
+    peak_lr=1e-2, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1,
+    max_norm=0.5, warmup=2, total=3, min_lr_ratio=0.1,
+)
+
+
+def adamw_lr(step: int, peak: float = ADAMW["peak_lr"], warmup: int = ADAMW["warmup"],
+             total: int = ADAMW["total"], min_ratio: float = ADAMW["min_lr_ratio"]) -> float:
+    """Learning rate of optimisation step `step` (1-based): linear warmup, then
+    cosine decay to min_ratio * peak, reached at step == total."""
+    if step <= warmup:
+        return peak * step / warmup
+    min_lr = min_ratio * peak
+    progress = (step - warmup) / (total - warmup)
+    return min_lr + 0.5 * (peak - min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+def no_weight_decay(name: str) -> bool:
+    return (name.endswith(".A_log") or name.endswith(".D") or name.endswith(".bias")
+            or name.endswith("norm.weight") or name.endswith("norm_f.weight"))
+
+
+def adamw_run(model: MambaForCausalLM, ids: torch.Tensor) -> tuple[dict, list[float], list[float], list[float]]:
+    """`ADAMW["total"]` steps of torch.optim.AdamW with global-norm clipping on
+    the mean NLL of `ids`.  A float64 model runs under strict_float64.
+
+    Returns (parameters after the last step, losses before each step,
+    pre-clipping grad norms, lrs)."""
+    names = parameter_names(model)
+    named = dict(model.named_parameters())
+    decay = [named[n] for n in names if not no_weight_decay(n)]
+    plain = [named[n] for n in names if no_weight_decay(n)]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": ADAMW["weight_decay"]},
+         {"params": plain, "weight_decay": 0.0}],
+        lr=ADAMW["peak_lr"], betas=ADAMW["betas"], eps=ADAMW["eps"],
+        weight_decay=ADAMW["weight_decay"], amsgrad=False, maximize=False,
+        foreach=False, fused=False, capturable=False, differentiable=False,
+    )
+    params = [named[n] for n in names]
+    is64 = params[0].dtype == torch.float64
+    losses, norms, lrs = [], [], []
+    for step in range(1, ADAMW["total"] + 1):
+        lr = adamw_lr(step)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        with strict_float64(model) if is64 else contextlib.nullcontext():
+            loss = mean_nll(model, ids)
+            loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(params, max_norm=ADAMW["max_norm"],
+                                              error_if_nonfinite=True, foreach=False)
+        opt.step()
+        losses.append(loss.item())
+        norms.append(norm.item())
+        lrs.append(lr)
+    opt.zero_grad(set_to_none=True)
+    final = {n: named[n].detach().clone() for n in names}
+    return final, losses, norms, lrs
+
+
+def manual_adamw_run(model: MambaForCausalLM, ids: torch.Tensor) -> tuple[dict, list[float], list[float]]:
+    """The same run, written out from the formulas in Fixtures/README.md (what the
+    Swift side implements), in float64, to check that the documentation matches
+    torch.optim exactly."""
+    names = parameter_names(model)
+    named = dict(model.named_parameters())
+    b1, b2 = ADAMW["betas"]
+    m = {n: torch.zeros_like(named[n]) for n in names}
+    v = {n: torch.zeros_like(named[n]) for n in names}
+    losses, norms = [], []
+    for t in range(1, ADAMW["total"] + 1):
+        lr = adamw_lr(t)
+        with strict_float64(model):
+            loss, grads = loss_and_grads(model, ids)
+        norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
+        scale = min(1.0, ADAMW["max_norm"] / (norm + 1e-6))
+        with torch.no_grad():
+            for n in names:
+                g = grads[n] * scale
+                p = named[n]
+                wd = 0.0 if no_weight_decay(n) else ADAMW["weight_decay"]
+                p.mul_(1.0 - lr * wd)
+                m[n] = b1 * m[n] + (1 - b1) * g
+                v[n] = b2 * v[n] + (1 - b2) * g * g
+                m_hat = m[n] / (1 - b1 ** t)
+                denom = torch.sqrt(v[n]) / math.sqrt(1 - b2 ** t) + ADAMW["eps"]
+                p.sub_(lr * m_hat / denom)
+        losses.append(loss.item())
+        norms.append(norm)
+    return {n: named[n].detach().clone() for n in names}, losses, norms
+
+
+def make_adamw_fixture() -> dict:
+    src_dir, out_dir = fixture_dir(ADAMW_SOURCE), fixture_dir(ADAMW_FIXTURE)
+    for f in ADAMW_COPIED_FILES:
+        assert (src_dir / f).is_file(), f"{src_dir / f} missing: generate {ADAMW_SOURCE} first"
+    clear_owned_files(out_dir)
+    for f in ADAMW_COPIED_FILES:
+        (out_dir / f).write_bytes((src_dir / f).read_bytes())
+    spec = SPECS_BY_NAME[ADAMW_SOURCE]
+    stored = load_stored(spec, out_dir)
+    tokens = read_tokens(out_dir / "tokens.txt")
+    ids = torch.tensor(tokens, dtype=torch.long)
+    names = parameter_names(stored)
+    with safe_open(out_dir / "model.safetensors", "pt") as f:
+        assert sorted(f.keys()) == sorted(names)
+
+    final, losses, norms, lrs = adamw_run(reference_model(stored), ids)
+    assert lrs == [adamw_lr(s) for s in (1, 2, 3)]
+    assert abs(lrs[0] - 5e-3) < 1e-18 and abs(lrs[1] - 1e-2) < 1e-18 and abs(lrs[2] - 1e-3) < 1e-18, lrs
+    # Determinism / initial loss: the first loss is tiny_f32's forward reference nll.
+    with safe_open(src_dir / "expected.safetensors", "pt") as f:
+        nll0 = f.get_tensor("nll")[0].item()
+    assert abs(losses[0] - nll0) < 1e-6, (losses[0], nll0)
+
+    # The README formulas, written out by hand, must reproduce torch.optim.
+    man_final, man_losses, man_norms = manual_adamw_run(reference_model(stored), ids)
+    manual_diff = max(rel_max_diff(final[n], man_final[n]) for n in names)
+    manual_diff = max(manual_diff, max(abs(a - b) / abs(a) for a, b in zip(losses + norms, man_losses + man_norms)))
+    assert manual_diff < 1e-12, f"manual AdamW vs torch.optim: {manual_diff:.3e}"
+
+    # The same run in HF float32 (informative: what a float32 port can expect).
+    final32, losses32, norms32, _ = adamw_run(reference_model(stored).float(), ids)
+    init = {n: p.detach().to(torch.float64) for n, p in reference_model(stored).named_parameters()}
+    f32_param_abs = {n: (final32[n].double() - final[n]).abs().max().item() for n in names}
+    f32_update_rel = {n: rel_max_diff(final[n] - init[n], final32[n].double() - init[n]) for n in names}
+
+    tensors = {**final,
+               "loss": torch.tensor(losses, dtype=torch.float64),
+               "grad_norm": torch.tensor(norms, dtype=torch.float64),
+               "lr": torch.tensor(lrs, dtype=torch.float64)}
+    write_expected(out_dir, tensors, {
+        "fixture": ADAMW_FIXTURE,
+        "source": ADAMW_SOURCE,
+        "reference": "3 steps of torch.optim.AdamW + clip_grad_norm_ on the mean NLL, "
+                     "strict float64, stored as float32",
+        "hyperparameters": json.dumps(ADAMW, sort_keys=True),
+        "torch": torch.__version__.split("+")[0],
+        "transformers": transformers.__version__,
+    }, filename="expected_adamw.safetensors")
+    with safe_open(out_dir / "expected_adamw.safetensors", "pt") as f:
+        assert sorted(f.keys()) == sorted(names + ["loss", "grad_norm", "lr"])
+    for f in OWNED_FILES:
+        if (out_dir / f).exists():
+            (out_dir / f).chmod(0o644)
+    return {
+        "losses": losses, "norms": norms, "lrs": lrs,
+        "losses32": losses32, "norms32": norms32,
+        "manual_diff": manual_diff,
+        "f32_param_abs": f32_param_abs, "f32_update_rel": f32_update_rel,
+        "max_update": max((final[n] - init[n]).abs().max().item() for n in names),
+        "dir_bytes": sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file()),
+    }
+
+
+def print_adamw_report(r: dict) -> None:
+    print(f"[{ADAMW_FIXTURE}] AdamW from {ADAMW_SOURCE}: {json.dumps(ADAMW, sort_keys=True)}")
+    for i in range(len(r["losses"])):
+        print(f"  step {i + 1}: lr {r['lrs'][i]:.6e}  loss {r['losses'][i]:.10f} (f32 {r['losses32'][i]:.7f})  "
+              f"grad_norm {r['norms'][i]:.10f} (f32 {r['norms32'][i]:.7f})")
+    print(f"  manual formulas vs torch.optim (float64): {r['manual_diff']:.2e}")
+    print(f"  max |param change| over 3 steps: {r['max_update']:.3e}")
+    print(f"  float32 run vs float64 run after 3 steps, per tensor: max|p64-p32|, "
+          f"max|Δ64-Δ32|/max|Δ64| (Δ = change from the start)")
+    for n in r["f32_param_abs"]:
+        print(f"    {n:<42} {r['f32_param_abs'][n]:.2e}  {r['f32_update_rel'][n]:.2e}")
+    print(f"  directory: {r['dir_bytes']} bytes")
+
+
+# --------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------
 
@@ -672,6 +1029,22 @@ def make_fixture(spec: FixtureSpec) -> dict:
     with safe_open(out_dir / "expected.safetensors", "pt") as f:
         assert sorted(f.keys()) == ["hidden_last", "logits", "logprobs", "nll"]
 
+    # Gradients of the mean NLL w.r.t. every parameter, under the HF names.
+    stored_names = [n for n, _ in stored.named_parameters()]
+    grads, gdiag = compute_grads(stored, tokens, spec.seed, stored_names)
+    assert abs(grads["nll"].item() - tensors["nll"].item()) < 1e-12
+    write_expected(out_dir, grads, {
+        "fixture": spec.name,
+        "seed": spec.seed,
+        "reference": "gradient of the mean next-token NLL of tokens.txt w.r.t. every parameter "
+                     "(HF names), strict float64 autograd, stored as float32",
+        "torch": torch.__version__.split("+")[0],
+        "transformers": transformers.__version__,
+    }, filename="grads.safetensors")
+    with safe_open(out_dir / "grads.safetensors", "pt") as f:
+        assert sorted(f.keys()) == sorted(stored_names + ["nll"])
+    print_grad_report(spec.name, gdiag)
+
     for f in OWNED_FILES:  # safetensors writes 0600; make everything plain 0644
         if (out_dir / f).exists():
             (out_dir / f).chmod(0o644)
@@ -683,8 +1056,10 @@ def make_fixture(spec: FixtureSpec) -> dict:
         "L": L, "V": V, "D": D,
         "weights_bytes": sum(f.stat().st_size for f in weight_files),
         "expected_bytes": (out_dir / "expected.safetensors").stat().st_size,
+        "grads_bytes": (out_dir / "grads.safetensors").stat().st_size,
         "dir_bytes": sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file()),
         **diag,
+        **gdiag,
     }
 
 
@@ -700,13 +1075,37 @@ def print_summary(rows: list[dict]) -> None:
               f"{r['max_abs_logit']:>10.3f} {r['nll']:>6.3f} {r['uniform_nll']:>5.2f} "
               f"{r['f32_vs_f64']:>9.2e} {r['stock_double_vs_f64']:>9.2e} "
               f"{r['recurrent_vs_full']:>9.2e} {r['independent_vs_hf']:>9.2e}")
-    total = sum(f.stat().st_size for f in FIXTURES_ROOT.rglob("*") if f.is_file())
-    print(f"\nAll files under {FIXTURES_ROOT.relative_to(REPO_ROOT)}: {total} bytes")
     print("f32-f64: max |HF float32 logits - float64 reference| (Swift tolerance is 1e-4)")
     print("stock64: max |HF model.double() logits (with its built-in float32 casts) - reference|")
     print("recur:   max |HF cache/step logits - full-sequence logits| (float64)")
     print("indep:   max |independent float64 re-implementation - HF float64| (logits, hidden)")
-    assert total < 2_000_000, total
+    print()
+    hdr = (f"{'name':<18} {'grads':>8} {'g32 rel':>9} {'(tensor)':<34} {'fd rel':>9} {'indep g':>9}")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        print(f"{r['name']:<18} {r['grads_bytes']:>8} {r['grad_f32_max']:>9.2e} "
+              f"{r['grad_f32_argmax'].removeprefix('backbone.'):<34} "
+              f"{r['grad_fd_max']:>9.2e} {r['grad_independent']:>9.2e}")
+    print("g32 rel: max over tensors of max|HF float32 grad - float64 grad| / max|float64 grad|"
+          " (Swift tolerance 1e-3)")
+    print("fd rel:  worst of 3 finite-difference spot checks, relative (asserted < 1e-5)")
+    print("indep g: autograd of independent_forward vs HF float64, relative to max|g|")
+
+
+def owned_fixture_bytes() -> int:
+    """Bytes in the fixture directories this script writes (other tests keep
+    their own fixtures, e.g. tokenizers/, under the same root)."""
+    dirs = [fixture_dir(s.name) for s in SPECS] + [fixture_dir(ADAMW_FIXTURE)]
+    return sum(f.stat().st_size for d in dirs if d.is_dir() for f in d.iterdir() if f.is_file())
+
+
+def print_sizes() -> None:
+    ours = owned_fixture_bytes()
+    total = sum(f.stat().st_size for f in FIXTURES_ROOT.rglob("*") if f.is_file())
+    print(f"\nFixture directories written by this script: {ours} bytes "
+          f"(everything under {FIXTURES_ROOT.relative_to(REPO_ROOT)}: {total} bytes)")
+    assert ours < 3_000_000, ours
 
 
 def main(argv: list[str]) -> int:
@@ -718,15 +1117,22 @@ def main(argv: list[str]) -> int:
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
 
-    names = argv or [s.name for s in SPECS]
-    unknown = [n for n in names if n not in SPECS_BY_NAME]
+    names = argv or [s.name for s in SPECS] + [ADAMW_FIXTURE]
+    unknown = [n for n in names if n not in SPECS_BY_NAME and n != ADAMW_FIXTURE]
     if unknown:
         print(f"unknown fixture(s): {unknown}; known: {list(SPECS_BY_NAME)}", file=sys.stderr)
         return 2
     print(f"torch {torch.__version__}, transformers {transformers.__version__}")
-    rows = [make_fixture(SPECS_BY_NAME[n]) for n in names]
+    rows = [make_fixture(SPECS_BY_NAME[n]) for n in names if n in SPECS_BY_NAME]
+    # adamw_tiny copies tiny_f32's checkpoint, so it runs after it.
+    adamw = make_adamw_fixture() if ADAMW_FIXTURE in names else None
     print()
-    print_summary(rows)
+    if rows:
+        print_summary(rows)
+    if adamw is not None:
+        print()
+        print_adamw_report(adamw)
+    print_sizes()
     return 0
 
 

@@ -32,7 +32,9 @@ public final class TrainingTape {
     var dBCParts = FloatBuffer(count: 0)  // (threads, T, R+2N) per-thread dB, dC
     var dA = FloatBuffer(count: 0)        // (E, N)
     var logits = FloatBuffer(count: 0)    // (headRows, V)
-    let headRows = 128
+    /// Rows of logits computed at once: as many as fit in 64 MiB (at least 64), so the (T, V) logits
+    /// are never held whole for a large vocabulary, while GEMMs stay large enough to run at full speed.
+    var headRows: Int { max(64, (64 << 20) / (4 * max(1, config.vocabSize))) }
     var threadsCapacity = 0
 
     public init(config: MambaConfig) { self.config = config }
