@@ -2,14 +2,16 @@
 import ArgumentParser
 import Foundation
 import MambaKit
+import MambaText
 
 @main
 struct MambaKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mambakit",
         abstract: "Selective state-space models (Mamba) on CPU.",
-        subcommands: [DemoCommand.self, InfoCommand.self, ScoreCommand.self, GradCommand.self, TrainCommand.self, BenchCommand.self],
-        defaultSubcommand: DemoCommand.self)
+        subcommands: [QuickstartCommand.self, DemoCommand.self, InfoCommand.self, ScoreCommand.self, GradCommand.self, TrainCommand.self,
+                      EvalCommand.self, GenerateCommand.self, TokenizeCommand.self, BenchCommand.self],
+        defaultSubcommand: QuickstartCommand.self)
 }
 
 /// Errors of the command-line layer (files it reads itself).

@@ -15,28 +15,25 @@ extension SafetensorsDType: ExpressibleByArgument {
     }
 }
 
+/// `mambakit train …`: `lm` (a token-id file; the default) or `text`.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a Mamba LM on a token file (AdamW, warm-up + schedule, clipping, exact resume).",
-        discussion: """
-            The model comes from --init DIR (a Hugging Face checkpoint), --resume DIR (an earlier --out),
-            --config FILE (a config.json), or --d-model/--n-layer/--vocab-size (mamba_ssm initialisation).
-            Checkpoints go to --out DIR as checkpoint-<step>/ (HF weights + optimizer + trainer state) with
-            DIR/latest naming the newest; progress lines go to stderr and DIR/metrics.jsonl.
-            """)
+        abstract: "Train a Mamba LM (AdamW, warm-up + schedule, clipping, exact resume).",
+        subcommands: [TrainTokensCommand.self, TrainTextCommand.self],
+        defaultSubcommand: TrainTokensCommand.self)
+}
 
+/// Options shared by every training command.
+struct TrainingArguments: ParsableArguments {
     // MARK: model
-    @Option(help: "Start from this Hugging Face checkpoint directory.") var initFrom: String?
+    @Option(name: .customLong("init"), help: "Start from this Hugging Face checkpoint directory.") var initFrom: String?
     @Option(help: "Resume an earlier run from its --out directory (or a checkpoint-* directory).") var resume: String?
     @Option(help: "A config.json for a new, randomly initialised model.") var config: String?
     @Option(help: "New model: width D.") var dModel: Int?
     @Option(help: "New model: layers.") var nLayer: Int?
-    @Option(help: "New model: vocabulary size V.") var vocabSize: Int?
+    @Option(help: "New model: vocabulary size V (text: defaults to the tokenizer's).") var vocabSize: Int?
     @Option(help: "New model: state size N.") var dState: Int = 16
-
-    // MARK: data
-    @Option(help: "Text file of whitespace-separated token ids.") var tokens: String
 
     // MARK: schedule
     @Option(help: "Tokens per window (predictions per sequence).") var seqLen: Int = 256
@@ -72,28 +69,45 @@ struct TrainCommand: ParsableCommand {
         return o
     }
 
-    func makeModel() throws -> MambaModel {
+    /// The model to train (not for --resume): --init, --config, or the size options.
+    func makeModel(defaultVocab: Int? = nil) throws -> MambaModel {
         if let dir = initFrom { return try MambaModel.load(directory: URL(fileURLWithPath: dir)) }
         if let file = config {
             return MambaModel.randomlyInitialised(config: try MambaConfig.load(from: URL(fileURLWithPath: file)), seed: seed)
         }
-        guard let d = dModel, let n = nLayer, let v = vocabSize else {
+        guard let d = dModel, let n = nLayer, let v = vocabSize ?? defaultVocab else {
             throw CLIError.usage("say which model to train: --init DIR, --resume DIR, --config FILE, or --d-model, --n-layer and --vocab-size")
         }
         return MambaModel.randomlyInitialised(config: MambaConfig(dModel: d, nLayer: n, vocabSize: v, dState: dState), seed: seed)
     }
+}
+
+/// `mambakit train [lm] --tokens FILE …`: train on whitespace-separated token ids.
+struct TrainTokensCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lm",
+        abstract: "Train on a token file (whitespace-separated ids). The default of `mambakit train`.",
+        discussion: """
+            The model comes from --init DIR (a Hugging Face checkpoint), --resume DIR (an earlier --out),
+            --config FILE (a config.json), or --d-model/--n-layer/--vocab-size (mamba_ssm initialisation).
+            Checkpoints go to --out DIR as checkpoint-<step>/ (HF weights + optimizer + trainer state) with
+            DIR/latest naming the newest; progress lines go to stderr and DIR/metrics.jsonl.
+            """)
+
+    @Option(help: "Text file of whitespace-separated token ids.") var tokens: String
+    @OptionGroup var train: TrainingArguments
 
     func run() throws {
         let ids = try readTokenFile(tokens).map { Int32(clamping: $0) }
         let trainer: Trainer
-        if let r = resume {
-            trainer = try namingTokenFile(tokens) { try Trainer.resume(from: URL(fileURLWithPath: r), tokens: ids, steps: steps, source: tokens) }
+        if let r = train.resume {
+            trainer = try namingTokenFile(tokens) { try Trainer.resume(from: URL(fileURLWithPath: r), tokens: ids, steps: train.steps, source: tokens) }
         } else {
-            let model = try makeModel()
-            trainer = try namingTokenFile(tokens) { try Trainer(model: model, tokens: ids, options: options(), source: tokens) }
+            let model = try train.makeModel()
+            trainer = try namingTokenFile(tokens) { try Trainer(model: model, tokens: ids, options: train.options(), source: tokens) }
         }
         let o = trainer.options
-        let outURL = out.map { URL(fileURLWithPath: $0) }
+        let outURL = train.out.map { URL(fileURLWithPath: $0) }
         let metrics = try outURL.map { try MetricsLog(directory: $0) }
         FileHandle.standardError.write(Data(("training \(trainer.model.parameterCount) parameters on \(ids.count) tokens: " +
             "\(o.steps) steps × \(o.gradAccumulation * o.batchSize) windows × \(o.seqLen) tokens, from step \(trainer.step)\n").utf8))
@@ -114,11 +128,11 @@ struct TrainCommand: ParsableCommand {
                 FileHandle.standardError.write(Data(line.utf8))
             }
             if let url = outURL, o.saveEvery > 0, r.step % o.saveEvery == 0, r.step < o.steps {
-                try trainer.saveCheckpoint(to: url, modelDType: saveDtype)
+                try trainer.saveCheckpoint(to: url, modelDType: train.saveDtype)
             }
         }
         if let url = outURL {
-            let ck = try trainer.saveCheckpoint(to: url, modelDType: saveDtype)
+            let ck = try trainer.saveCheckpoint(to: url, modelDType: train.saveDtype)
             print("saved \(ck.path)")
         }
     }

@@ -164,11 +164,13 @@ public final class Trainer {
     /// Writes a checkpoint `out/checkpoint-<step>/` (config.json + model.safetensors in the Hugging
     /// Face format, optimizer.safetensors with both moments and the float32 master weights,
     /// trainer_state.json with the step, options and data position), then points `out/latest` at it
-    /// and removes older checkpoints. Every file is written to a temporary directory and fsynced
+    /// and removes older checkpoints. `extraFiles` may add files (a tokenizer) to the directory
+    /// before it is moved into place. Every file is written to a temporary directory and fsynced
     /// first, and `latest` is replaced atomically, so a kill at any moment leaves the previous
     /// checkpoint usable.
     @discardableResult
-    public func saveCheckpoint(to out: URL, modelDType: SafetensorsDType = .f32) throws -> URL {
+    public func saveCheckpoint(to out: URL, modelDType: SafetensorsDType = .f32,
+                               extraFiles: ((URL) throws -> Void)? = nil) throws -> URL {
         let fm = FileManager.default
         let name = String(format: "checkpoint-%08d", step)
         let final = out.appendingPathComponent(name)
@@ -192,6 +194,7 @@ public final class Trainer {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try enc.encode(state), to: tmp.appendingPathComponent("trainer_state.json"))
+        try extraFiles?(tmp)   // e.g. the tokenizer, so the checkpoint is self-contained
         try? fm.removeItem(at: final)
         do { try fm.moveItem(at: tmp, to: final) } catch {
             throw CheckpointError.writeFailed(path: final.path, reason: error.localizedDescription)

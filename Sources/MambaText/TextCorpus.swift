@@ -1,0 +1,77 @@
+// TextCorpus.swift — text data for language modelling: files, directories, token files, splits.
+import Foundation
+
+/// Errors of text data.
+public enum TextDataError: Error, CustomStringConvertible, Equatable {
+    case notFound(path: String)
+    case empty(path: String)
+    case binary(path: String, detail: String)
+    case noTextFiles(path: String)
+    case tooShort(path: String, tokens: Int, need: Int)
+
+    public var description: String {
+        switch self {
+        case let .notFound(p): return "text data error: \(p): no such file or directory — pass a .txt file, a directory of .txt files, or a .bin token file from `mambakit tokenize --out`"
+        case let .empty(p): return "text data error: \(p): the file is empty — nothing to train or evaluate on"
+        case let .binary(p, d): return "text data error: \(p): this does not look like text (\(d)) — pass UTF-8 text, or a .bin token file written by `mambakit tokenize --out`"
+        case let .noTextFiles(p): return "text data error: \(p): the directory has no .txt files"
+        case let .tooShort(p, t, n): return "text data error: \(p): \(t) tokens, but at least \(n) are needed — use more text or a shorter --seq-len"
+        }
+    }
+}
+
+/// A tokenised text corpus: the ids and the number of UTF-8 bytes they came from (for bits per byte).
+public struct TextCorpus {
+    public var tokens: [Int32]
+    /// UTF-8 bytes of the text the tokens encode (for a token file: decoded length, computed on load).
+    public var byteCount: Int
+    public var source: String
+
+    public init(tokens: [Int32], byteCount: Int, source: String) {
+        self.tokens = tokens; self.byteCount = byteCount; self.source = source
+    }
+
+    /// Reads text: a file, or every `.txt` file of a directory (sorted by name, joined with a newline).
+    /// Invalid UTF-8 is replaced by U+FFFD (a file with NUL bytes or mostly invalid UTF-8 is rejected as binary).
+    public static func readText(path: String) throws -> String {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw TextDataError.notFound(path: path) }
+        if isDir.boolValue {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path))?.filter { $0.hasSuffix(".txt") }.sorted() ?? []
+            guard !names.isEmpty else { throw TextDataError.noTextFiles(path: path) }
+            return try names.map { try readText(path: (path as NSString).appendingPathComponent($0)) }.joined(separator: "\n")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw TextDataError.notFound(path: path) }
+        guard !data.isEmpty else { throw TextDataError.empty(path: path) }
+        if data.prefix(1 << 16).contains(0) { throw TextDataError.binary(path: path, detail: "it contains NUL bytes") }
+        let text = String(decoding: data, as: UTF8.self)
+        let replaced = text.unicodeScalars.prefix(1 << 16).filter { $0 == "\u{FFFD}" }.count
+        if replaced > 64 && replaced * 20 > min(text.unicodeScalars.count, 1 << 16) {
+            throw TextDataError.binary(path: path, detail: "\(replaced) invalid UTF-8 sequences in its first 64 KiB")
+        }
+        return text
+    }
+
+    /// Loads and tokenises `path`: a `.bin` token file (MKTOK1) is read as is; anything else as text.
+    public static func load(path: String, tokenizer: any TextTokenizer) throws -> TextCorpus {
+        if path.hasSuffix(".bin") {
+            let file = try TokenFile(contentsOf: URL(fileURLWithPath: path))
+            let ids = file.allIDs()
+            guard !ids.isEmpty else { throw TextDataError.empty(path: path) }
+            let bytes = tokenizer.decode(ids).utf8.count
+            return TextCorpus(tokens: ids.map { Int32($0) }, byteCount: bytes, source: path)
+        }
+        let text = try readText(path: path)
+        let ids = tokenizer.encode(text)
+        return TextCorpus(tokens: ids.map { Int32($0) }, byteCount: text.utf8.count, source: path)
+    }
+
+    /// Splits off the last `fraction` of the tokens as a held-out part (bytes apportioned by token share).
+    public func split(validationFraction fraction: Double) -> (train: TextCorpus, validation: TextCorpus) {
+        let nVal = max(1, Int(Double(tokens.count) * fraction))
+        let cut = tokens.count - nVal
+        let valBytes = Int(Double(byteCount) * Double(nVal) / Double(max(tokens.count, 1)))
+        return (TextCorpus(tokens: Array(tokens[..<cut]), byteCount: byteCount - valBytes, source: source + " (train part)"),
+                TextCorpus(tokens: Array(tokens[cut...]), byteCount: valBytes, source: source + " (held-out part)"))
+    }
+}
