@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/setup.sh
+bash Data/prepare_kjv.sh          # the embedded default corpus (Debian's bible-kjv), into Data/cache/
 swift build -c release --product mambakit >&2
 exec .build/release/mambakit "$@"
