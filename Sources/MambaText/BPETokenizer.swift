@@ -37,6 +37,16 @@ import Foundation
 /// post-processor `ByteLevel` or none. Anything else throws ``TokenizerError``. `truncation` and
 /// `padding` are ignored.
 ///
+/// Unicode versions: letters and numbers first assigned in Unicode 17 are "other" to the pre-tokenizer,
+/// as they are to the regex engine of `tokenizers` 0.23 (Unicode 16), so they get the same ids. One known
+/// difference remains: NFC here composes the few sequences that became composable in Unicode 16 (vowel
+/// signs of Tulu-Tigalari, Gurung Khema and Kirat Rai), which `tokenizers` leaves apart, so text in those
+/// three scripts can get different ids. Added tokens keep the ids written in the file (`tokenizers`
+/// renumbers added tokens that are not in the vocabulary from the vocabulary size up, which gives the
+/// same ids for any file it saved). Besides the committed fixtures, this was checked against
+/// `tokenizers` on every assigned scalar in several contexts, on 20,000 random strings and on all of
+/// Tiny Shakespeare.
+///
 /// Instances are immutable apart from an internal cache and safe to use from several threads.
 public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
 
@@ -182,7 +192,7 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
             maxID = max(maxID, t.id)
             if t.special { specials[t.content] = t.id }
             if t.normalized {
-                let content = spec.normalization == .nfc ? t.content.precomposedStringWithCanonicalMapping : t.content
+                let content = spec.normalization == .nfc ? UnicodeNFC.normalize(t.content) : t.content
                 normalizedTokens.insert(Array(content.utf8), value: Int32(k))
             } else {
                 raw.insert(Array(t.content.utf8), value: Int32(k))
@@ -199,7 +209,7 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
         var special = [Bool](repeating: false, count: maxID + 1)
         for t in spec.addedTokens {
             // Like tokenizers' id_to_token / decode: a normalized added token is spelled as its normalized content.
-            strings[t.id] = t.normalized && spec.normalization == .nfc ? t.content.precomposedStringWithCanonicalMapping : t.content
+            strings[t.id] = t.normalized && spec.normalization == .nfc ? UnicodeNFC.normalize(t.content) : t.content
             special[t.id] = t.special
         }
         var arena = [UInt8](), offsets = [Int32](), known = [Bool]()
@@ -246,7 +256,7 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
 
     /// `text` after the file's normalizer (NFC or nothing).
     public func normalize(_ text: String) -> String {
-        normalization == .nfc ? text.precomposedStringWithCanonicalMapping : text
+        normalization == .nfc ? UnicodeNFC.normalize(text) : text
     }
 
     // MARK: Encoding
@@ -282,10 +292,9 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
     /// A segment of raw text without non-normalized added tokens: normalize, then find normalized added tokens.
     private func encodeUnnormalized(_ raw: UnsafeBufferPointer<UInt8>, _ a: Int, _ b: Int, _ allowSpecial: Bool,
                                     _ context: EncodeContext, _ out: inout [Int32]) {
-        if normalization == .nfc && mayChangeUnderNFC(raw, a, b) {
-            var normalized = String(decoding: UnsafeBufferPointer(rebasing: raw[a..<b]), as: UTF8.self)
-                .precomposedStringWithCanonicalMapping
-            normalized.withUTF8 { n in
+        if normalization == .nfc && UnicodeNFC.mayChange(raw, a, b) {
+            let normalized = UnicodeNFC.normalize(raw, a, b)
+            normalized.withUnsafeBufferPointer { n in
                 encodeNormalized(n, 0, n.count, allowSpecial, context, &out)
             }
         } else {
@@ -405,14 +414,6 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
             startOffset = stop
         }
         if startOffset < b { emit(-1, startOffset, b) }
-    }
-
-    /// Whether NFC might change `p[a..<b]`: only text with scalars from U+0300 up can change (their
-    /// UTF-8 lead bytes are 0xCC and above).
-    @inline(__always)
-    private func mayChangeUnderNFC(_ p: UnsafeBufferPointer<UInt8>, _ a: Int, _ b: Int) -> Bool {
-        for i in a..<b where p[i] >= 0xCC { return true }
-        return false
     }
 
     private func checkOut() -> EncodeContext {

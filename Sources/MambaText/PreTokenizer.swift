@@ -17,9 +17,9 @@
 //     non-space and is longer than one scalar (`\s+(?!\S)` backtracks one step), so that the last
 //     space can start the next word: "a   b" → "a", "  ", " b".
 //
-// The character classes come from the Swift standard library's Unicode tables; Oniguruma may use an
-// older Unicode version, so scalars assigned in newer Unicode versions can be classified differently
-// (they are "other" to an engine that does not know them).
+// The character classes come from the Swift standard library's Unicode tables (Unicode 17 in Swift 6.3).
+// The Oniguruma inside tokenizers 0.23 knows Unicode 16, so letters and numbers first assigned in a later
+// Unicode version are "other" here too (checked against tokenizers over every assigned scalar).
 
 // MARK: - ByteLevelPreTokenizer
 
@@ -52,39 +52,47 @@ enum GPT2Scanner {
     static let space: UInt8 = 2   // White_Space
     static let other: UInt8 = 3
 
-    /// Classes of the ASCII scalars.
-    static let asciiClass: [UInt8] = (0..<128).map { v -> UInt8 in classify(Unicode.Scalar(UInt8(v))) }
+    /// Classes of the scalars U+0000…U+FFFF (built on first use, in a few milliseconds).
+    static let bmpClass: [UInt8] = (0..<0x10000).map { v -> UInt8 in
+        guard let s = Unicode.Scalar(UInt32(v)) else { return other }  // surrogates: never in a String
+        return classify(s)
+    }
+
+    /// The newest Unicode version whose letters and numbers count as such (see the file comment).
+    static let newestUnicodeMajor = 16
 
     /// The class of any scalar.
-    @inline(__always)
     static func classify(_ s: Unicode.Scalar) -> UInt8 {
         let p = s.properties
         if p.isWhitespace { return space }
+        let cls: UInt8
         switch p.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
-            return letter
+            cls = letter
         case .decimalNumber, .letterNumber, .otherNumber:
-            return number
+            cls = number
         default:
             return other
         }
+        if let age = p.age, age.major > newestUnicodeMajor { return other }
+        return cls
     }
 
-    /// The class and UTF-8 length of the scalar starting at `i` (`bytes` is valid UTF-8).
+    /// The class and UTF-8 length of the scalar starting at `i` (`bytes` is valid UTF-8);
+    /// `table` is ``bmpClass``.
     @inline(__always)
-    static func scalarClass(_ p: UnsafePointer<UInt8>, _ i: Int, _ ascii: UnsafePointer<UInt8>) -> (UInt8, Int) {
+    static func scalarClass(_ p: UnsafePointer<UInt8>, _ i: Int, _ table: UnsafePointer<UInt8>) -> (UInt8, Int) {
         let b0 = p[i]
-        if b0 < 0x80 { return (ascii[Int(b0)], 1) }
-        var v: UInt32, n: Int
+        if b0 < 0x80 { return (table[Int(b0)], 1) }
         if b0 < 0xE0 {
-            v = (UInt32(b0 & 0x1F) << 6) | UInt32(p[i + 1] & 0x3F); n = 2
-        } else if b0 < 0xF0 {
-            v = (UInt32(b0 & 0x0F) << 12) | (UInt32(p[i + 1] & 0x3F) << 6) | UInt32(p[i + 2] & 0x3F); n = 3
-        } else {
-            v = (UInt32(b0 & 0x07) << 18) | (UInt32(p[i + 1] & 0x3F) << 12) | (UInt32(p[i + 2] & 0x3F) << 6)
-                | UInt32(p[i + 3] & 0x3F); n = 4
+            return (table[Int(b0 & 0x1F) << 6 | Int(p[i + 1] & 0x3F)], 2)
         }
-        return (classify(Unicode.Scalar(v).unsafelyUnwrapped), n)
+        if b0 < 0xF0 {
+            return (table[Int(b0 & 0x0F) << 12 | Int(p[i + 1] & 0x3F) << 6 | Int(p[i + 2] & 0x3F)], 3)
+        }
+        let v = (UInt32(b0 & 0x07) << 18) | (UInt32(p[i + 1] & 0x3F) << 12) | (UInt32(p[i + 2] & 0x3F) << 6)
+            | UInt32(p[i + 3] & 0x3F)
+        return (classify(Unicode.Scalar(v).unsafelyUnwrapped), 4)
     }
 
     /// Calls `emit(start, end)` for each piece of `bytes[start..<end]` (byte offsets), in order.
@@ -92,8 +100,8 @@ enum GPT2Scanner {
     @inline(__always)
     static func split(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, _ emit: (Int, Int) -> Void) {
         guard start < end, let p = bytes.baseAddress else { return }
-        asciiClass.withUnsafeBufferPointer { asciiBuf in
-            let ascii = asciiBuf.baseAddress!
+        bmpClass.withUnsafeBufferPointer { tableBuf in
+            let table = tableBuf.baseAddress!
             var i = start
             while i < end {
                 let c = p[i]
@@ -110,11 +118,11 @@ enum GPT2Scanner {
                         }
                     }
                 }
-                var (cls, len) = scalarClass(p, i, ascii)
+                var (cls, len) = scalarClass(p, i, table)
                 var j = i + len
                 // " ?\p{L}+", " ?\p{N}+", " ?[^\s\p{L}\p{N}]+" with the optional space
                 if c == 0x20, j < end {
-                    let (cls1, len1) = scalarClass(p, j, ascii)
+                    let (cls1, len1) = scalarClass(p, j, table)
                     if cls1 != space {
                         cls = cls1
                         j += len1
@@ -122,7 +130,7 @@ enum GPT2Scanner {
                 }
                 if cls != space {
                     while j < end {
-                        let (k, l) = scalarClass(p, j, ascii)
+                        let (k, l) = scalarClass(p, j, table)
                         if k != cls { break }
                         j += l
                     }
@@ -131,7 +139,7 @@ enum GPT2Scanner {
                 // "\s+(?!\S)" then "\s+"
                 var lastStart = i
                 while j < end {
-                    let (k, l) = scalarClass(p, j, ascii)
+                    let (k, l) = scalarClass(p, j, table)
                     if k != space { break }
                     lastStart = j
                     j += l
