@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import MambaKit
+import MambaText
 import _MambaKernels
 
 struct BenchCommand: ParsableCommand {
@@ -18,7 +19,7 @@ struct BenchCommand: ParsableCommand {
             Without --threads, each runs on 1 thread and on all cores.
             """)
 
-    enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, train, all }
+    enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, train, tokenize, all }
 
     @Argument(help: "gemm, scan, prefill, generate or all.") var which: Which
     @Option(help: "Threads (default: 1 and all cores).") var threads: Int?
@@ -33,6 +34,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Tokens generated per measurement.") var steps: Int = 64
     @Option(help: "Matrix size for gemm.") var size: Int = 2048
     @Option(help: "Repetitions; the best is reported.") var repeats: Int = 3
+    @Option(help: "tokenize: a tokenizer.json (default: the GPT-NeoX-20B test fixture).")
+    var tokenizer: String = "Tests/MambaKitTests/Fixtures/tokenizers/neox/tokenizer.json"
+    @Option(help: "tokenize: the text to encode (default: Tiny Shakespeare from ../shared/datasets).")
+    var text: String = "../shared/datasets/tinyshakespeare/input.txt"
     @Flag(help: "Print JSON lines.") var json = false
 
     var threadList: [Int] {
@@ -57,6 +62,7 @@ struct BenchCommand: ParsableCommand {
         case .prefill: try benchPrefill()
         case .generate: try benchGenerate()
         case .train: try benchTrain()
+        case .tokenize: try benchTokenize()
         case .all: benchGemm(); benchScan(); try benchPrefill(); try benchGenerate(); try benchTrain()
         }
     }
@@ -71,6 +77,22 @@ struct BenchCommand: ParsableCommand {
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
         }
         return best
+    }
+
+    // MARK: - tokenize
+
+    /// BPE encoding speed on one core, MB of UTF-8 per second (a fresh tokenizer: cold merge cache).
+    func benchTokenize() throws {
+        let corpus = try TextCorpus.readText(path: text)
+        var best = Double.infinity, count = 0
+        for _ in 0..<max(1, repeats) {
+            let tok = try BPETokenizer(contentsOfFile: tokenizer)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            count = tok.encode(corpus).count
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        emit([("bench", "\"tokenize\""), ("threads", "1"), ("mb_per_second", String(format: "%.1f", Double(corpus.utf8.count) / best / 1e6)),
+              ("bytes", "\(corpus.utf8.count)"), ("tokens", "\(count)"), ("tokenizer", jsonString(tokenizer))])
     }
 
     // MARK: - gemm
