@@ -21,16 +21,21 @@
 //
 // Algorithm (hardware-aware: the (Bsz, L, E, N) states are never stored). Channels go in blocks of W
 // lanes (16 AVX-512, 8 AVX2, 16 portable), vectorised ACROSS channels as in the forward; blocks are
-// grouped (G blocks, so the per-chunk dB/dC reduction is shared), time is cut in chunks of
-// T = MK_SCAN_BWD_CHUNK steps. Per batch row and group:
-//   1. boundary sweep: forward over chunks 0 .. nC-2, keeping only the states at chunk starts, Hb (nC, N, W);
-//   2. chunks in reverse order, for each block: prep (elementwise: dt, dt u, sigmoid, silu gate -> dyp, dD),
-//      recompute (forward from Hb[c]: stores a_t h_t-1 and a_t (T, N, W), accumulates y if gated), reverse
-//      sweep (g carried in registers, n in groups of <= 8; per-lane partial dB, dC added to (T, N, W)
-//      buffers), finish (du, ddelta, dz); then one horizontal reduction per chunk of the partial dB, dC
-//      (a transpose-add tree, 16 (t, n) sums per vector) added into dBm, dCm.
+// grouped (G blocks share the per-chunk dB/dC reduction), time is cut in chunks of T = MK_SCAN_BWD_CHUNK
+// steps. Per batch row and group:
+//   1. boundary sweep: forward over chunks 0 .. nC-2, keeping only the states at chunk starts, Hb (nC, N, W)
+//      per block;
+//   2. chunks in reverse order, for each pass of BWD_KB blocks: prep (elementwise: dt, dt u, sigmoid, silu
+//      gate -> dyp, dD), then per block recompute (forward from Hb[c]: stores a_t h_t-1 and a_t (T, N, 2, W),
+//      accumulates y if gated) and reverse sweep (g and dA carried in registers, n in groups of <= 8;
+//      per-lane partial dB, dC added to a (T, N, 2, W) buffer), then finish (du, ddelta, dz); after all the
+//      group's blocks, one horizontal reduction of the partial dB, dC (a transpose-add tree, 16 (t, n) sums
+//      per vector) added into dBm, dCm.
 // Cost: two forward sweeps (one exp2 per (t, n) each) and one reverse sweep (no exp: a_t is kept from the
-// recompute). Memory: Hb, G (nC, N, W) floats, plus the chunk buffers 4 (T, N, W) floats: one heap block per call.
+// recompute). Memory, one heap block per call: Hb, (nC, N, W) floats per block of the group (G blocks,
+// budget BWD_GROUP_BYTES), the chunk buffers 2 (T, N, 2, W) and the step vectors BWD_KB (T, 9, W).
+// The elementwise passes read and write rows that are E floats apart (usually a page or more): they
+// take BWD_KB blocks per row (one TLB miss per row and stream instead of BWD_KB) and prefetch ahead.
 //
 // Vector math: scan_math.h (the same exp / 2^t / log1p / softplus as the forward). sigmoid(x) comes with
 // softplus: w = exp(-|x|), softplus = max(x, 0) + log1p(w), sigmoid = (x >= 0 ? 1 : w) / (1 + w).
@@ -43,19 +48,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef BWD_T_EXP
 #define BWD_T MK_SCAN_BWD_CHUNK         // time steps per chunk
-#else
-#define BWD_T BWD_T_EXP
-#endif
-#ifndef BWD_GB_EXP
 #define BWD_GROUP_BYTES (1 << 20)       // Hb + block state budget of a group of channel blocks
-#else
-#define BWD_GROUP_BYTES BWD_GB_EXP
-#endif
 #define BWD_GROUP_MAX 64                // blocks per group at most
-#define BWD_PF 8                        // prefetch distance in rows (prep, finish)
-#define BWD_NG 8                        // states per register group in the sweeps (AVX-512; AVX2: 4 in reverse)
+#define BWD_PF 8                        // prefetch distance in rows (prep)
+#define BWD_KB 4                        // blocks per elementwise pass (prep, finish): fewer TLB misses
 
 // The arguments of one call, with strides widened once.
 typedef struct {
@@ -80,11 +77,11 @@ typedef struct {
 // Per-chunk work buffers, reused by every block in turn (64-byte aligned). What one step or one (t, n)
 // needs is contiguous (one set of cache lines, no 4 KiB aliasing between separate arrays).
 enum { BWD_DT, BWD_DTU, BWD_U, BWD_SIG, BWD_DYP, BWD_DYD, BWD_Y, BWD_SB, BWD_QA, BWD_NSTEP };
-#define BWD_STEP(w, i, f, W) ((w)->step + ((ptrdiff_t)(i) * BWD_NSTEP + (f)) * (W))   // step vector f of step i
+#define BWD_STEP(k, i, f, W) ((k)->step + ((ptrdiff_t)(i) * BWD_NSTEP + (f)) * (W))   // step vector f of step i of block k
 // step vectors: dt_t, dt_t u_t, u_t, d dt / d delta (sigmoid or 1), dy silu(z), dy silu'(z) (only with z),
 // y = sum_n C h (pre-gate, without D u; only with z), sum_n g B, sum_n A g a h_t-1
 typedef struct {
-    float *step;            // (T, BWD_NSTEP, W): the step vectors above
+    float *step;            // (BWD_KB, T, BWD_NSTEP, W) (+ a line each): the step vectors above, per block of a pass
     float *ha;              // (T, N, 2, W): a_t h_t-1 and a_t of the chunk being differentiated
     float *pbc;             // (T, N, 2, W) + 32 zero vectors: per-lane partial dB and dC, summed over the group
     float *sums;            // (T N + 16): reduced dB or dC of the chunk
@@ -98,6 +95,7 @@ typedef struct {
     float *dA;              // (N, W): accumulated dA of these channels
     float *dD, *dbias;      // (W)
     float *Hb;              // (nC, N, W): states h at chunk starts (h_-1 for chunk 0)
+    float *step;            // (T, BWD_NSTEP, W): its step vectors in the current pass (a slice of bwd_work.step)
 } bwd_block;
 
 enum { BWD_BOUNDARY = 0, BWD_RECOMPUTE = 1, BWD_RECOMPUTE_Y = 2 };
@@ -105,15 +103,16 @@ enum { BWD_BOUNDARY = 0, BWD_RECOMPUTE = 1, BWD_RECOMPUTE_Y = 2 };
 // The five phases of one ISA. r0 = b L + t0 is the chunk's first row, nt its length.
 typedef struct {
     int W;
-    // elementwise over the chunk: dt, dtu (full = 0); also uu, sig, dyp, dyd, dD, zeroes y, sB, qA (full = 1)
-    void (*prep)(const bwd_args *a, const bwd_work *w, const bwd_block *k, ptrdiff_t r0, int nt, int full);
+    // elementwise over the chunk for kb <= BWD_KB consecutive blocks, row by row (one pass over each row's
+    // pages for all of them): dt, dtu (full = 0); also uu, sig, dyp, dyd, dD, zeroes y, sB, qA (full = 1)
+    void (*prep)(const bwd_args *a, const bwd_block *ks, int kb, ptrdiff_t r0, int nt, int full);
     // forward over the chunk from Hin (N, W): BOUNDARY writes the final state to Hout; RECOMPUTE stores ah, a
     void (*sweep)(const bwd_args *a, const bwd_work *w, const bwd_block *k, ptrdiff_t r0, int nt,
                   const float *Hin, float *Hout, int mode);
     // reverse over the chunk: g, dA of the block, pB, pC, sB, qA
     void (*rev)(const bwd_args *a, const bwd_work *w, const bwd_block *k, ptrdiff_t r0, int nt);
-    // du, ddelta, dz rows of the block; dbias
-    void (*finish)(const bwd_args *a, const bwd_work *w, const bwd_block *k, ptrdiff_t r0, int nt);
+    // du, ddelta, dz rows of kb consecutive blocks, row by row; dbias
+    void (*finish)(const bwd_args *a, const bwd_block *ks, int kb, ptrdiff_t r0, int nt);
     // dBm, dCm rows of the chunk += lane sums of pB, pC; pB, pC back to zero
     void (*reduce)(const bwd_args *a, const bwd_work *w, ptrdiff_t r0, int nt);
 } bwd_isa;
@@ -211,60 +210,58 @@ void mk_scan_bwd_ref(const float *u, int ld_u, const float *delta, int ld_delta,
 
 #define BWD_W_PORTABLE 16
 
-static void bwd_prep_portable(const bwd_args *a, const bwd_work *w, const bwd_block *k,
-                              ptrdiff_t r0, int nt, int full) {
+// One row (step i, row r) of block k; the spec of every prep.
+static void bwd_prep_row_portable(const bwd_args *a, const bwd_block *k, ptrdiff_t r, int i, int full) {
     enum { W = BWD_W_PORTABLE };
     const int e0 = k->e0, cnt = k->cnt;
-    float bias[W], dDacc[W];                                              // (W)
+    float uu[W], x[W], dyv[W], zz[W];                                     // (W)
     for (int j = 0; j < W; j++) {
-        bias[j] = (a->delta_bias && j < cnt) ? a->delta_bias[e0 + j] : 0.0f;
-        dDacc[j] = k->dD[j];
+        uu[j] = 0.0f; dyv[j] = 0.0f; zz[j] = 0.0f;
+        x[j] = (a->delta_bias && j < cnt) ? a->delta_bias[e0 + j] : 0.0f;
     }
-    for (int i = 0; i < nt; i++) {
-        const ptrdiff_t r = r0 + i;
-        float uu[W], x[W], dyv[W], zz[W];                                 // (W)
-        for (int j = 0; j < W; j++) { uu[j] = 0.0f; x[j] = 0.0f; dyv[j] = 0.0f; zz[j] = 0.0f; }
-        for (int j = 0; j < cnt; j++) {
-            uu[j] = a->u[r * a->ld_u + e0 + j];
-            x[j] = a->delta[r * a->ld_delta + e0 + j];
-        }
-        float *dt = BWD_STEP(w, i, BWD_DT, W), *dtu = BWD_STEP(w, i, BWD_DTU, W), *sig = BWD_STEP(w, i, BWD_SIG, W);   // (W)
-        for (int j = 0; j < W; j++) {
-            const float xb = x[j] + bias[j];
-            float d = xb, s = 1.0f;
-            if (a->softplus) {
-                const float e = mk_expf(-fabsf(xb));
-                d = (xb > 0.0f ? xb : 0.0f) + scan_log1p01(e);
-                s = (xb >= 0.0f ? 1.0f : e) / (1.0f + e);
-                if (xb > SCAN_SOFTPLUS_THRESHOLD) { d = xb; s = 1.0f; }
-            }
-            dt[j] = d;
-            dtu[j] = d * uu[j];
-            sig[j] = s;
-        }
-        if (!full) continue;
-        for (int j = 0; j < cnt; j++) {
-            dyv[j] = a->dy[r * a->ld_dy + e0 + j];
-            if (a->z) zz[j] = a->z[r * a->ld_z + e0 + j];
-        }
-        float *dyp = BWD_STEP(w, i, BWD_DYP, W), *dyd = BWD_STEP(w, i, BWD_DYD, W);              // (W)
-        for (int j = 0; j < W; j++) {
-            float p = dyv[j];
-            if (a->z) {
-                const float s = 1.0f / (1.0f + mk_expf(-zz[j]));
-                p = dyv[j] * zz[j] * s;
-                dyd[j] = dyv[j] * s * (1.0f + zz[j] * (1.0f - s));
-            }
-            dyp[j] = p;
-            dDacc[j] += p * uu[j];
-            BWD_STEP(w, i, BWD_U, W)[j] = uu[j];
-            BWD_STEP(w, i, BWD_Y, W)[j] = 0.0f;
-            BWD_STEP(w, i, BWD_SB, W)[j] = 0.0f;
-            BWD_STEP(w, i, BWD_QA, W)[j] = 0.0f;
-        }
+    for (int j = 0; j < cnt; j++) {
+        uu[j] = a->u[r * a->ld_u + e0 + j];
+        x[j] += a->delta[r * a->ld_delta + e0 + j];
     }
-    if (full)
-        for (int j = 0; j < W; j++) k->dD[j] = dDacc[j];
+    float *dt = BWD_STEP(k, i, BWD_DT, W), *dtu = BWD_STEP(k, i, BWD_DTU, W), *sig = BWD_STEP(k, i, BWD_SIG, W);  // (W)
+    for (int j = 0; j < W; j++) {
+        const float xb = x[j];
+        float d = xb, s = 1.0f;                                           // dt and d dt / d delta
+        if (a->softplus) {
+            const float e = mk_expf(-fabsf(xb));
+            d = (xb > 0.0f ? xb : 0.0f) + scan_log1p01(e);
+            s = (xb >= 0.0f ? 1.0f : e) / (1.0f + e);
+            if (xb > SCAN_SOFTPLUS_THRESHOLD) { d = xb; s = 1.0f; }
+        }
+        dt[j] = d;
+        dtu[j] = d * uu[j];
+        sig[j] = s;
+    }
+    if (!full) return;
+    for (int j = 0; j < cnt; j++) {
+        dyv[j] = a->dy[r * a->ld_dy + e0 + j];
+        if (a->z) zz[j] = a->z[r * a->ld_z + e0 + j];
+    }
+    float *dyp = BWD_STEP(k, i, BWD_DYP, W), *dyd = BWD_STEP(k, i, BWD_DYD, W);                          // (W)
+    for (int j = 0; j < W; j++) {
+        float p = dyv[j];
+        if (a->z) {
+            const float s = 1.0f / (1.0f + mk_expf(-zz[j]));
+            p = dyv[j] * zz[j] * s;                                       // dy silu(z)
+            dyd[j] = dyv[j] * s * (1.0f + zz[j] * (1.0f - s));            // dy silu'(z)
+        }
+        dyp[j] = p;
+        k->dD[j] += p * uu[j];
+        BWD_STEP(k, i, BWD_U, W)[j] = uu[j];
+        BWD_STEP(k, i, BWD_Y, W)[j] = 0.0f;
+        BWD_STEP(k, i, BWD_SB, W)[j] = 0.0f;
+        BWD_STEP(k, i, BWD_QA, W)[j] = 0.0f;
+    }
+}
+
+static void bwd_prep_portable(const bwd_args *a, const bwd_block *ks, int kb, ptrdiff_t r0, int nt, int full) {
+    for (int i = 0; i < nt; i++)
+        for (int q = 0; q < kb; q++) bwd_prep_row_portable(a, ks + q, r0 + i, i, full);
 }
 
 // Spec per lane j, step t (the forward of the reference): a = 2^(dt At2[n]) = exp(dt A[n]);
@@ -279,7 +276,7 @@ static void bwd_sweep_portable(const bwd_args *a, const bwd_work *w, const bwd_b
     memcpy(H, Hin, sizeof(float) * (size_t)N * W);
     for (int i = 0; i < nt; i++) {
         const float *Bt = a->Bm + (r0 + i) * a->ld_bc, *Ct = a->Cm + (r0 + i) * a->ld_bc;   // (N)
-        const float *dt = BWD_STEP(w, i, BWD_DT, W), *dtu = BWD_STEP(w, i, BWD_DTU, W);           // (W)
+        const float *dt = BWD_STEP(k, i, BWD_DT, W), *dtu = BWD_STEP(k, i, BWD_DTU, W);           // (W)
         float yacc[W];                                                    // (W)
         for (int j = 0; j < W; j++) yacc[j] = 0.0f;
         for (int n = 0; n < N; n++) {
@@ -295,7 +292,7 @@ static void bwd_sweep_portable(const bwd_args *a, const bwd_work *w, const bwd_b
             }
         }
         if (mode == BWD_RECOMPUTE_Y)
-            for (int j = 0; j < W; j++) BWD_STEP(w, i, BWD_Y, W)[j] += yacc[j];
+            for (int j = 0; j < W; j++) BWD_STEP(k, i, BWD_Y, W)[j] += yacc[j];
     }
 }
 
@@ -306,7 +303,7 @@ static void bwd_rev_portable(const bwd_args *a, const bwd_work *w, const bwd_blo
     const int N = a->N;
     for (int i = nt - 1; i >= 0; i--) {
         const float *Bt = a->Bm + (r0 + i) * a->ld_bc, *Ct = a->Cm + (r0 + i) * a->ld_bc;   // (N)
-        const float *dyp = BWD_STEP(w, i, BWD_DYP, W), *dt = BWD_STEP(w, i, BWD_DT, W), *dtu = BWD_STEP(w, i, BWD_DTU, W);      // (W)
+        const float *dyp = BWD_STEP(k, i, BWD_DYP, W), *dt = BWD_STEP(k, i, BWD_DT, W), *dtu = BWD_STEP(k, i, BWD_DTU, W);      // (W)
         float sB[W], qA[W];                                               // (W)
         for (int j = 0; j < W; j++) { sB[j] = 0.0f; qA[j] = 0.0f; }
         for (int n = 0; n < N; n++) {
@@ -325,29 +322,29 @@ static void bwd_rev_portable(const bwd_args *a, const bwd_work *w, const bwd_blo
                 g[j] = av[j] * gn;
             }
         }
-        for (int j = 0; j < W; j++) { BWD_STEP(w, i, BWD_SB, W)[j] += sB[j]; BWD_STEP(w, i, BWD_QA, W)[j] += qA[j]; }
+        for (int j = 0; j < W; j++) { BWD_STEP(k, i, BWD_SB, W)[j] += sB[j]; BWD_STEP(k, i, BWD_QA, W)[j] += qA[j]; }
     }
 }
 
-static void bwd_finish_portable(const bwd_args *a, const bwd_work *w, const bwd_block *k, ptrdiff_t r0, int nt) {
+static void bwd_finish_portable(const bwd_args *a, const bwd_block *ks, int kb, ptrdiff_t r0, int nt) {
     enum { W = BWD_W_PORTABLE };
-    const int e0 = k->e0, cnt = k->cnt;
-    float Dv[W];                                                          // (W)
-    for (int j = 0; j < W; j++) Dv[j] = (a->D && j < cnt) ? a->D[e0 + j] : 0.0f;
-    for (int i = 0; i < nt; i++) {
-        const ptrdiff_t r = r0 + i;
-        const float *st = BWD_STEP(w, i, 0, W);                           // (BWD_NSTEP, W)
-        for (int j = 0; j < cnt; j++) {
-            const float sB = st[BWD_SB * W + j], uu = st[BWD_U * W + j];
-            const float ddt = uu * sB + st[BWD_QA * W + j];
-            const float dd = a->softplus ? ddt * st[BWD_SIG * W + j] : ddt;
-            a->du[r * a->ld_du + e0 + j] = st[BWD_DYP * W + j] * Dv[j] + st[BWD_DT * W + j] * sB;
-            a->ddelta[r * a->ld_ddelta + e0 + j] = dd;
-            k->dbias[j] += dd;
-            if (a->z && a->dz)
-                a->dz[r * a->ld_dz + e0 + j] = st[BWD_DYD * W + j] * (st[BWD_Y * W + j] + Dv[j] * uu);
+    for (int i = 0; i < nt; i++)
+        for (int q = 0; q < kb; q++) {
+            const bwd_block *k = ks + q;
+            const ptrdiff_t r = r0 + i;
+            const float *st = BWD_STEP(k, i, 0, W);                       // (BWD_NSTEP, W)
+            for (int j = 0; j < k->cnt; j++) {
+                const int e = k->e0 + j;
+                const float Dv = a->D ? a->D[e] : 0.0f;
+                const float sB = st[BWD_SB * W + j], uu = st[BWD_U * W + j];
+                const float ddt = uu * sB + st[BWD_QA * W + j];
+                const float dd = a->softplus ? ddt * st[BWD_SIG * W + j] : ddt;
+                a->du[r * a->ld_du + e] = st[BWD_DYP * W + j] * Dv + st[BWD_DT * W + j] * sB;
+                a->ddelta[r * a->ld_ddelta + e] = dd;
+                k->dbias[j] += dd;
+                if (a->z && a->dz) a->dz[r * a->ld_dz + e] = st[BWD_DYD * W + j] * (st[BWD_Y * W + j] + Dv * uu);
+            }
         }
-    }
 }
 
 // Flat over the nt N (t, n) items of the chunk: sums[f] = sum_j p[f, j] (p: pB or pC, items 2 W floats
@@ -380,62 +377,69 @@ static const bwd_isa bwd_isa_portable = {
 
 #define BWD_W512 16
 
-SCAN_TARGET512 static void bwd_prep512(const bwd_args *a, const bwd_work *w, const bwd_block *k,
-                                       ptrdiff_t r0, int nt, int full) {
-    const __mmask16 m = k->cnt >= BWD_W512 ? (__mmask16)0xFFFF : (__mmask16)((1u << k->cnt) - 1u);
-    const int e0 = k->e0;
-    const __m512 bias = a->delta_bias ? _mm512_maskz_loadu_ps(m, a->delta_bias + e0) : _mm512_setzero_ps();
+SCAN_TARGET512 MK_INLINE __mmask16 bwd_mask512(int cnt) {
+    return cnt >= BWD_W512 ? (__mmask16)0xFFFF : (__mmask16)((1u << cnt) - 1u);
+}
+
+// Rows of u, delta (, dy, z) are usually pages apart: the kb blocks' lines of a row are read together
+// (one TLB walk per row and stream instead of kb) and prefetched BWD_PF rows ahead. Spec: bwd_prep_row_portable.
+SCAN_TARGET512 static void bwd_prep512(const bwd_args *a, const bwd_block *ks, int kb, ptrdiff_t r0, int nt, int full) {
     const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
     const ptrdiff_t ld_u = a->ld_u, ld_d = a->ld_delta, ld_z = a->ld_z, ld_dy = a->ld_dy;
-    const float *ur = a->u + r0 * ld_u + e0;                              // (nt, 16) stride ld_u
-    const float *dr = a->delta + r0 * ld_d + e0;                          // (nt, 16) stride ld_d
-    const float *zr = a->z ? a->z + r0 * ld_z + e0 : NULL;               // (nt, 16) stride ld_z
-    const float *dyr = a->dy + r0 * ld_dy + e0;                           // (nt, 16) stride ld_dy
-    __m512 dDacc = _mm512_load_ps(k->dD);
+    const int e0 = ks[0].e0;                                              // blocks q at e0 + 16 q
+    const float *ur = a->u + r0 * ld_u + e0;                              // (nt, 16 kb) stride ld_u
+    const float *dr = a->delta + r0 * ld_d + e0;                          // (nt, 16 kb) stride ld_d
+    const float *zr = a->z ? a->z + r0 * ld_z + e0 : NULL;               // (nt, 16 kb) stride ld_z
+    const float *dyr = a->dy + r0 * ld_dy + e0;                           // (nt, 16 kb) stride ld_dy
     for (int i = 0; i < nt; i++) {
-        if (i + BWD_PF < nt) {                                            // rows are pages apart: no HW prefetch
-            _mm_prefetch((const char *)(ur + (i + BWD_PF) * ld_u), _MM_HINT_T0);
-            _mm_prefetch((const char *)(dr + (i + BWD_PF) * ld_d), _MM_HINT_T0);
-            if (full) {
-                _mm_prefetch((const char *)(dyr + (i + BWD_PF) * ld_dy), _MM_HINT_T0);
-                if (zr) _mm_prefetch((const char *)(zr + (i + BWD_PF) * ld_z), _MM_HINT_T0);
+        if (i + BWD_PF < nt)
+            for (int q = 0; q < kb; q++) {
+                _mm_prefetch((const char *)(ur + (i + BWD_PF) * ld_u + q * 16), _MM_HINT_T0);
+                _mm_prefetch((const char *)(dr + (i + BWD_PF) * ld_d + q * 16), _MM_HINT_T0);
+                if (full) {
+                    _mm_prefetch((const char *)(dyr + (i + BWD_PF) * ld_dy + q * 16), _MM_HINT_T0);
+                    if (zr) _mm_prefetch((const char *)(zr + (i + BWD_PF) * ld_z + q * 16), _MM_HINT_T0);
+                }
             }
-        }
-        const __m512 uv = _mm512_maskz_loadu_ps(m, ur + i * ld_u);
-        const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dr + i * ld_d), bias);
-        __m512 dt = x, sig = one;
-        if (a->softplus) {
-            const __m512 e = scan_exp512(_mm512_sub_ps(zero, _mm512_abs_ps(x)));   // exp(-|x|)
-            const __m512 sp = _mm512_add_ps(_mm512_max_ps(x, zero), scan_log1p01_512(e));
-            const __mmask16 big = _mm512_cmp_ps_mask(x, _mm512_set1_ps(SCAN_SOFTPLUS_THRESHOLD), _CMP_GT_OQ);
-            dt = _mm512_mask_blend_ps(big, sp, x);
-            if (full) {
-                const __mmask16 pos = _mm512_cmp_ps_mask(x, zero, _CMP_GE_OQ);
-                sig = _mm512_div_ps(_mm512_mask_blend_ps(pos, e, one), _mm512_add_ps(one, e));
-                sig = _mm512_mask_blend_ps(big, sig, one);
+        for (int q = 0; q < kb; q++) {
+            const bwd_block *k = ks + q;
+            const __mmask16 m = bwd_mask512(k->cnt);
+            const __m512 bias = a->delta_bias ? _mm512_maskz_loadu_ps(m, a->delta_bias + k->e0) : zero;
+            const __m512 uv = _mm512_maskz_loadu_ps(m, ur + i * ld_u + q * 16);
+            const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dr + i * ld_d + q * 16), bias);
+            __m512 dt = x, sig = one;
+            if (a->softplus) {
+                const __m512 e = scan_exp512(_mm512_sub_ps(zero, _mm512_abs_ps(x)));   // exp(-|x|)
+                const __m512 sp = _mm512_add_ps(_mm512_max_ps(x, zero), scan_log1p01_512(e));
+                const __mmask16 big = _mm512_cmp_ps_mask(x, _mm512_set1_ps(SCAN_SOFTPLUS_THRESHOLD), _CMP_GT_OQ);
+                dt = _mm512_mask_blend_ps(big, sp, x);
+                if (full) {
+                    const __mmask16 pos = _mm512_cmp_ps_mask(x, zero, _CMP_GE_OQ);
+                    sig = _mm512_div_ps(_mm512_mask_blend_ps(pos, e, one), _mm512_add_ps(one, e));
+                    sig = _mm512_mask_blend_ps(big, sig, one);
+                }
             }
+            _mm512_store_ps(BWD_STEP(k, i, BWD_DT, 16), dt);
+            _mm512_store_ps(BWD_STEP(k, i, BWD_DTU, 16), _mm512_mul_ps(dt, uv));
+            if (!full) continue;
+            _mm512_store_ps(BWD_STEP(k, i, BWD_U, 16), uv);
+            _mm512_store_ps(BWD_STEP(k, i, BWD_SIG, 16), sig);
+            const __m512 dyv = _mm512_maskz_loadu_ps(m, dyr + i * ld_dy + q * 16);
+            __m512 dyp = dyv;
+            if (zr) {
+                const __m512 zv = _mm512_maskz_loadu_ps(m, zr + i * ld_z + q * 16);
+                const __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, scan_exp512(_mm512_sub_ps(zero, zv))));
+                dyp = _mm512_mul_ps(dyv, _mm512_mul_ps(zv, s));                              // dy silu(z)
+                const __m512 ds = _mm512_mul_ps(s, _mm512_fmadd_ps(zv, _mm512_sub_ps(one, s), one));  // silu'(z)
+                _mm512_store_ps(BWD_STEP(k, i, BWD_DYD, 16), _mm512_mul_ps(dyv, ds));
+            }
+            _mm512_store_ps(BWD_STEP(k, i, BWD_DYP, 16), dyp);
+            _mm512_store_ps(k->dD, _mm512_fmadd_ps(dyp, uv, _mm512_load_ps(k->dD)));
+            _mm512_store_ps(BWD_STEP(k, i, BWD_Y, 16), zero);
+            _mm512_store_ps(BWD_STEP(k, i, BWD_SB, 16), zero);
+            _mm512_store_ps(BWD_STEP(k, i, BWD_QA, 16), zero);
         }
-        _mm512_store_ps(BWD_STEP(w, i, BWD_DT, 16), dt);
-        _mm512_store_ps(BWD_STEP(w, i, BWD_DTU, 16), _mm512_mul_ps(dt, uv));
-        if (!full) continue;
-        _mm512_store_ps(BWD_STEP(w, i, BWD_U, 16), uv);
-        _mm512_store_ps(BWD_STEP(w, i, BWD_SIG, 16), sig);
-        const __m512 dyv = _mm512_maskz_loadu_ps(m, dyr + i * ld_dy);
-        __m512 dyp = dyv;
-        if (zr) {
-            const __m512 zv = _mm512_maskz_loadu_ps(m, zr + i * ld_z);
-            const __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, scan_exp512(_mm512_sub_ps(zero, zv))));
-            dyp = _mm512_mul_ps(dyv, _mm512_mul_ps(zv, s));                          // dy silu(z)
-            const __m512 ds = _mm512_mul_ps(s, _mm512_fmadd_ps(zv, _mm512_sub_ps(one, s), one));  // silu'(z)
-            _mm512_store_ps(BWD_STEP(w, i, BWD_DYD, 16), _mm512_mul_ps(dyv, ds));
-        }
-        _mm512_store_ps(BWD_STEP(w, i, BWD_DYP, 16), dyp);
-        dDacc = _mm512_fmadd_ps(dyp, uv, dDacc);
-        _mm512_store_ps(BWD_STEP(w, i, BWD_Y, 16), zero);
-        _mm512_store_ps(BWD_STEP(w, i, BWD_SB, 16), zero);
-        _mm512_store_ps(BWD_STEP(w, i, BWD_QA, 16), zero);
     }
-    if (full) _mm512_store_ps(k->dD, dDacc);
 }
 
 // Forward over the chunk for states [n0, n0 + NG) (NG a compile-time constant at each call site: h, At2
@@ -452,8 +456,12 @@ SCAN_TARGET512 MK_INLINE void bwd_sweep512_group(const bwd_args *a, const bwd_wo
     }
     const float *Bt = a->Bm + r0 * ld_bc + n0, *Ct = a->Cm + r0 * ld_bc + n0;   // (NG) per row
     for (int i = 0; i < nt; i++, Bt += ld_bc, Ct += ld_bc) {
-        const __m512 dt = _mm512_load_ps(BWD_STEP(w, i, BWD_DT, 16)), dtu = _mm512_load_ps(BWD_STEP(w, i, BWD_DTU, 16));
+        const __m512 dt = _mm512_load_ps(BWD_STEP(k, i, BWD_DT, 16)), dtu = _mm512_load_ps(BWD_STEP(k, i, BWD_DTU, 16));
         float *hap = w->ha + ((ptrdiff_t)i * N + n0) * 32;               // (NG, 2, 16): ah, a
+#ifdef EXP_PC
+        float *pcp = w->pbc + ((ptrdiff_t)i * N + n0) * 32 + 16;         // (NG, 2, 16): pC
+        const __m512 dyp = mode != BWD_BOUNDARY ? _mm512_load_ps(BWD_STEP(k, i, BWD_DYP, 16)) : _mm512_setzero_ps();
+#endif
         __m512 y0 = _mm512_setzero_ps(), y1 = _mm512_setzero_ps();
         SCAN_UNROLL
         for (int j = 0; j < NG; j++) {
@@ -463,6 +471,9 @@ SCAN_TARGET512 MK_INLINE void bwd_sweep512_group(const bwd_args *a, const bwd_wo
             if (mode != BWD_BOUNDARY) {
                 _mm512_store_ps(hap + j * 32, ah);
                 _mm512_store_ps(hap + j * 32 + 16, av);
+#ifdef EXP_PC
+                _mm512_store_ps(pcp + j * 32, _mm512_fmadd_ps(dyp, h[j], _mm512_load_ps(pcp + j * 32)));
+#endif
             }
             if (mode == BWD_RECOMPUTE_Y) {
                 if (j & 1) y1 = _mm512_fmadd_ps(_mm512_set1_ps(Ct[j]), h[j], y1);
@@ -470,7 +481,7 @@ SCAN_TARGET512 MK_INLINE void bwd_sweep512_group(const bwd_args *a, const bwd_wo
             }
         }
         if (mode == BWD_RECOMPUTE_Y)
-            _mm512_store_ps(BWD_STEP(w, i, BWD_Y, 16), _mm512_add_ps(_mm512_load_ps(BWD_STEP(w, i, BWD_Y, 16)), _mm512_add_ps(y0, y1)));
+            _mm512_store_ps(BWD_STEP(k, i, BWD_Y, 16), _mm512_add_ps(_mm512_load_ps(BWD_STEP(k, i, BWD_Y, 16)), _mm512_add_ps(y0, y1)));
     }
     if (mode == BWD_BOUNDARY)
         for (int j = 0; j < NG; j++) _mm512_store_ps(Hout + (n0 + j) * 16, h[j]);
@@ -511,8 +522,8 @@ SCAN_TARGET512 MK_INLINE void bwd_rev512_group(const bwd_args *a, const bwd_work
     const float *An = k->Av + n0 * 16;                                    // (NG, 16)
     const float *Bt = a->Bm + (r0 + nt - 1) * ld_bc + n0, *Ct = a->Cm + (r0 + nt - 1) * ld_bc + n0;  // (NG)
     for (int i = nt - 1; i >= 0; i--, Bt -= ld_bc, Ct -= ld_bc) {
-        const __m512 dyp = _mm512_load_ps(BWD_STEP(w, i, BWD_DYP, 16)), dt = _mm512_load_ps(BWD_STEP(w, i, BWD_DT, 16));
-        const __m512 dtu = _mm512_load_ps(BWD_STEP(w, i, BWD_DTU, 16));
+        const __m512 dyp = _mm512_load_ps(BWD_STEP(k, i, BWD_DYP, 16)), dt = _mm512_load_ps(BWD_STEP(k, i, BWD_DT, 16));
+        const __m512 dtu = _mm512_load_ps(BWD_STEP(k, i, BWD_DTU, 16));
         const ptrdiff_t off = ((ptrdiff_t)i * N + n0) * 32;
         const float *hap = w->ha + off;                                   // (NG, 2, 16): ah, a
         float *pp = w->pbc + off;                                         // (NG, 2, 16): pB, pC
@@ -522,8 +533,10 @@ SCAN_TARGET512 MK_INLINE void bwd_rev512_group(const bwd_args *a, const bwd_work
             const __m512 Bn = _mm512_set1_ps(Bt[j]);
             const __m512 ah = _mm512_load_ps(hap + j * 32);
             const __m512 gn = _mm512_fmadd_ps(dyp, _mm512_set1_ps(Ct[j]), g[j]);      // g_t
+#ifndef EXP_PC
             const __m512 h = _mm512_fmadd_ps(dtu, Bn, ah);                           // h_t
             _mm512_store_ps(pp + j * 32 + 16, _mm512_fmadd_ps(dyp, h, _mm512_load_ps(pp + j * 32 + 16)));
+#endif
             _mm512_store_ps(pp + j * 32, _mm512_fmadd_ps(gn, dtu, _mm512_load_ps(pp + j * 32)));
             sB = _mm512_fmadd_ps(gn, Bn, sB);
             const __m512 q = _mm512_mul_ps(gn, ah);
@@ -531,8 +544,8 @@ SCAN_TARGET512 MK_INLINE void bwd_rev512_group(const bwd_args *a, const bwd_work
             dA[j] = _mm512_fmadd_ps(dt, q, dA[j]);
             g[j] = _mm512_mul_ps(_mm512_load_ps(hap + j * 32 + 16), gn);              // a_t g_t
         }
-        _mm512_store_ps(BWD_STEP(w, i, BWD_SB, 16), _mm512_add_ps(_mm512_load_ps(BWD_STEP(w, i, BWD_SB, 16)), sB));
-        _mm512_store_ps(BWD_STEP(w, i, BWD_QA, 16), _mm512_add_ps(_mm512_load_ps(BWD_STEP(w, i, BWD_QA, 16)), qA));
+        _mm512_store_ps(BWD_STEP(k, i, BWD_SB, 16), _mm512_add_ps(_mm512_load_ps(BWD_STEP(k, i, BWD_SB, 16)), sB));
+        _mm512_store_ps(BWD_STEP(k, i, BWD_QA, 16), _mm512_add_ps(_mm512_load_ps(BWD_STEP(k, i, BWD_QA, 16)), qA));
     }
     for (int j = 0; j < NG; j++) {
         _mm512_store_ps(k->g + (n0 + j) * 16, g[j]);
@@ -546,30 +559,30 @@ SCAN_TARGET512 static void bwd_rev512(const bwd_args *a, const bwd_work *w, cons
 #undef BWD_REV512
 }
 
-SCAN_TARGET512 static void bwd_finish512(const bwd_args *a, const bwd_work *w, const bwd_block *k,
-                                         ptrdiff_t r0, int nt) {
-    const __mmask16 m = k->cnt >= BWD_W512 ? (__mmask16)0xFFFF : (__mmask16)((1u << k->cnt) - 1u);
-    const int e0 = k->e0;
-    const __m512 Dv = a->D ? _mm512_maskz_loadu_ps(m, a->D + e0) : _mm512_setzero_ps();
-    float *dur = a->du + r0 * a->ld_du + e0;                              // (nt, 16) stride ld_du
-    float *ddr = a->ddelta + r0 * a->ld_ddelta + e0;                      // (nt, 16) stride ld_ddelta
-    float *dzr = (a->z && a->dz) ? a->dz + r0 * a->ld_dz + e0 : NULL;    // (nt, 16) stride ld_dz
-    __m512 dbacc = _mm512_load_ps(k->dbias);
-    for (int i = 0; i < nt; i++) {
-        const __m512 sB = _mm512_load_ps(BWD_STEP(w, i, BWD_SB, 16)), uu = _mm512_load_ps(BWD_STEP(w, i, BWD_U, 16));
-        const __m512 dyp = _mm512_load_ps(BWD_STEP(w, i, BWD_DYP, 16));
-        const __m512 du = _mm512_fmadd_ps(dyp, Dv, _mm512_mul_ps(_mm512_load_ps(BWD_STEP(w, i, BWD_DT, 16)), sB));
-        __m512 dd = _mm512_fmadd_ps(uu, sB, _mm512_load_ps(BWD_STEP(w, i, BWD_QA, 16)));    // d dt
-        if (a->softplus) dd = _mm512_mul_ps(dd, _mm512_load_ps(BWD_STEP(w, i, BWD_SIG, 16)));
-        dbacc = _mm512_add_ps(dbacc, dd);
-        _mm512_mask_storeu_ps(dur + i * a->ld_du, m, du);
-        _mm512_mask_storeu_ps(ddr + i * a->ld_ddelta, m, dd);
-        if (dzr) {
-            const __m512 y = _mm512_fmadd_ps(Dv, uu, _mm512_load_ps(BWD_STEP(w, i, BWD_Y, 16)));   // pre-gate y
-            _mm512_mask_storeu_ps(dzr + i * a->ld_dz, m, _mm512_mul_ps(_mm512_load_ps(BWD_STEP(w, i, BWD_DYD, 16)), y));
+SCAN_TARGET512 static void bwd_finish512(const bwd_args *a, const bwd_block *ks, int kb, ptrdiff_t r0, int nt) {
+    const int e0 = ks[0].e0;                                              // blocks q at e0 + 16 q
+    float *dur = a->du + r0 * a->ld_du + e0;                              // (nt, 16 kb) stride ld_du
+    float *ddr = a->ddelta + r0 * a->ld_ddelta + e0;                      // (nt, 16 kb) stride ld_ddelta
+    float *dzr = (a->z && a->dz) ? a->dz + r0 * a->ld_dz + e0 : NULL;    // (nt, 16 kb) stride ld_dz
+    for (int i = 0; i < nt; i++)
+        for (int q = 0; q < kb; q++) {
+            const bwd_block *k = ks + q;
+            const __mmask16 m = bwd_mask512(k->cnt);
+            const __m512 Dv = a->D ? _mm512_maskz_loadu_ps(m, a->D + k->e0) : _mm512_setzero_ps();
+            const __m512 sB = _mm512_load_ps(BWD_STEP(k, i, BWD_SB, 16)), uu = _mm512_load_ps(BWD_STEP(k, i, BWD_U, 16));
+            const __m512 dyp = _mm512_load_ps(BWD_STEP(k, i, BWD_DYP, 16));
+            const __m512 du = _mm512_fmadd_ps(dyp, Dv, _mm512_mul_ps(_mm512_load_ps(BWD_STEP(k, i, BWD_DT, 16)), sB));
+            __m512 dd = _mm512_fmadd_ps(uu, sB, _mm512_load_ps(BWD_STEP(k, i, BWD_QA, 16)));    // d dt
+            if (a->softplus) dd = _mm512_mul_ps(dd, _mm512_load_ps(BWD_STEP(k, i, BWD_SIG, 16)));
+            _mm512_store_ps(k->dbias, _mm512_add_ps(_mm512_load_ps(k->dbias), dd));
+            _mm512_mask_storeu_ps(dur + i * a->ld_du + q * 16, m, du);
+            _mm512_mask_storeu_ps(ddr + i * a->ld_ddelta + q * 16, m, dd);
+            if (dzr) {
+                const __m512 y = _mm512_fmadd_ps(Dv, uu, _mm512_load_ps(BWD_STEP(k, i, BWD_Y, 16)));   // pre-gate y
+                _mm512_mask_storeu_ps(dzr + i * a->ld_dz + q * 16, m,
+                                      _mm512_mul_ps(_mm512_load_ps(BWD_STEP(k, i, BWD_DYD, 16)), y));
+            }
         }
-    }
-    _mm512_store_ps(k->dbias, dbacc);
 }
 
 // Lane sums of 16 vectors p + v 32, v < 16 (16 floats each) as one vector: a transpose-add tree, 15 adds.
@@ -623,54 +636,72 @@ SCAN_TARGET2 MK_INLINE __m256i bwd_mask256(int cnt) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-SCAN_TARGET2 static void bwd_prep256(const bwd_args *a, const bwd_work *w, const bwd_block *k,
-                                     ptrdiff_t r0, int nt, int full) {
-    const __m256i m = bwd_mask256(k->cnt);
-    const int e0 = k->e0;
-    const __m256 bias = a->delta_bias ? _mm256_maskload_ps(a->delta_bias + e0, m) : _mm256_setzero_ps();
+// Loads / stores cnt <= 8 floats: whole vectors for full blocks (vmaskmovps is slow on AMD CPUs), masked otherwise.
+SCAN_TARGET2 MK_INLINE __m256 bwd_load256(const float *p, int cnt, __m256i m) {
+    return cnt == BWD_W256 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
+}
+SCAN_TARGET2 MK_INLINE void bwd_store256(float *p, int cnt, __m256i m, __m256 v) {
+    if (cnt == BWD_W256) _mm256_storeu_ps(p, v);
+    else _mm256_maskstore_ps(p, m, v);
+}
+
+SCAN_TARGET2 static void bwd_prep256(const bwd_args *a, const bwd_block *ks, int kb, ptrdiff_t r0, int nt, int full) {
     const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps(), signbit = _mm256_set1_ps(-0.0f);
     const ptrdiff_t ld_u = a->ld_u, ld_d = a->ld_delta, ld_z = a->ld_z, ld_dy = a->ld_dy;
-    const float *ur = a->u + r0 * ld_u + e0;                              // (nt, 8) stride ld_u
-    const float *dr = a->delta + r0 * ld_d + e0;                          // (nt, 8) stride ld_d
-    const float *zr = a->z ? a->z + r0 * ld_z + e0 : NULL;               // (nt, 8) stride ld_z
-    const float *dyr = a->dy + r0 * ld_dy + e0;                           // (nt, 8) stride ld_dy
-    __m256 dDacc = _mm256_load_ps(k->dD);
+    const int e0 = ks[0].e0;                                              // blocks q at e0 + 8 q
+    const float *ur = a->u + r0 * ld_u + e0;                              // (nt, 8 kb) stride ld_u
+    const float *dr = a->delta + r0 * ld_d + e0;                          // (nt, 8 kb) stride ld_d
+    const float *zr = a->z ? a->z + r0 * ld_z + e0 : NULL;               // (nt, 8 kb) stride ld_z
+    const float *dyr = a->dy + r0 * ld_dy + e0;                           // (nt, 8 kb) stride ld_dy
     for (int i = 0; i < nt; i++) {
-        const __m256 uv = _mm256_maskload_ps(ur + i * ld_u, m);
-        const __m256 x = _mm256_add_ps(_mm256_maskload_ps(dr + i * ld_d, m), bias);
-        __m256 dt = x, sig = one;
-        if (a->softplus) {
-            const __m256 e = scan_exp256(_mm256_or_ps(x, signbit));                      // exp(-|x|)
-            const __m256 sp = _mm256_add_ps(_mm256_max_ps(x, zero), scan_log1p01_256(e));
-            const __m256 big = _mm256_cmp_ps(x, _mm256_set1_ps(SCAN_SOFTPLUS_THRESHOLD), _CMP_GT_OQ);
-            dt = _mm256_blendv_ps(sp, x, big);
-            if (full) {
-                const __m256 pos = _mm256_cmp_ps(x, zero, _CMP_GE_OQ);
-                sig = _mm256_div_ps(_mm256_blendv_ps(e, one, pos), _mm256_add_ps(one, e));
-                sig = _mm256_blendv_ps(sig, one, big);
+        if (i + BWD_PF < nt)
+            for (int q = 0; q < kb; q += 2) {                             // 2 blocks per 64-byte line
+                _mm_prefetch((const char *)(ur + (i + BWD_PF) * ld_u + q * 8), _MM_HINT_T0);
+                _mm_prefetch((const char *)(dr + (i + BWD_PF) * ld_d + q * 8), _MM_HINT_T0);
+                if (full) {
+                    _mm_prefetch((const char *)(dyr + (i + BWD_PF) * ld_dy + q * 8), _MM_HINT_T0);
+                    if (zr) _mm_prefetch((const char *)(zr + (i + BWD_PF) * ld_z + q * 8), _MM_HINT_T0);
+                }
             }
+        for (int q = 0; q < kb; q++) {
+            const bwd_block *k = ks + q;
+            const __m256i m = bwd_mask256(k->cnt);
+            const __m256 bias = a->delta_bias ? bwd_load256(a->delta_bias + k->e0, k->cnt, m) : zero;
+            const __m256 uv = bwd_load256(ur + i * ld_u + q * 8, k->cnt, m);
+            const __m256 x = _mm256_add_ps(bwd_load256(dr + i * ld_d + q * 8, k->cnt, m), bias);
+            __m256 dt = x, sig = one;
+            if (a->softplus) {
+                const __m256 e = scan_exp256(_mm256_or_ps(x, signbit));                  // exp(-|x|)
+                const __m256 sp = _mm256_add_ps(_mm256_max_ps(x, zero), scan_log1p01_256(e));
+                const __m256 big = _mm256_cmp_ps(x, _mm256_set1_ps(SCAN_SOFTPLUS_THRESHOLD), _CMP_GT_OQ);
+                dt = _mm256_blendv_ps(sp, x, big);
+                if (full) {
+                    const __m256 pos = _mm256_cmp_ps(x, zero, _CMP_GE_OQ);
+                    sig = _mm256_div_ps(_mm256_blendv_ps(e, one, pos), _mm256_add_ps(one, e));
+                    sig = _mm256_blendv_ps(sig, one, big);
+                }
+            }
+            _mm256_store_ps(BWD_STEP(k, i, BWD_DT, 8), dt);
+            _mm256_store_ps(BWD_STEP(k, i, BWD_DTU, 8), _mm256_mul_ps(dt, uv));
+            if (!full) continue;
+            _mm256_store_ps(BWD_STEP(k, i, BWD_U, 8), uv);
+            _mm256_store_ps(BWD_STEP(k, i, BWD_SIG, 8), sig);
+            const __m256 dyv = bwd_load256(dyr + i * ld_dy + q * 8, k->cnt, m);
+            __m256 dyp = dyv;
+            if (zr) {
+                const __m256 zv = bwd_load256(zr + i * ld_z + q * 8, k->cnt, m);
+                const __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, scan_exp256(_mm256_sub_ps(zero, zv))));
+                dyp = _mm256_mul_ps(dyv, _mm256_mul_ps(zv, s));
+                const __m256 ds = _mm256_mul_ps(s, _mm256_fmadd_ps(zv, _mm256_sub_ps(one, s), one));
+                _mm256_store_ps(BWD_STEP(k, i, BWD_DYD, 8), _mm256_mul_ps(dyv, ds));
+            }
+            _mm256_store_ps(BWD_STEP(k, i, BWD_DYP, 8), dyp);
+            _mm256_store_ps(k->dD, _mm256_fmadd_ps(dyp, uv, _mm256_load_ps(k->dD)));
+            _mm256_store_ps(BWD_STEP(k, i, BWD_Y, 8), zero);
+            _mm256_store_ps(BWD_STEP(k, i, BWD_SB, 8), zero);
+            _mm256_store_ps(BWD_STEP(k, i, BWD_QA, 8), zero);
         }
-        _mm256_store_ps(BWD_STEP(w, i, BWD_DT, 8), dt);
-        _mm256_store_ps(BWD_STEP(w, i, BWD_DTU, 8), _mm256_mul_ps(dt, uv));
-        if (!full) continue;
-        _mm256_store_ps(BWD_STEP(w, i, BWD_U, 8), uv);
-        _mm256_store_ps(BWD_STEP(w, i, BWD_SIG, 8), sig);
-        const __m256 dyv = _mm256_maskload_ps(dyr + i * ld_dy, m);
-        __m256 dyp = dyv;
-        if (zr) {
-            const __m256 zv = _mm256_maskload_ps(zr + i * ld_z, m);
-            const __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, scan_exp256(_mm256_sub_ps(zero, zv))));
-            dyp = _mm256_mul_ps(dyv, _mm256_mul_ps(zv, s));
-            const __m256 ds = _mm256_mul_ps(s, _mm256_fmadd_ps(zv, _mm256_sub_ps(one, s), one));
-            _mm256_store_ps(BWD_STEP(w, i, BWD_DYD, 8), _mm256_mul_ps(dyv, ds));
-        }
-        _mm256_store_ps(BWD_STEP(w, i, BWD_DYP, 8), dyp);
-        dDacc = _mm256_fmadd_ps(dyp, uv, dDacc);
-        _mm256_store_ps(BWD_STEP(w, i, BWD_Y, 8), zero);
-        _mm256_store_ps(BWD_STEP(w, i, BWD_SB, 8), zero);
-        _mm256_store_ps(BWD_STEP(w, i, BWD_QA, 8), zero);
     }
-    if (full) _mm256_store_ps(k->dD, dDacc);
 }
 
 // As bwd_sweep512_group, 8 channels per vector; At2 stays in memory (16 ymm registers).
@@ -684,7 +715,7 @@ SCAN_TARGET2 MK_INLINE void bwd_sweep256_group(const bwd_args *a, const bwd_work
     const float *At = k->At2 + n0 * 8;                                    // (NG, 8)
     const float *Bt = a->Bm + r0 * ld_bc + n0, *Ct = a->Cm + r0 * ld_bc + n0;
     for (int i = 0; i < nt; i++, Bt += ld_bc, Ct += ld_bc) {
-        const __m256 dt = _mm256_load_ps(BWD_STEP(w, i, BWD_DT, 8)), dtu = _mm256_load_ps(BWD_STEP(w, i, BWD_DTU, 8));
+        const __m256 dt = _mm256_load_ps(BWD_STEP(k, i, BWD_DT, 8)), dtu = _mm256_load_ps(BWD_STEP(k, i, BWD_DTU, 8));
         float *hap = w->ha + ((ptrdiff_t)i * N + n0) * 16;               // (NG, 2, 8): ah, a
         __m256 y0 = _mm256_setzero_ps();
         SCAN_UNROLL
@@ -699,7 +730,7 @@ SCAN_TARGET2 MK_INLINE void bwd_sweep256_group(const bwd_args *a, const bwd_work
             if (mode == BWD_RECOMPUTE_Y) y0 = _mm256_fmadd_ps(_mm256_set1_ps(Ct[j]), h[j], y0);
         }
         if (mode == BWD_RECOMPUTE_Y)
-            _mm256_store_ps(BWD_STEP(w, i, BWD_Y, 8), _mm256_add_ps(_mm256_load_ps(BWD_STEP(w, i, BWD_Y, 8)), y0));
+            _mm256_store_ps(BWD_STEP(k, i, BWD_Y, 8), _mm256_add_ps(_mm256_load_ps(BWD_STEP(k, i, BWD_Y, 8)), y0));
     }
     if (mode == BWD_BOUNDARY)
         for (int j = 0; j < NG; j++) _mm256_store_ps(Hout + (n0 + j) * 8, h[j]);
@@ -730,8 +761,8 @@ SCAN_TARGET2 MK_INLINE void bwd_rev256_group(const bwd_args *a, const bwd_work *
     const float *An = k->Av + n0 * 8;                                     // (NG, 8)
     const float *Bt = a->Bm + (r0 + nt - 1) * ld_bc + n0, *Ct = a->Cm + (r0 + nt - 1) * ld_bc + n0;
     for (int i = nt - 1; i >= 0; i--, Bt -= ld_bc, Ct -= ld_bc) {
-        const __m256 dyp = _mm256_load_ps(BWD_STEP(w, i, BWD_DYP, 8)), dt = _mm256_load_ps(BWD_STEP(w, i, BWD_DT, 8));
-        const __m256 dtu = _mm256_load_ps(BWD_STEP(w, i, BWD_DTU, 8));
+        const __m256 dyp = _mm256_load_ps(BWD_STEP(k, i, BWD_DYP, 8)), dt = _mm256_load_ps(BWD_STEP(k, i, BWD_DT, 8));
+        const __m256 dtu = _mm256_load_ps(BWD_STEP(k, i, BWD_DTU, 8));
         const ptrdiff_t off = ((ptrdiff_t)i * N + n0) * 16;
         const float *hap = w->ha + off;                                   // (NG, 2, 8): ah, a
         float *pp = w->pbc + off;                                         // (NG, 2, 8): pB, pC
@@ -750,8 +781,8 @@ SCAN_TARGET2 MK_INLINE void bwd_rev256_group(const bwd_args *a, const bwd_work *
             dA[j] = _mm256_fmadd_ps(dt, q, dA[j]);
             g[j] = _mm256_mul_ps(_mm256_load_ps(hap + j * 16 + 8), gn);
         }
-        _mm256_store_ps(BWD_STEP(w, i, BWD_SB, 8), _mm256_add_ps(_mm256_load_ps(BWD_STEP(w, i, BWD_SB, 8)), sB));
-        _mm256_store_ps(BWD_STEP(w, i, BWD_QA, 8), _mm256_add_ps(_mm256_load_ps(BWD_STEP(w, i, BWD_QA, 8)), qA));
+        _mm256_store_ps(BWD_STEP(k, i, BWD_SB, 8), _mm256_add_ps(_mm256_load_ps(BWD_STEP(k, i, BWD_SB, 8)), sB));
+        _mm256_store_ps(BWD_STEP(k, i, BWD_QA, 8), _mm256_add_ps(_mm256_load_ps(BWD_STEP(k, i, BWD_QA, 8)), qA));
     }
     for (int j = 0; j < NG; j++) {
         _mm256_store_ps(k->g + (n0 + j) * 8, g[j]);
@@ -765,30 +796,29 @@ SCAN_TARGET2 static void bwd_rev256(const bwd_args *a, const bwd_work *w, const 
 #undef BWD_REV256
 }
 
-SCAN_TARGET2 static void bwd_finish256(const bwd_args *a, const bwd_work *w, const bwd_block *k,
-                                       ptrdiff_t r0, int nt) {
-    const __m256i m = bwd_mask256(k->cnt);
-    const int e0 = k->e0;
-    const __m256 Dv = a->D ? _mm256_maskload_ps(a->D + e0, m) : _mm256_setzero_ps();
-    float *dur = a->du + r0 * a->ld_du + e0;                              // (nt, 8) stride ld_du
-    float *ddr = a->ddelta + r0 * a->ld_ddelta + e0;                      // (nt, 8) stride ld_ddelta
-    float *dzr = (a->z && a->dz) ? a->dz + r0 * a->ld_dz + e0 : NULL;    // (nt, 8) stride ld_dz
-    __m256 dbacc = _mm256_load_ps(k->dbias);
-    for (int i = 0; i < nt; i++) {
-        const __m256 sB = _mm256_load_ps(BWD_STEP(w, i, BWD_SB, 8)), uu = _mm256_load_ps(BWD_STEP(w, i, BWD_U, 8));
-        const __m256 dyp = _mm256_load_ps(BWD_STEP(w, i, BWD_DYP, 8));
-        const __m256 du = _mm256_fmadd_ps(dyp, Dv, _mm256_mul_ps(_mm256_load_ps(BWD_STEP(w, i, BWD_DT, 8)), sB));
-        __m256 dd = _mm256_fmadd_ps(uu, sB, _mm256_load_ps(BWD_STEP(w, i, BWD_QA, 8)));
-        if (a->softplus) dd = _mm256_mul_ps(dd, _mm256_load_ps(BWD_STEP(w, i, BWD_SIG, 8)));
-        dbacc = _mm256_add_ps(dbacc, dd);
-        _mm256_maskstore_ps(dur + i * a->ld_du, m, du);
-        _mm256_maskstore_ps(ddr + i * a->ld_ddelta, m, dd);
-        if (dzr) {
-            const __m256 y = _mm256_fmadd_ps(Dv, uu, _mm256_load_ps(BWD_STEP(w, i, BWD_Y, 8)));
-            _mm256_maskstore_ps(dzr + i * a->ld_dz, m, _mm256_mul_ps(_mm256_load_ps(BWD_STEP(w, i, BWD_DYD, 8)), y));
+SCAN_TARGET2 static void bwd_finish256(const bwd_args *a, const bwd_block *ks, int kb, ptrdiff_t r0, int nt) {
+    const int e0 = ks[0].e0;                                              // blocks q at e0 + 8 q
+    float *dur = a->du + r0 * a->ld_du + e0;                              // (nt, 8 kb) stride ld_du
+    float *ddr = a->ddelta + r0 * a->ld_ddelta + e0;                      // (nt, 8 kb) stride ld_ddelta
+    float *dzr = (a->z && a->dz) ? a->dz + r0 * a->ld_dz + e0 : NULL;    // (nt, 8 kb) stride ld_dz
+    for (int i = 0; i < nt; i++)
+        for (int q = 0; q < kb; q++) {
+            const bwd_block *k = ks + q;
+            const __m256i m = bwd_mask256(k->cnt);
+            const __m256 Dv = a->D ? bwd_load256(a->D + k->e0, k->cnt, m) : _mm256_setzero_ps();
+            const __m256 sB = _mm256_load_ps(BWD_STEP(k, i, BWD_SB, 8)), uu = _mm256_load_ps(BWD_STEP(k, i, BWD_U, 8));
+            const __m256 dyp = _mm256_load_ps(BWD_STEP(k, i, BWD_DYP, 8));
+            const __m256 du = _mm256_fmadd_ps(dyp, Dv, _mm256_mul_ps(_mm256_load_ps(BWD_STEP(k, i, BWD_DT, 8)), sB));
+            __m256 dd = _mm256_fmadd_ps(uu, sB, _mm256_load_ps(BWD_STEP(k, i, BWD_QA, 8)));
+            if (a->softplus) dd = _mm256_mul_ps(dd, _mm256_load_ps(BWD_STEP(k, i, BWD_SIG, 8)));
+            _mm256_store_ps(k->dbias, _mm256_add_ps(_mm256_load_ps(k->dbias), dd));
+            bwd_store256(dur + i * a->ld_du + q * 8, k->cnt, m, du);
+            bwd_store256(ddr + i * a->ld_ddelta + q * 8, k->cnt, m, dd);
+            if (dzr) {
+                const __m256 y = _mm256_fmadd_ps(Dv, uu, _mm256_load_ps(BWD_STEP(k, i, BWD_Y, 8)));
+                bwd_store256(dzr + i * a->ld_dz + q * 8, k->cnt, m, _mm256_mul_ps(_mm256_load_ps(BWD_STEP(k, i, BWD_DYD, 8)), y));
+            }
         }
-    }
-    _mm256_store_ps(k->dbias, dbacc);
 }
 
 // Lane sums of 8 vectors p + v 16, v < 8 (8 floats each) as one vector: a transpose-add tree, 7 adds.
@@ -865,14 +895,6 @@ static void bwd_block_flush(const bwd_args *a, const bwd_block *k, int b, int W)
     }
 }
 
-#ifdef BWD_PROFILE
-#include <x86intrin.h>
-unsigned long long bwd_prof[8];
-#define PROF(i, stmt) do { unsigned long long t_ = __rdtsc(); stmt; bwd_prof[i] += __rdtsc() - t_; } while (0)
-#else
-#define PROF(i, stmt) stmt
-#endif
-
 void mk_scan_bwd(const float *u, int ld_u, const float *delta, int ld_delta,
                  const float *A, const float *Bm, const float *Cm, int ld_bc,
                  const float *D, const float *delta_bias, int delta_softplus,
@@ -916,9 +938,9 @@ void mk_scan_bwd(const float *u, int ld_u, const float *delta, int ld_delta,
     const int G = (int)Gz < blocksAll ? (int)Gz : blocksAll;              // blocks per group
     const size_t chunkNW = (size_t)T * NW * 2;                            // one (T, N, 2, W) array
     const size_t padNW = 32 * (size_t)W;                                  // zero tail of pbc for the reduction
-    const size_t stepFloats = (size_t)T * BWD_NSTEP * W;                  // (T, BWD_NSTEP, W)
+    const size_t stepFloats = (size_t)T * BWD_NSTEP * W + 16;             // (T, BWD_NSTEP, W) + a line (staggers the slots)
     const size_t sumsFloats = ((size_t)T * N + 16 + 15) / 16 * 16;
-    const size_t total = (size_t)G * blockFloats + stepFloats + chunkNW + (chunkNW + padNW) + sumsFloats;
+    const size_t total = (size_t)G * blockFloats + BWD_KB * stepFloats + chunkNW + (chunkNW + padNW) + sumsFloats;
     float *mem = NULL;
     if (posix_memalign((void **)&mem, 64, total * sizeof(float)) != 0 || !mem) {
         fprintf(stderr, "mk_scan_bwd: cannot allocate %zu bytes\n", total * sizeof(float));
@@ -937,12 +959,12 @@ void mk_scan_bwd(const float *u, int ld_u, const float *delta, int ld_delta,
         blocks[k].Hb = BWD_TAKE((size_t)nC * NW);
     }
     bwd_work w;
-    w.step = BWD_TAKE(stepFloats);
+    w.step = BWD_TAKE(BWD_KB * stepFloats);
     w.ha = BWD_TAKE(chunkNW);
     w.pbc = BWD_TAKE(chunkNW + padNW);
     w.sums = BWD_TAKE(sumsFloats);
 #undef BWD_TAKE
-    memset(w.step, 0, sizeof(float) * stepFloats);
+    memset(w.step, 0, sizeof(float) * BWD_KB * stepFloats);
     memset(w.pbc, 0, sizeof(float) * (chunkNW + padNW));                  // invariant: zero between chunks
     const int recomputeMode = (z && dz) ? BWD_RECOMPUTE_Y : BWD_RECOMPUTE;
 
@@ -954,28 +976,34 @@ void mk_scan_bwd(const float *u, int ld_u, const float *delta, int ld_delta,
             for (int k = 0; k < nb; k++) {
                 blocks[k].e0 = g0 + k * W;
                 blocks[k].cnt = e_end - blocks[k].e0 < W ? e_end - blocks[k].e0 : W;
+                blocks[k].step = w.step + (size_t)(k % BWD_KB) * stepFloats;   // passes of BWD_KB blocks
                 bwd_block_init(&a, &blocks[k], b, W);
             }
             // 1. Boundary sweep: Hb[c + 1] = the state after chunk c (the last chunk is not needed).
             for (int c = 0; c + 1 < nC; c++) {
                 const ptrdiff_t r0 = row0 + (ptrdiff_t)c * T;
-                for (int k = 0; k < nb; k++) {
-                    PROF(0, isa->prep(&a, &w, &blocks[k], r0, T, 0));
-                    PROF(1, isa->sweep(&a, &w, &blocks[k], r0, T, blocks[k].Hb + c * NW, blocks[k].Hb + (c + 1) * NW,
-                               BWD_BOUNDARY));
+                for (int k0 = 0; k0 < nb; k0 += BWD_KB) {
+                    const int kb = nb - k0 < BWD_KB ? nb - k0 : BWD_KB;  // blocks in this pass
+                    isa->prep(&a, blocks + k0, kb, r0, T, 0);
+                    for (int k = k0; k < k0 + kb; k++)
+                        isa->sweep(&a, &w, &blocks[k], r0, T, blocks[k].Hb + c * NW,
+                                   blocks[k].Hb + (c + 1) * NW, BWD_BOUNDARY);
                 }
             }
             // 2. Chunks in reverse: recompute the chunk's states from Hb[c], then the reverse sweep.
             for (int c = nC - 1; c >= 0; c--) {
                 const int t0 = c * T, nt = L - t0 < T ? L - t0 : T;
                 const ptrdiff_t r0 = row0 + t0;
-                for (int k = 0; k < nb; k++) {
-                    PROF(2, isa->prep(&a, &w, &blocks[k], r0, nt, 1));
-                    PROF(3, isa->sweep(&a, &w, &blocks[k], r0, nt, blocks[k].Hb + c * NW, NULL, recomputeMode));
-                    PROF(4, isa->rev(&a, &w, &blocks[k], r0, nt));
-                    PROF(5, isa->finish(&a, &w, &blocks[k], r0, nt));
+                for (int k0 = 0; k0 < nb; k0 += BWD_KB) {
+                    const int kb = nb - k0 < BWD_KB ? nb - k0 : BWD_KB;
+                    isa->prep(&a, blocks + k0, kb, r0, nt, 1);
+                    for (int k = k0; k < k0 + kb; k++) {
+                        isa->sweep(&a, &w, &blocks[k], r0, nt, blocks[k].Hb + c * NW, NULL, recomputeMode);
+                        isa->rev(&a, &w, &blocks[k], r0, nt);
+                    }
+                    isa->finish(&a, blocks + k0, kb, r0, nt);
                 }
-                PROF(6, isa->reduce(&a, &w, r0, nt));
+                isa->reduce(&a, &w, r0, nt);
             }
             for (int k = 0; k < nb; k++) bwd_block_flush(&a, &blocks[k], b, W);
         }
