@@ -458,10 +458,6 @@ SCAN_TARGET512 MK_INLINE void bwd_sweep512_group(const bwd_args *a, const bwd_wo
     for (int i = 0; i < nt; i++, Bt += ld_bc, Ct += ld_bc) {
         const __m512 dt = _mm512_load_ps(BWD_STEP(k, i, BWD_DT, 16)), dtu = _mm512_load_ps(BWD_STEP(k, i, BWD_DTU, 16));
         float *hap = w->ha + ((ptrdiff_t)i * N + n0) * 32;               // (NG, 2, 16): ah, a
-#ifdef EXP_PC
-        float *pcp = w->pbc + ((ptrdiff_t)i * N + n0) * 32 + 16;         // (NG, 2, 16): pC
-        const __m512 dyp = mode != BWD_BOUNDARY ? _mm512_load_ps(BWD_STEP(k, i, BWD_DYP, 16)) : _mm512_setzero_ps();
-#endif
         __m512 y0 = _mm512_setzero_ps(), y1 = _mm512_setzero_ps();
         SCAN_UNROLL
         for (int j = 0; j < NG; j++) {
@@ -471,9 +467,6 @@ SCAN_TARGET512 MK_INLINE void bwd_sweep512_group(const bwd_args *a, const bwd_wo
             if (mode != BWD_BOUNDARY) {
                 _mm512_store_ps(hap + j * 32, ah);
                 _mm512_store_ps(hap + j * 32 + 16, av);
-#ifdef EXP_PC
-                _mm512_store_ps(pcp + j * 32, _mm512_fmadd_ps(dyp, h[j], _mm512_load_ps(pcp + j * 32)));
-#endif
             }
             if (mode == BWD_RECOMPUTE_Y) {
                 if (j & 1) y1 = _mm512_fmadd_ps(_mm512_set1_ps(Ct[j]), h[j], y1);
@@ -533,10 +526,8 @@ SCAN_TARGET512 MK_INLINE void bwd_rev512_group(const bwd_args *a, const bwd_work
             const __m512 Bn = _mm512_set1_ps(Bt[j]);
             const __m512 ah = _mm512_load_ps(hap + j * 32);
             const __m512 gn = _mm512_fmadd_ps(dyp, _mm512_set1_ps(Ct[j]), g[j]);      // g_t
-#ifndef EXP_PC
             const __m512 h = _mm512_fmadd_ps(dtu, Bn, ah);                           // h_t
             _mm512_store_ps(pp + j * 32 + 16, _mm512_fmadd_ps(dyp, h, _mm512_load_ps(pp + j * 32 + 16)));
-#endif
             _mm512_store_ps(pp + j * 32, _mm512_fmadd_ps(gn, dtu, _mm512_load_ps(pp + j * 32)));
             sB = _mm512_fmadd_ps(gn, Bn, sB);
             const __m512 q = _mm512_mul_ps(gn, ah);
