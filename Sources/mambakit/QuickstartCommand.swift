@@ -62,8 +62,8 @@ struct QuickstartCommand: ParsableCommand {
         let genSeconds = Date().timeIntervalSince(t2)
         print(String(format: "4. sample (temperature 0.7, %.0f bytes/s through the recurrent path):", Double(ids.count) / genSeconds))
         print("   " + (prompt + tok.decode(ids)).replacingOccurrences(of: "\n", with: "\n   "))
-        print(String(format: "Trained in %.0f s. Model, tokenizer, metrics.jsonl and loss_curve.svg: %@", trainSeconds,
-                     (try? Trainer.checkpointDirectory(outURL).path) ?? out))
+        print(String(format: "Trained in %.0f s. Model and tokenizer: %@; metrics.jsonl and loss_curve.svg: %@", trainSeconds,
+                     (try? Trainer.checkpointDirectory(outURL).path) ?? out, out))
         print("Next: mambakit generate --model \(out) --prompt \"Ps23:1 The LORD\"   |   mambakit eval text --model \(out) --data \(val)")
     }
 }
