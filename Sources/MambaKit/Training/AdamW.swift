@@ -66,27 +66,41 @@ public final class AdamW {
         slices = layout.slices
     }
 
-    /// The global L2 norm of a gradient block.
-    public static func globalNorm(_ grads: FloatBuffer) -> Double {
-        mk_sum_squares_f64(grads.pointer, grads.count).squareRoot()
+    /// Threads for the update and the norm (both are bound by memory bandwidth).
+    public var threads = Parallel.defaultThreads
+
+    /// The global L2 norm of a gradient block (partial sums per thread, added in a fixed order).
+    public static func globalNorm(_ grads: FloatBuffer, threads: Int = Parallel.defaultThreads) -> Double {
+        let parts = max(1, threads)
+        var partial = [Double](repeating: 0, count: parts)
+        partial.withUnsafeMutableBufferPointer { out in
+            Parallel.forParts(grads.count, threads: parts, align: 1 << 16) { p, r in
+                out[p] = mk_sum_squares_f64(grads.pointer + r.lowerBound, r.count)
+            }
+        }
+        return partial.reduce(0, +).squareRoot()
     }
 
     /// One update: clips `grads` to `options.gradClip` by global norm (as `clip_grad_norm_`:
     /// scale = clip / (norm + 1e-6) when norm > clip), then applies AdamW at the scheduled rate.
-    /// Returns (learning rate, pre-clipping norm).
+    /// Returns (learning rate, pre-clipping norm). `gradNorm` may pass a norm already computed.
     @discardableResult
-    public func update(parameters: FloatBuffer, grads: FloatBuffer) -> (lr: Float, gradNorm: Double) {
+    public func update(parameters: FloatBuffer, grads: FloatBuffer, gradNorm: Double? = nil) -> (lr: Float, gradNorm: Double) {
         step += 1
         let o = options
         let lr = o.learningRate(step: step)
-        let norm = AdamW.globalNorm(grads)
+        let norm = gradNorm ?? AdamW.globalNorm(grads, threads: threads)
         var scale: Float = 1
         if o.gradClip > 0 && norm > Double(o.gradClip) { scale = Float(Double(o.gradClip) / (norm + 1e-6)) }
         let bc1 = Float(1 - pow(Double(o.beta1), Double(step))), bc2 = Float(1 - pow(Double(o.beta2), Double(step)))
         for s in slices {
             let wd = s.noWeightDecay ? 0 : o.weightDecay
-            mk_adamw(parameters.pointer + s.offset, grads.pointer + s.offset, m.pointer + s.offset, v.pointer + s.offset,
-                     s.count, lr, o.beta1, o.beta2, o.eps, wd, bc1, bc2, scale)
+            let (p, g, mm, vv) = (parameters.pointer + s.offset, grads.pointer + s.offset, m.pointer + s.offset, v.pointer + s.offset)
+            // Elementwise, so any split gives the same bits.
+            Parallel.forRanges(s.count, threads: threads, align: 1 << 12, minWork: 1 << 18) { r in
+                let i = r.lowerBound
+                mk_adamw(p + i, g + i, mm + i, vv + i, r.count, lr, o.beta1, o.beta2, o.eps, wd, bc1, bc2, scale)
+            }
         }
         return (lr, norm)
     }

@@ -15,6 +15,7 @@
 //     in_proj    dNormed = dXz·W_in,  dW_in += dXzᵀ·normed
 //     RMSNorm    dResid += RMSNorm'(residIn)·dNormed,  d norm weight
 //   embedding    dE[token] += dResid
+import Foundation
 import _MambaKernels
 
 extension MambaModel {
@@ -33,7 +34,9 @@ extension MambaModel {
         guard inputs.count == targets.count else {
             throw ModelError.invalidShape("inputs (\(inputs.count)) and targets (\(targets.count)) differ in length")
         }
+        let tStart = DispatchTime.now().uptimeNanoseconds
         try inputs.withUnsafeBufferPointer { try backbone($0, batch: B, state: state, tape: tape) }
+        let tFwd = DispatchTime.now().uptimeNanoseconds
         let c = config
         let T = inputs.count, D = c.dModel, V = c.vocabSize
         for (i, t) in targets.enumerated() where Int(t) >= V {
@@ -61,6 +64,7 @@ extension MambaModel {
             r0 += rows
         }
 
+        let tHead = DispatchTime.now().uptimeNanoseconds
         // MARK: norm_f
         tape.dResid.zero()
         mk_rmsnorm_bwd(tape.finalResid.pointer, p + layout.normF, tape.dHidden.pointer, tape.dResid.pointer,
@@ -71,6 +75,11 @@ extension MambaModel {
             layerBackward(l, batch: B, length: T / B, tape: tape, grads: grads)
         }
 
+        if ProcessInfo.processInfo.environment["MAMBAKIT_PROFILE"] != nil {
+            let now = DispatchTime.now().uptimeNanoseconds
+            FileHandle.standardError.write(Data(String(format: "  forward %.3f s, head+xent %.3f s, layers backward %.3f s\n",
+                Double(tFwd - tStart) * 1e-9, Double(tHead - tFwd) * 1e-9, Double(now - tHead) * 1e-9).utf8))
+        }
         // MARK: embedding
         let dEmb = g + layout.embedding
         for t in 0..<T {

@@ -94,6 +94,7 @@ public final class Trainer {
         adam.totalSteps = options.steps
         self.options.adamw = adam
         optimizer = AdamW(layout: model.layout, options: adam)
+        optimizer.threads = options.threads
         dataRandom = SeededRandom(seed: options.seed)
         grads = FloatBuffer(count: model.parameters.count)
         tape = TrainingTape(config: model.config)
@@ -140,9 +141,10 @@ public final class Trainer {
                 c0 += n
             }
         }
+        let tGrad = DispatchTime.now().uptimeNanoseconds
         let loss = lossSum / Double(totalPredictions)
         let nextStep = optimizer.step + 1
-        let norm = AdamW.globalNorm(grads)
+        let norm = AdamW.globalNorm(grads, threads: options.threads)
         let finite = loss.isFinite && norm.isFinite
         var lr: Float = optimizer.options.learningRate(step: nextStep)
         if !finite {
@@ -151,10 +153,14 @@ public final class Trainer {
             }
             optimizer.step += 1           // the step is consumed (schedule moves on), parameters untouched
         } else {
-            lr = optimizer.update(parameters: model.parameters, grads: grads).lr
+            lr = optimizer.update(parameters: model.parameters, grads: grads, gradNorm: norm).lr
             model.refreshDerived()
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        if ProcessInfo.processInfo.environment["MAMBAKIT_PROFILE"] != nil {
+            FileHandle.standardError.write(Data(String(format: "step: forward+backward %.3f s, optimizer %.3f s\n",
+                Double(tGrad - t0) * 1e-9, Double(DispatchTime.now().uptimeNanoseconds - tGrad) * 1e-9).utf8))
+        }
         return StepReport(step: optimizer.step, loss: loss, gradNorm: norm, learningRate: lr,
                           tokens: totalPredictions, seconds: seconds, skipped: !finite)
     }
