@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "MambaKit", targets: ["MambaKit"]),
         .library(name: "MambaText", targets: ["MambaText"]),
+        .library(name: "MambaAudio", targets: ["MambaAudio"]),
         .executable(name: "mambakit", targets: ["mambakit"]),
     ],
     dependencies: [
@@ -32,6 +33,7 @@ let package = Package(
 
         // MARK: Front ends (know the backbone only through token ids / hidden states)
         .target(name: "MambaText", dependencies: ["MambaKit"]),
+        .target(name: "MambaAudio", dependencies: ["MambaKit", "_CSndFile", "_CFFTW"]),
 
         // MARK: Command-line tool
         .executableTarget(
@@ -40,7 +42,7 @@ let package = Package(
 
         .testTarget(
             name: "MambaKitTests",
-            dependencies: ["MambaKit", "MambaText", "_MambaKernels", "_CFFTW", "_CSndFile"],
+            dependencies: ["MambaKit", "MambaText", "MambaAudio", "_MambaKernels", "_CFFTW", "_CSndFile"],
             resources: [.copy("Fixtures")]),
     ]
 )

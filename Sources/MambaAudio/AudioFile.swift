@@ -1,0 +1,93 @@
+// AudioFile.swift — reading and writing waveforms with libsndfile.
+import Foundation
+import _CSndFile
+
+/// Errors of audio input and output, naming the file and the fix.
+public enum AudioError: Error, CustomStringConvertible, Equatable {
+    case cannotOpen(path: String, reason: String)
+    case empty(path: String)
+    case tooShort(path: String, samples: Int, need: Int)
+    case writeFailed(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(p, r): return "audio error: \(p): libsndfile cannot open it (\(r)) — pass a WAV, FLAC, OGG/Vorbis or other format libsndfile reads"
+        case let .empty(p): return "audio error: \(p): the file holds no samples"
+        case let .tooShort(p, n, need): return "audio error: \(p): \(n) samples, but at least \(need) are needed — use a longer clip or a shorter window"
+        case let .writeFailed(p, r): return "audio error: \(p): cannot write (\(r)) — check the directory exists and is writable"
+        }
+    }
+}
+
+/// A mono waveform: samples in [-1, 1] at `sampleRate` Hz.
+public struct Waveform: Equatable, Sendable {
+    public var samples: [Float]
+    public var sampleRate: Int
+    public init(samples: [Float], sampleRate: Int) { self.samples = samples; self.sampleRate = sampleRate }
+    public var duration: Double { Double(samples.count) / Double(max(sampleRate, 1)) }
+}
+
+/// File formats MambaKit writes.
+public enum AudioFormat: String, CaseIterable, Sendable {
+    case wav16, flac16
+    var sndfileFormat: Int32 {
+        switch self {
+        case .wav16: return Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16)
+        case .flac16: return Int32(SF_FORMAT_FLAC | SF_FORMAT_PCM_16)
+        }
+    }
+    /// From a file name's extension (.flac → FLAC, anything else → WAV).
+    public static func forPath(_ path: String) -> AudioFormat { path.lowercased().hasSuffix(".flac") ? .flac16 : .wav16 }
+}
+
+public enum AudioFile {
+    /// Reads any format libsndfile reads, any sample format and channel count, as mono Float32
+    /// (channels averaged).
+    public static func read(_ path: String) throws -> Waveform {
+        var info = SF_INFO()
+        guard let f = sf_open(path, Int32(SFM_READ), &info) else {
+            throw AudioError.cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
+        }
+        defer { sf_close(f) }
+        let frames = Int(info.frames), channels = Int(max(info.channels, 1))
+        guard frames > 0 else { throw AudioError.empty(path: path) }
+        var interleaved = [Float](repeating: 0, count: frames * channels)
+        let got = Int(sf_readf_float(f, &interleaved, sf_count_t(frames)))
+        var mono = [Float](repeating: 0, count: got)
+        if channels == 1 {
+            mono = Array(interleaved.prefix(got))
+        } else {
+            let scale = 1 / Float(channels)
+            for i in 0..<got {
+                var s: Float = 0
+                for c in 0..<channels { s += interleaved[i * channels + c] }
+                mono[i] = s * scale
+            }
+        }
+        guard !mono.isEmpty else { throw AudioError.empty(path: path) }
+        return Waveform(samples: mono, sampleRate: Int(info.samplerate))
+    }
+
+    /// Writes a mono 16-bit WAV or FLAC (samples clipped to [-1, 1]), atomically: a temporary file
+    /// next to `path` is renamed over it when complete.
+    public static func write(_ wave: Waveform, to path: String, format: AudioFormat? = nil) throws {
+        let fmt = format ?? AudioFormat.forPath(path)
+        let tmp = path + ".tmp-\(getpid())" + (fmt == .flac16 ? ".flac" : ".wav")
+        var info = SF_INFO()
+        info.samplerate = Int32(wave.sampleRate); info.channels = 1; info.format = fmt.sndfileFormat
+        guard let f = sf_open(tmp, Int32(SFM_WRITE), &info) else {
+            throw AudioError.writeFailed(path: path, reason: String(cString: sf_strerror(nil)))
+        }
+        let clipped = wave.samples.map { min(1, max(-1, $0)) }
+        let n = Int(sf_writef_float(f, clipped, sf_count_t(clipped.count)))
+        sf_close(f)
+        guard n == clipped.count else {
+            unlink(tmp)
+            throw AudioError.writeFailed(path: path, reason: "wrote \(n) of \(clipped.count) samples")
+        }
+        guard rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw AudioError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+}

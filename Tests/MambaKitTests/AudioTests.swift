@@ -1,0 +1,69 @@
+// AudioTests.swift — libsndfile I/O and the 8-bit sample tokenizers against their closed forms.
+import Foundation
+import MambaAudio
+import MambaKit
+import XCTest
+
+final class AudioTests: XCTestCase {
+    func testMuLawClosedForm() {
+        let t = MuLawTokenizer()
+        XCTAssertEqual(t.encode([-1, 0, 1]), [0, 128, 255])   // round(127.5) = 128
+        var rng = SeededRandom(seed: 31)
+        let xs = (0..<2000).map { _ in rng.uniform(-1, 1) }
+        let ids = t.encode(xs)
+        for (x, id) in zip(xs, ids) {
+            let y = (x < 0 ? -1.0 : 1.0) * Foundation.log1p(255 * Double(abs(x))) / Foundation.log(256.0)
+            XCTAssertEqual(id, Int(((y + 1) / 2 * 255).rounded()), "x = \(x)")
+        }
+        // Decoding inverts encoding up to the quantisation step of the companded value.
+        let back = t.decode(ids)
+        for (x, b) in zip(xs, back) {
+            // |dx/dy| = ln(256)·256^|y|/255 ≤ ln(256)·(1 + 255|x|)·256^(1/255)/255 over one step (Δy = 2/255, error ≤ Δy/2)
+            let ax = Double(x.magnitude)
+            let bound: Double = Foundation.log(256.0) * (1 + 255 * ax) * 1.03 / 255 * (1.0 / 255) + 1e-6
+            XCTAssertLessThanOrEqual(Double((b - x).magnitude), bound, "x = \(x)")
+        }
+        XCTAssertEqual(t.encode(t.decode(Array(0..<256))), Array(0..<256))   // ids survive a round trip
+        XCTAssertEqual(t.encode([-3, 7]), [0, 255])                           // clipped
+    }
+
+    func testLinearClosedForm() {
+        let t = LinearSampleTokenizer()
+        XCTAssertEqual(t.encode([-1, 0, 1, 0.5]), [0, 128, 255, 191])
+        XCTAssertEqual(t.encode(t.decode(Array(0..<256))), Array(0..<256))
+        for id in [0, 17, 128, 255] { XCTAssertEqual(Double(t.decode([id])[0]), 2 * Double(id) / 255 - 1, accuracy: 1e-6) }
+    }
+
+    func testWriteReadWavAndFlacStereoToMono() throws {
+        let dir = temporaryDirectory(self)
+        let rate = 16000
+        let tone = (0..<1600).map { Float(0.5 * sin(2 * Double.pi * 440 * Double($0) / Double(rate))) }
+        for name in ["a.wav", "a.flac"] {
+            let path = dir.appendingPathComponent(name).path
+            try AudioFile.write(Waveform(samples: tone, sampleRate: rate), to: path)
+            let back = try AudioFile.read(path)
+            XCTAssertEqual(back.sampleRate, rate)
+            XCTAssertLessThanOrEqual(maxAbsDiff(back.samples, tone), 1.0 / 32768 + 1e-6, name)
+        }
+        // Real speech from Debian's alsa-utils when present (48 kHz mono 16-bit).
+        if let wav = ["/usr/share/sounds/alsa/Front_Center.wav"].first(where: { FileManager.default.fileExists(atPath: $0) }) {
+            let w = try AudioFile.read(wav)
+            XCTAssertEqual(w.sampleRate, 48000)
+            XCTAssertGreaterThan(w.samples.count, 10000)
+        }
+    }
+
+    func testUnreadableAndEmptyFiles() throws {
+        let dir = temporaryDirectory(self)
+        let junk = dir.appendingPathComponent("junk.wav")
+        try Data("this is not audio".utf8).write(to: junk)
+        XCTAssertThrowsError(try AudioFile.read(junk.path)) { e in
+            guard case AudioError.cannotOpen(let p, _) = e else { return XCTFail("\(e)") }
+            XCTAssertEqual(p, junk.path)
+        }
+        XCTAssertThrowsError(try AudioFile.read(dir.appendingPathComponent("missing.flac").path))
+        XCTAssertThrowsError(try AudioFile.write(Waveform(samples: [0], sampleRate: 8000), to: "/nonexistent/dir/x.wav")) { e in
+            guard case AudioError.writeFailed = e else { return XCTFail("\(e)") }
+        }
+    }
+}
