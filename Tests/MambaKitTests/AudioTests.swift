@@ -67,3 +67,37 @@ final class AudioTests: XCTestCase {
         }
     }
 }
+
+final class ResamplerTests: XCTestCase {
+    func tone(_ f: Double, rate: Int, count: Int, amplitude: Double = 0.5) -> [Float] {
+        (0..<count).map { Float(amplitude * sin(2 * Double.pi * f * Double($0) / Double(rate))) }
+    }
+
+    /// A tone below the new Nyquist frequency comes out as the analytic sine at the new rate;
+    /// a tone above it is removed (below −60 dB) instead of aliasing.
+    func testSineSweepAgainstAnalyticSignal() {
+        let rIn = 44100, rOut = 16000, n = 8820
+        let r = Resampler()
+        for f in [440.0, 3000.0, 6500.0] {
+            let y = r.resample(Waveform(samples: tone(f, rate: rIn, count: n), sampleRate: rIn), to: rOut).samples
+            let ref = tone(f, rate: rOut, count: y.count)
+            let m = 200   // skip the filter's edges
+            var err: Float = 0
+            for j in m..<(y.count - m) { err = max(err, abs(y[j] - ref[j])) }
+            print("resample 44.1k→16k, \(f) Hz: max |error| \(err)")
+            XCTAssertLessThan(err, 2e-3, "\(f) Hz")
+        }
+        for f in [9000.0, 12000.0, 20000.0] {
+            let y = r.resample(Waveform(samples: tone(f, rate: rIn, count: n), sampleRate: rIn), to: rOut).samples
+            let core = y[200..<(y.count - 200)]
+            let rms = (core.map { Double($0 * $0) }.reduce(0, +) / Double(core.count)).squareRoot()
+            let db = 20 * Foundation.log10(rms / (0.5 / 2.0.squareRoot()))
+            print("resample 44.1k→16k, \(f) Hz (above 8 kHz): \(db) dB")
+            XCTAssertLessThan(db, -60, "\(f) Hz aliased")
+        }
+        // Upsampling keeps a tone too.
+        let up = r.resample(Waveform(samples: tone(1000, rate: 8000, count: 4000), sampleRate: 8000), to: 16000).samples
+        let refUp = tone(1000, rate: 16000, count: up.count)
+        XCTAssertLessThan((400..<(up.count - 400)).map { abs(up[$0] - refUp[$0]) }.max()!, 2e-3)
+    }
+}
