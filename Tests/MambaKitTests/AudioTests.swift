@@ -101,3 +101,37 @@ final class ResamplerTests: XCTestCase {
         XCTAssertLessThan((400..<(up.count - 400)).map { abs(up[$0] - refUp[$0]) }.max()!, 2e-3)
     }
 }
+
+final class SpectrogramTests: XCTestCase {
+    /// A sine at an exact bin frequency: the Hann-windowed FFT has |X| = A·N/4 at that bin and its
+    /// neighbours at half that (closed form of the Hann window's transform), nothing elsewhere.
+    func testSinePeakClosedForm() {
+        let n = 512, rate = 16000, bin = 37
+        let f = Double(bin) * Double(rate) / Double(n)
+        let x = (0..<(4 * n)).map { Float(0.8 * sin(2 * Double.pi * f * Double($0) / Double(rate))) }
+        let s = Spectrogram(fftSize: n, hop: n / 4)
+        let (frames, mag) = s.magnitudes(x)
+        XCTAssertEqual(frames, 1 + (x.count - 1) / (n / 4))
+        let row = Array(mag[(2 * s.bins)..<(3 * s.bins)])    // a frame fully inside the signal
+        XCTAssertEqual(row[bin], Float(0.8 * Double(n) / 4), accuracy: 1e-2)
+        XCTAssertEqual(row[bin - 1], Float(0.8 * Double(n) / 8), accuracy: 1e-2)
+        XCTAssertEqual(row[bin + 1], Float(0.8 * Double(n) / 8), accuracy: 1e-2)
+        for b in 0..<s.bins where abs(b - bin) > 1 { XCTAssertLessThan(row[b], 1e-2) }
+    }
+
+    func testMelFiltersAndLogMel() {
+        let s = Spectrogram(fftSize: 256, hop: 64)
+        let fb = s.melFilters(count: 20, sampleRate: 8000)
+        for m in 0..<20 { XCTAssertEqual(fb[(m * s.bins)..<((m + 1) * s.bins)].max()!, 1, accuracy: 0.2) }
+        let tone = Waveform(samples: (0..<4000).map { Float(sin(2 * Double.pi * 1000 * Double($0) / 8000)) }, sampleRate: 8000)
+        let (frames, lm) = s.logMel(tone, mels: 20)
+        XCTAssertGreaterThan(frames, 10)
+        // The loudest mel band of a middle frame is the one whose centre is nearest 1 kHz.
+        let row = Array(lm[(5 * 20)..<(6 * 20)])
+        let loudest = row.firstIndex(of: row.max()!)!
+        func mel(_ f: Double) -> Double { 2595 * Foundation.log10(1 + f / 700) }
+        let centres = (1...20).map { mel(4000) * Double($0) / 21 }
+        let nearest = centres.enumerated().min { abs($0.1 - mel(1000)) < abs($1.1 - mel(1000)) }!.offset
+        XCTAssertEqual(loudest, nearest)
+    }
+}
