@@ -45,7 +45,7 @@ struct QuickstartCommand: ParsableCommand {
         print("2. training a byte-level Mamba: D=\(dModel), \(nLayer) layers, \(model.parameterCount) parameters; \(steps) steps × \(batchSize) × \(seqLen) bytes")
         let outURL = URL(fileURLWithPath: out)
         try? FileManager.default.removeItem(at: outURL.appendingPathComponent("metrics.jsonl"))
-        let run = TextTrainingRun(trainer: trainer, tokenizer: tok, validation: test, evalEvery: 100, evalTokens: 32768,
+        let run = TrainingRun.text(trainer: trainer, tokenizer: tok, validation: test, evalEvery: 100, evalTokens: 32768,
                                   outDirectory: outURL)
         let t0 = Date()
         try run.run { print("   " + $0); fflush(stdout) }

@@ -48,7 +48,7 @@ struct TrainTextCommand: ParsableCommand {
             let model = try train.makeModel(defaultVocab: tok.vocabularySize)
             trainer = try Trainer(model: model, tokens: trainCorpus.tokens, options: train.options(), source: data)
         }
-        let run = TextTrainingRun(trainer: trainer, tokenizer: tok, validation: valCorpus, evalEvery: evalEvery,
+        let run = TrainingRun.text(trainer: trainer, tokenizer: tok, validation: valCorpus, evalEvery: evalEvery,
                                   evalTokens: evalTokens, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
         run.saveDType = train.saveDtype
         stderrLine("training \(trainer.model.parameterCount) parameters on \(trainCorpus.tokens.count) tokens of \(data)" +

@@ -107,57 +107,11 @@ struct TrainTokensCommand: ParsableCommand {
             trainer = try namingTokenFile(tokens) { try Trainer(model: model, tokens: ids, options: train.options(), source: tokens) }
         }
         let o = trainer.options
-        let outURL = train.out.map { URL(fileURLWithPath: $0) }
-        let metrics = try outURL.map { try MetricsLog(directory: $0) }
-        FileHandle.standardError.write(Data(("training \(trainer.model.parameterCount) parameters on \(ids.count) tokens: " +
-            "\(o.steps) steps × \(o.gradAccumulation * o.batchSize) windows × \(o.seqLen) tokens, from step \(trainer.step)\n").utf8))
-        let start = Date()
-        var tokensDone = 0, stepsThisRun = 0
-        while trainer.step < o.steps {
-            let r = try trainer.trainStep()
-            tokensDone += r.tokens
-            stepsThisRun += 1
-            let elapsed = Date().timeIntervalSince(start)
-            let rate = Double(tokensDone) / max(elapsed, 1e-9)
-            metrics?.append(r, tokensPerSecond: rate)
-            if r.step % o.logEvery == 0 || r.step == o.steps || r.skipped {
-                let eta = Double(o.steps - r.step) * elapsed / Double(stepsThisRun)
-                let line = String(format: "step %d/%d  loss %.4f  grad_norm %.3f  lr %.2e  %.0f tokens/s  eta %@%@\n",
-                                  r.step, o.steps, r.loss, r.gradNorm, r.learningRate, rate, formatDuration(eta),
-                                  r.skipped ? "  (non-finite: skipped)" : "")
-                FileHandle.standardError.write(Data(line.utf8))
-            }
-            if let url = outURL, o.saveEvery > 0, r.step % o.saveEvery == 0, r.step < o.steps {
-                try trainer.saveCheckpoint(to: url, modelDType: train.saveDtype)
-            }
-        }
-        if let url = outURL {
-            let ck = try trainer.saveCheckpoint(to: url, modelDType: train.saveDtype)
-            print("saved \(ck.path)")
-        }
+        stderrLine("training \(trainer.model.parameterCount) parameters on \(ids.count) tokens: " +
+                   "\(o.steps) steps × \(o.gradAccumulation * o.batchSize) windows × \(o.seqLen) tokens, from step \(trainer.step)")
+        let run = TrainingRun(trainer: trainer, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
+        run.saveDType = train.saveDtype
+        try run.run { stderrLine($0) }
+        if let out = train.out { print("saved \(try Trainer.checkpointDirectory(URL(fileURLWithPath: out)).path)") }
     }
-}
-
-func formatDuration(_ s: Double) -> String {
-    guard s.isFinite, s >= 0 else { return "--:--" }
-    let t = Int(s.rounded())
-    return String(format: "%02d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60)
-}
-
-/// metrics.jsonl: one JSON object per step.
-final class MetricsLog {
-    let handle: FileHandle
-    init(directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let url = directory.appendingPathComponent("metrics.jsonl")
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
-        handle = try FileHandle(forWritingTo: url)
-        handle.seekToEndOfFile()
-    }
-    func append(_ r: StepReport, tokensPerSecond: Double) {
-        let line = "{\"step\": \(r.step), \"loss\": \(jsonNumber(r.loss)), \"grad_norm\": \(jsonNumber(r.gradNorm)), " +
-            "\"lr\": \(jsonNumber(r.learningRate)), \"tokens_per_second\": \(jsonNumber(tokensPerSecond)), \"skipped\": \(r.skipped)}\n"
-        handle.write(Data(line.utf8))
-    }
-    deinit { try? handle.close() }
 }

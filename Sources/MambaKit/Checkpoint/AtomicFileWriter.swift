@@ -64,13 +64,8 @@ struct AtomicFileWriter {
             throw CheckpointError.writeFailed(path: target.path, reason: "rename failed: \(posixMessage(errno))")
         }
         close(fd)
-        // Make the rename durable. Best effort: some file systems do not support fsync on directories,
-        // and the new file is already in place.
-        let directoryFD = open(target.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = fsync(directoryFD)
-            close(directoryFD)
-        }
+        // Make the rename durable (best effort: some file systems cannot fsync a directory).
+        AtomicFile.syncDirectory(target.deletingLastPathComponent())
     }
 }
 

@@ -17,17 +17,11 @@ public enum Parallel {
         _ body: (Range<Int>) -> Void
     ) {
         guard count > 0 else { return }
-        let blocks = (count + align - 1) / align
-        let parts = max(1, min(threads, blocks))
-        if parts == 1 || count * costPerItem < minWork {
+        if threads <= 1 || count * costPerItem < minWork {
             body(0..<count)
             return
         }
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            let b0 = blocks * p / parts, b1 = blocks * (p + 1) / parts
-            let lo = min(count, b0 * align), hi = min(count, b1 * align)
-            if lo < hi { body(lo..<hi) }
-        }
+        forParts(count, threads: threads, align: align) { _, r in if !r.isEmpty { body(r) } }
     }
 
     /// Like ``forRanges`` but also passes the part index (0..<parts), for per-thread scratch buffers.

@@ -1,4 +1,5 @@
 // Runtime.swift — what the kernels run on: instruction set and BLAS.
+import Foundation
 import _MambaKernels
 
 /// Facts about the compute back end, for `mambakit info`/`bench` and for tests.
@@ -18,4 +19,6 @@ public enum MambaRuntime {
         get { Int(mk_blas_get_threads()) }
         set { mk_blas_set_threads(Int32(newValue)) }
     }
+    /// MAMBAKIT_PROFILE set: training steps print the time of each phase to stderr (read once).
+    public static let profiling = ProcessInfo.processInfo.environment["MAMBAKIT_PROFILE"] != nil
 }

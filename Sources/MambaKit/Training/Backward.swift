@@ -75,7 +75,7 @@ extension MambaModel {
             layerBackward(l, batch: B, length: T / B, tape: tape, grads: grads)
         }
 
-        if ProcessInfo.processInfo.environment["MAMBAKIT_PROFILE"] != nil {
+        if MambaRuntime.profiling {
             let now = DispatchTime.now().uptimeNanoseconds
             FileHandle.standardError.write(Data(String(format: "  forward %.3f s, head+xent %.3f s, layers backward %.3f s\n",
                 Double(tFwd - tStart) * 1e-9, Double(tHead - tFwd) * 1e-9, Double(now - tHead) * 1e-9).utf8))

@@ -157,7 +157,7 @@ public final class Trainer {
             model.refreshDerived()
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        if ProcessInfo.processInfo.environment["MAMBAKIT_PROFILE"] != nil {
+        if MambaRuntime.profiling {
             FileHandle.standardError.write(Data(String(format: "step: forward+backward %.3f s, optimizer %.3f s\n",
                 Double(tGrad - t0) * 1e-9, Double(DispatchTime.now().uptimeNanoseconds - tGrad) * 1e-9).utf8))
         }

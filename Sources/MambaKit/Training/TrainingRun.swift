@@ -1,0 +1,83 @@
+// TrainingRun.swift — a Trainer driven to its last step: progress lines, metrics.jsonl,
+// periodic validation, loss_curve.svg and checkpoints. Front ends plug in their validation
+// and the files a checkpoint must carry (e.g. a tokenizer).
+import Foundation
+
+public final class TrainingRun {
+    public let trainer: Trainer
+    /// Validate every N steps and at the last step (0 = never).
+    public var evalEvery: Int
+    public var outDirectory: URL?
+    public var saveDType: SafetensorsDType = .f32
+    /// Held-out figures, e.g. [("val_loss", nats), ("val_bits_per_byte", …)]; the first is the plotted loss.
+    public var validate: (() throws -> [(String, Double)])?
+    /// Adds files to each checkpoint before it is moved into place.
+    public var extraFiles: ((URL) throws -> Void)?
+    public private(set) var trainCurve: [(Double, Double)] = []
+    public private(set) var valCurve: [(Double, Double)] = []
+
+    public init(trainer: Trainer, evalEvery: Int = 0, outDirectory: URL? = nil) {
+        self.trainer = trainer; self.evalEvery = evalEvery; self.outDirectory = outDirectory
+    }
+
+    /// Runs until `trainer.options.steps`; `log` gets a progress line every `logEvery` steps,
+    /// at validations and at the end.
+    public func run(log: (String) -> Void) throws {
+        let o = trainer.options
+        var metrics: FileHandle? = nil
+        if let out = outDirectory {
+            do {
+                try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+                let url = out.appendingPathComponent("metrics.jsonl")
+                if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+                metrics = try FileHandle(forWritingTo: url)
+            } catch {
+                throw CheckpointError.writeFailed(path: out.path, reason: error.localizedDescription)
+            }
+            metrics?.seekToEndOfFile()
+        }
+        defer { try? metrics?.close() }
+        let start = Date()
+        var tokens = 0, stepsHere = 0
+        while trainer.step < o.steps {
+            let r = try trainer.trainStep()
+            tokens += r.tokens; stepsHere += 1
+            let elapsed = Date().timeIntervalSince(start)
+            trainCurve.append((Double(r.step), r.loss))
+            var figures: [(String, Double)] = []
+            if let v = validate, evalEvery > 0, r.step % evalEvery == 0 || r.step == o.steps {
+                figures = try v()
+                if let first = figures.first { valCurve.append((Double(r.step), first.1)) }
+                writeCurve()
+            }
+            let rate = Double(tokens) / max(elapsed, 1e-9)
+            var line = "{\"step\": \(r.step), \"loss\": \(r.loss), \"lr\": \(r.learningRate), \"grad_norm\": \(r.gradNorm), \"tokens_per_second\": \(Int(rate)), \"skipped\": \(r.skipped)"
+            for (k, v) in figures { line += ", \"\(k)\": \(v)" }
+            metrics?.write(Data((line + "}\n").utf8))
+            if r.step % max(1, o.logEvery) == 0 || r.step == o.steps || !figures.isEmpty || r.skipped {
+                let eta = Double(o.steps - r.step) * elapsed / Double(stepsHere)
+                var text = String(format: "step %d/%d  loss %.4f  grad_norm %.3f  lr %.2e  %.0f tokens/s  eta %.0fs",
+                                  r.step, o.steps, r.loss, r.gradNorm, r.learningRate, rate, eta)
+                for (k, v) in figures { text += String(format: "  %@ %.4f", k.replacingOccurrences(of: "_", with: " "), v) }
+                if r.skipped { text += "  (non-finite: skipped)" }
+                log(text)
+            }
+            if let out = outDirectory, o.saveEvery > 0, r.step % o.saveEvery == 0, r.step < o.steps { try save(out) }
+        }
+        writeCurve()
+        if let out = outDirectory { try save(out) }
+    }
+
+    @discardableResult
+    public func save(_ out: URL) throws -> URL {
+        try trainer.saveCheckpoint(to: out, modelDType: saveDType, extraFiles: extraFiles)
+    }
+
+    func writeCurve() {
+        guard let out = outDirectory, !trainCurve.isEmpty else { return }
+        var series = [LossCurve.Series(name: "train loss", color: "#1f77b4", points: trainCurve)]
+        if !valCurve.isEmpty { series.append(.init(name: "validation loss", color: "#d62728", points: valCurve)) }
+        let svg = LossCurve.svg(series, title: "MambaKit training — \(trainer.model.parameterCount) parameters")
+        try? Data(svg.utf8).write(to: out.appendingPathComponent("loss_curve.svg"), options: .atomic)
+    }
+}
