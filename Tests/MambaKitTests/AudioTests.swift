@@ -17,6 +17,7 @@ final class AudioTests: XCTestCase {
         }
         // Decoding inverts encoding up to the quantisation step of the companded value.
         let back = t.decode(ids)
+        print("mu-law: max |decode(encode(x)) - x| = \(zip(xs, back).map { abs($0 - $1) }.max()!)")
         for (x, b) in zip(xs, back) {
             // |dx/dy| = ln(256)·256^|y|/255 ≤ ln(256)·(1 + 255|x|)·256^(1/255)/255 over one step (Δy = 2/255, error ≤ Δy/2)
             let ax = Double(x.magnitude)
@@ -43,7 +44,9 @@ final class AudioTests: XCTestCase {
             try AudioFile.write(Waveform(samples: tone, sampleRate: rate), to: path)
             let back = try AudioFile.read(path)
             XCTAssertEqual(back.sampleRate, rate)
-            XCTAssertLessThanOrEqual(maxAbsDiff(back.samples, tone), 1.0 / 32768 + 1e-6, name)
+            let d = maxAbsDiff(back.samples, tone)
+            print("\(name) 16-bit round trip: max |difference| \(d)")
+            XCTAssertLessThanOrEqual(d, 1.0 / 32768 + 1e-6, name)
         }
         // Real speech from Debian's alsa-utils when present (48 kHz mono 16-bit).
         if let wav = ["/usr/share/sounds/alsa/Front_Center.wav"].first(where: { FileManager.default.fileExists(atPath: $0) }) {
@@ -113,6 +116,7 @@ final class SpectrogramTests: XCTestCase {
         let (frames, mag) = s.magnitudes(x)
         XCTAssertEqual(frames, 1 + (x.count - 1) / (n / 4))
         let row = Array(mag[(2 * s.bins)..<(3 * s.bins)])    // a frame fully inside the signal
+        print("STFT peak: |X[k]| = \(row[bin]) vs closed form \(0.8 * Double(n) / 4); neighbours \(row[bin - 1]), \(row[bin + 1]) vs \(0.8 * Double(n) / 8)")
         XCTAssertEqual(row[bin], Float(0.8 * Double(n) / 4), accuracy: 1e-2)
         XCTAssertEqual(row[bin - 1], Float(0.8 * Double(n) / 8), accuracy: 1e-2)
         XCTAssertEqual(row[bin + 1], Float(0.8 * Double(n) / 8), accuracy: 1e-2)
