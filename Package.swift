@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "MambaKit", targets: ["MambaKit"]),
         .library(name: "MambaText", targets: ["MambaText"]),
         .library(name: "MambaAudio", targets: ["MambaAudio"]),
+        .library(name: "MambaDNA", targets: ["MambaDNA"]),
         .executable(name: "mambakit", targets: ["mambakit"]),
     ],
     dependencies: [
@@ -18,6 +19,9 @@ let package = Package(
         .systemLibrary(
             name: "_CFFTW", path: "Sources/_CFFTW", pkgConfig: "fftw3f",
             providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(
+            name: "_CZlib", path: "Sources/_CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
             name: "_CSndFile", path: "Sources/_CSndFile", pkgConfig: "sndfile",
             providers: [.apt(["libsndfile1-dev"])]),
@@ -33,16 +37,17 @@ let package = Package(
 
         // MARK: Front ends (know the backbone only through token ids / hidden states)
         .target(name: "MambaText", dependencies: ["MambaKit"]),
-        .target(name: "MambaAudio", dependencies: ["MambaKit", "_CSndFile", "_CFFTW"]),
+        .target(name: "MambaAudio", dependencies: ["MambaKit", "_CSndFile", "_CFFTW", "_CZlib"]),
+        .target(name: "MambaDNA", dependencies: ["MambaKit", "_CZlib"]),
 
         // MARK: Command-line tool
         .executableTarget(
             name: "mambakit",
-            dependencies: ["MambaKit", "MambaText", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["MambaKit", "MambaText", "MambaAudio", "MambaDNA", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(
             name: "MambaKitTests",
-            dependencies: ["MambaKit", "MambaText", "MambaAudio", "_MambaKernels", "_CFFTW", "_CSndFile"],
+            dependencies: ["MambaKit", "MambaText", "MambaAudio", "MambaDNA", "_MambaKernels", "_CFFTW", "_CSndFile", "_CZlib"],
             resources: [.copy("Fixtures")]),
     ]
 )

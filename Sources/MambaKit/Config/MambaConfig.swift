@@ -78,6 +78,20 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
     /// Padding token id (HF default 0).
     public var padTokenId: Int?
 
+    // MARK: Sequence classification (MambaKit extension; absent for a language model)
+
+    /// Class names, index = class id (config.json `id2label`; `num_labels` = count). Empty for a
+    /// language model; non-empty adds a classification head (`classifier.weight` (C, D), `classifier.bias` (C)).
+    public var labels: [String] = []
+    /// How hidden states are pooled over time for the classification head (`classifier_pooling`).
+    public var pooling: Pooling = .mean
+    /// Caduceus-style BiMamba (`bidirectional`): every layer adds a reverse-direction mixer sharing
+    /// in_proj and out_proj (`backbone.layers.i.mixer_rev.*`). For classification only.
+    public var bidirectional: Bool = false
+
+    /// Number of classes C (0 for a language model).
+    public var numLabels: Int { labels.count }
+
     // MARK: Creating
 
     /// Creates a configuration. `dInner` defaults to `expand × dModel`, `dtRank` to ⌈dModel/16⌉, and
@@ -140,7 +154,8 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         layer += E * N                                  // A_log
         layer += E                                      // D
         layer += D * E + (useBias ? D : 0)              // out_proj
-        return V * D + nLayer * layer + D + (tieWordEmbeddings ? 0 : V * D)
+        let reverse = bidirectional ? E * K + (useConvBias ? E : 0) + (R + 2 * N) * E + E * R + E + E * N + E : 0
+        return V * D + nLayer * (layer + reverse) + D + (tieWordEmbeddings ? 0 : V * D) + numLabels * (D + 1)
     }
 
     /// A one-line summary, e.g. `Mamba d_model=768 n_layer=24 vocab=50280 … 129.1M parameters`.
@@ -215,7 +230,7 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         let vocab = try r.requiredPositiveInt("vocab_size", alias: nil)
         let expand = try r.positiveInt("expand") ?? 2
         let dInner = try r.positiveInt("intermediate_size") ?? r.product(expand, dModel, key: "expand")
-        return MambaConfig(
+        var config = MambaConfig(
             dModel: dModel, nLayer: nLayer, vocabSize: vocab,
             dState: try r.positiveInt("state_size") ?? 16,
             dConv: try r.positiveInt("conv_kernel") ?? 4,
@@ -238,6 +253,36 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             eosTokenId: try r.tokenID("eos_token_id"),
             padTokenId: try r.tokenID("pad_token_id"))
         .with(padVocabSizeMultiple: try r.positiveInt("pad_vocab_size_multiple") ?? 1)
+        try config.readClassifier(r)
+        return config
+    }
+
+    /// `num_labels`, `id2label`, `classifier_pooling`, `bidirectional` (all optional).
+    private mutating func readClassifier(_ r: ConfigReader) throws {
+        let n = try r.int("num_labels") ?? 0
+        var names = (0..<max(n, 0)).map { "LABEL_\($0)" }
+        if case .object(let map)? = r.object["id2label"] {
+            for (k, v) in map {
+                guard let i = Int(k), i >= 0, case .string(let name) = v else {
+                    throw r.invalid("id2label", "expected {\"0\": \"name\", …}, got key \(k)")
+                }
+                if i >= names.count { names += (names.count...i).map { "LABEL_\($0)" } }
+                names[i] = name
+            }
+        }
+        // A plain transformers config has num_labels 2 and LABEL_0/1 by default only when it says so;
+        // MambaForCausalLM configs written by MambaKit omit the keys.
+        let architectures: [String]
+        if case .array(let a)? = r.object["architectures"] { architectures = a.compactMap { if case .string(let s) = $0 { return s } else { return nil } } } else { architectures = [] }
+        if architectures.contains("MambaForSequenceClassification") || r.has("classifier_pooling") { labels = names }
+        if let p = try r.string("classifier_pooling") {
+            guard let v = Pooling(rawValue: p) else { throw r.invalid("classifier_pooling", "is \"\(p)\", expected \"mean\" or \"last\"") }
+            pooling = v
+        }
+        bidirectional = try r.bool("bidirectional") ?? false
+        if bidirectional && useBias {
+            throw r.invalid("bidirectional", "is not supported together with use_bias (the shared out_proj bias would be counted twice)")
+        }
     }
 
     /// The original `mamba_ssm` `MambaConfig` format (as saved next to `pytorch_model.bin`).
@@ -324,8 +369,8 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
     var huggingFaceJSON: JSONValue {
         func number(_ f: Float) -> JSONValue { .double(Double("\(f)") ?? Double(f)) }
         func token(_ id: Int?) -> JSONValue { id.map { .int($0) } ?? .null }
-        return .object([
-            "architectures": .array([.string("MambaForCausalLM")]),
+        var object: [String: JSONValue] = [
+            "architectures": .array([.string(labels.isEmpty ? "MambaForCausalLM" : "MambaForSequenceClassification")]),
             "model_type": .string("mamba"),
             "hidden_size": .int(dModel),
             "num_hidden_layers": .int(nLayer),
@@ -354,7 +399,15 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             "pad_token_id": token(padTokenId),
             "use_cache": .bool(true),
             "torch_dtype": .string("float32"),
-        ])
+        ]
+        if !labels.isEmpty {
+            object["num_labels"] = .int(labels.count)
+            object["id2label"] = .object(Dictionary(uniqueKeysWithValues: labels.enumerated().map { ("\($0.offset)", .string($0.element)) }))
+            object["label2id"] = .object(Dictionary(labels.enumerated().map { ($0.element, .int($0.offset)) }, uniquingKeysWith: { a, _ in a }))
+            object["classifier_pooling"] = .string(pooling.rawValue)
+            object["bidirectional"] = .bool(bidirectional)
+        }
+        return .object(object)
     }
 
     /// Writes `config.json` in the Hugging Face format (pretty-printed, sorted keys) into `directory`,

@@ -26,6 +26,15 @@ struct ForwardWorkspace {
     var dt = FloatBuffer(count: 0)      // (T, E)   dt_proj output (before bias and softplus)
     var y = FloatBuffer(count: 0)       // (T, E)   gated scan output
     var out = FloatBuffer(count: 0)     // (T, D)   out_proj output
+    // Reverse direction (bidirectional models), each sequence reversed within its valid length:
+    var xzRev = FloatBuffer(count: 0)   // (T, 2E)  xz, reversed in time
+    var xcRev = FloatBuffer(count: 0)   // (T, E)
+    var dbcRev = FloatBuffer(count: 0)  // (T, R+2N)
+    var dtRev = FloatBuffer(count: 0)   // (T, E)
+    var yRev = FloatBuffer(count: 0)    // (T, E)   reverse scan output, reversed time
+    var convRev = FloatBuffer(count: 0) // (B, K-1, E) reverse conv state (starts at zero every pass)
+    var ssmRev = FloatBuffer(count: 0)  // (B, E, N)   reverse SSM state (starts at zero every pass)
+    var revBatch = 0
 
     mutating func ensure(rows T: Int, config c: MambaConfig) {
         guard T > rows else { return }
@@ -34,7 +43,48 @@ struct ForwardWorkspace {
         xz = FloatBuffer(count: T * 2 * E); xc = FloatBuffer(count: T * E)
         dbc = FloatBuffer(count: T * (c.dtRank + 2 * c.dState)); dt = FloatBuffer(count: T * E)
         y = FloatBuffer(count: T * E); out = FloatBuffer(count: T * D)
+        if c.bidirectional {
+            xzRev = FloatBuffer(count: T * 2 * E); xcRev = FloatBuffer(count: T * E)
+            dbcRev = FloatBuffer(count: T * (c.dtRank + 2 * c.dState)); dtRev = FloatBuffer(count: T * E)
+            yRev = FloatBuffer(count: T * E)
+        }
         rows = T
+    }
+
+    /// Zeroed reverse-direction states for B sequences.
+    mutating func zeroReverseStates(batch B: Int, config c: MambaConfig) {
+        if revBatch != B {
+            convRev = FloatBuffer(count: B * (c.dConv - 1) * c.dInner); ssmRev = FloatBuffer(count: B * c.dInner * c.dState)
+            revBatch = B
+        } else { convRev.zero(); ssmRev.zero() }
+    }
+}
+
+/// Time reversal of each sequence within its valid length: row b·L + i ↔ b·L + (len_b − 1 − i) for
+/// i < len_b; padding rows stay in place. An involution, so the same call undoes it.
+struct SequenceReversal {
+    let batch: Int, length: Int, lengths: [Int]
+
+    /// dst row r = src row perm(r), `width` floats per row.
+    func gather(_ src: UnsafePointer<Float>, ld ldSrc: Int, width: Int, into dst: UnsafeMutablePointer<Float>, ld ldDst: Int) {
+        for b in 0..<batch {
+            let n = lengths[b], base = b * length
+            for i in 0..<length {
+                let j = i < n ? n - 1 - i : i
+                (dst + (base + i) * ldDst).update(from: src + (base + j) * ldSrc, count: width)
+            }
+        }
+    }
+
+    /// dst row r += src row perm(r).
+    func addGathered(_ src: UnsafePointer<Float>, ld ldSrc: Int, width: Int, into dst: UnsafeMutablePointer<Float>, ld ldDst: Int) {
+        for b in 0..<batch {
+            let n = lengths[b], base = b * length
+            for i in 0..<length {
+                let j = i < n ? n - 1 - i : i
+                mk_add_inplace(dst + (base + i) * ldDst, src + (base + j) * ldSrc, width)
+            }
+        }
     }
 }
 
@@ -46,7 +96,11 @@ struct LayerBuffers {
     var xc: UnsafeMutablePointer<Float>       // (T, E)
     var dbc: UnsafeMutablePointer<Float>      // (T, R+2N)
     var dt: UnsafeMutablePointer<Float>       // (T, E)
-    var y: UnsafeMutablePointer<Float>        // (T, E)
+    var y: UnsafeMutablePointer<Float>        // (T, E)   gated scan output (both directions summed)
+    /// Reverse direction (bidirectional): conv output, x_proj output, dt_proj output, in reversed time.
+    var xcRev: UnsafeMutablePointer<Float>? = nil   // (T, E)
+    var dbcRev: UnsafeMutablePointer<Float>? = nil  // (T, R+2N)
+    var dtRev: UnsafeMutablePointer<Float>? = nil   // (T, E)
 
     init(residIn: UnsafeMutablePointer<Float>, normed: UnsafeMutablePointer<Float>, xz: UnsafeMutablePointer<Float>,
          xc: UnsafeMutablePointer<Float>, dbc: UnsafeMutablePointer<Float>, dt: UnsafeMutablePointer<Float>,
@@ -57,6 +111,7 @@ struct LayerBuffers {
     init(workspace ws: ForwardWorkspace) {
         self.init(residIn: ws.resid.pointer, normed: ws.normed.pointer, xz: ws.xz.pointer, xc: ws.xc.pointer,
                   dbc: ws.dbc.pointer, dt: ws.dt.pointer, y: ws.y.pointer)
+        if ws.xcRev.count > 0 { xcRev = ws.xcRev.pointer; dbcRev = ws.dbcRev.pointer; dtRev = ws.dtRev.pointer }
     }
 }
 
@@ -103,8 +158,12 @@ extension MambaModel {
     ///
     /// With a `tape`, every activation the backward pass needs is kept there, per layer; without
     /// one, all layers share the workspace buffers.
+    ///
+    /// `lengths` (B) are the valid lengths of right-padded sequences; they matter only to the reverse
+    /// direction of a bidirectional model, which reverses each sequence within its valid length (the
+    /// causal forward direction never lets padding reach earlier positions). Default: all L.
     func backbone(_ tokens: UnsafeBufferPointer<Int32>, batch B: Int, state: MambaState,
-                  tape: TrainingTape? = nil) throws {
+                  tape: TrainingTape? = nil, lengths: [Int]? = nil) throws {
         let c = config
         let L = tokens.count / max(B, 1)
         guard B > 0, L > 0, L * B == tokens.count else {
@@ -114,13 +173,20 @@ extension MambaModel {
             throw ModelError.stateMismatch(expected: "batch \(B)", found: "batch \(state.batch)")
         }
         try checkTokens(tokens)
-        let T = B * L, D = c.dModel, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv
-        let ldBC = R + 2 * N
+        if c.bidirectional && c.useBias {
+            throw ModelError.invalidShape("a bidirectional model with use_bias is not supported (the shared out_proj bias would count twice)")
+        }
+        let lens = lengths ?? [Int](repeating: L, count: B)
+        guard lens.count == B, lens.allSatisfy({ $0 >= 1 && $0 <= L }) else {
+            throw ModelError.invalidShape("sequence lengths \(lens) do not fit a batch of \(B) × \(L)")
+        }
+        let reversal = SequenceReversal(batch: B, length: L, lengths: lens)
+        let T = B * L, D = c.dModel, E = c.dInner, N = c.dState, K = c.dConv
         workspace.ensure(rows: T, config: c)
         let ws = workspace
         tape?.prepare(batch: B, length: L)
+        tape?.lengths = lens
         let p = parameters.pointer
-        let nThreads = threads
 
         // Embedding lookup: resid[t, :] = E[token[t], :]
         for t in 0..<T {
@@ -144,29 +210,18 @@ extension MambaModel {
             linear(buf.normed, ldIn: D, rows: T, weight: o.inProj, outFeatures: 2 * E, inFeatures: D,
                    bias: o.inProjBias, out: buf.xz, ldOut: 2 * E)
 
-            // causal depthwise conv1d + SiLU over time: xc (T, E); conv state (B, K-1, E) carried
-            let convW = p + o.conv1d, convB: UnsafePointer<Float>? = o.conv1dBias.map { UnsafePointer(p + $0) }
-            Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * K) { r in
-                mk_conv1d_fwd(buf.xz, Int32(2 * E), convW, convB, convState, convState,
-                              buf.xc, Int32(E), Int32(B), Int32(L), Int32(E), Int32(K), 1,
-                              Int32(r.lowerBound), Int32(r.upperBound))
-            }
-
-            // x_proj: dbc (T, R+2N); dt_proj: dt (T, E) (bias + softplus happen in the scan)
-            linear(buf.xc, ldIn: E, rows: T, weight: o.xProj, outFeatures: ldBC, inFeatures: E,
-                   bias: nil, out: buf.dbc, ldOut: ldBC)
-            linear(buf.dbc, ldIn: ldBC, rows: T, weight: o.dtProj, outFeatures: E, inFeatures: R,
-                   bias: nil, out: buf.dt, ldOut: E)
-
-            // fused selective scan with D skip and SiLU(z) gate: y (T, E); SSM state (B, E, N) carried
-            let A = negA.pointer + l * E * N
-            let dSkip = p + o.D, dtBias = p + o.dtProjBias
-            Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * N * 4) { r in
-                mk_scan_fwd(buf.xc, Int32(E), buf.dt, Int32(E), A,
-                            buf.dbc + R, buf.dbc + R + N, Int32(ldBC),
-                            dSkip, dtBias, 1, buf.xz + E, Int32(2 * E), buf.y, Int32(E),
-                            ssm, ssm, Int32(B), Int32(L), Int32(E), Int32(N),
-                            Int32(r.lowerBound), Int32(r.upperBound))
+            // conv1d → x_proj → dt_proj → scan, forward in time; states (B, K-1, E), (B, E, N) carried
+            ssmForward(o.forward, A: negA.pointer + l * E * N, xz: buf.xz, xc: buf.xc, dbc: buf.dbc, dt: buf.dt,
+                       y: buf.y, convState: convState, ssm: ssm, batch: B, length: L)
+            if let rev = o.reverse, let xcRev = buf.xcRev, let dbcRev = buf.dbcRev, let dtRev = buf.dtRev {
+                // reverse direction (BiMamba): the same in_proj output read backwards, own conv/SSM
+                // tensors, zero initial state; its gated output, turned forwards again, adds to y.
+                reversal.gather(buf.xz, ld: 2 * E, width: 2 * E, into: ws.xzRev.pointer, ld: 2 * E)
+                workspace.zeroReverseStates(batch: B, config: c)
+                ssmForward(rev, A: negA.pointer + (c.nLayer + l) * E * N, xz: ws.xzRev.pointer, xc: xcRev,
+                           dbc: dbcRev, dt: dtRev, y: ws.yRev.pointer, convState: workspace.convRev.pointer,
+                           ssm: workspace.ssmRev.pointer, batch: B, length: L)
+                reversal.addGathered(ws.yRev.pointer, ld: E, width: E, into: buf.y, ld: E)
             }
 
             // out_proj: out (T, D)
@@ -181,6 +236,41 @@ extension MambaModel {
             tape.hidden.pointer.update(from: ws.normed.pointer, count: T * D)
         }
         state.position += L
+    }
+
+    /// One scan direction of a mixer, from the in_proj output xz (T, 2E) to the gated scan output y (T, E):
+    ///
+    ///     xc = SiLU(causal_conv1d(x));  dt, B, C = split(x_proj(xc));  dt = dt_proj(dt)
+    ///     y  = selective_scan(xc, softplus(dt + dt_bias), A, B, C, D) ⊙ SiLU(z)
+    ///
+    /// `convState` (B, K-1, E) and `ssm` (B, E, N) are read as the initial states and overwritten
+    /// with the final ones.
+    func ssmForward(_ o: SSMOffsets, A: UnsafePointer<Float>, xz: UnsafeMutablePointer<Float>,
+                    xc: UnsafeMutablePointer<Float>, dbc: UnsafeMutablePointer<Float>, dt: UnsafeMutablePointer<Float>,
+                    y: UnsafeMutablePointer<Float>, convState: UnsafeMutablePointer<Float>, ssm: UnsafeMutablePointer<Float>,
+                    batch B: Int, length L: Int) {
+        let c = config
+        let T = B * L, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv, ldBC = R + 2 * N
+        let p = parameters.pointer
+        let nThreads = threads
+        // causal depthwise conv1d + SiLU over time: xc (T, E)
+        let convW = p + o.conv1d, convB: UnsafePointer<Float>? = o.conv1dBias.map { UnsafePointer(p + $0) }
+        Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * K) { r in
+            mk_conv1d_fwd(xz, Int32(2 * E), convW, convB, convState, convState,
+                          xc, Int32(E), Int32(B), Int32(L), Int32(E), Int32(K), 1,
+                          Int32(r.lowerBound), Int32(r.upperBound))
+        }
+        // x_proj: dbc (T, R+2N); dt_proj: dt (T, E) (bias + softplus happen in the scan)
+        linear(xc, ldIn: E, rows: T, weight: o.xProj, outFeatures: ldBC, inFeatures: E, bias: nil, out: dbc, ldOut: ldBC)
+        linear(dbc, ldIn: ldBC, rows: T, weight: o.dtProj, outFeatures: E, inFeatures: R, bias: nil, out: dt, ldOut: E)
+        // fused selective scan with D skip and SiLU(z) gate: y (T, E)
+        let dSkip = p + o.D, dtBias = p + o.dtProjBias
+        Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * N * 4) { r in
+            mk_scan_fwd(xc, Int32(E), dt, Int32(E), A, dbc + R, dbc + R + N, Int32(ldBC),
+                        dSkip, dtBias, 1, xz + E, Int32(2 * E), y, Int32(E),
+                        ssm, ssm, Int32(B), Int32(L), Int32(E), Int32(N),
+                        Int32(r.lowerBound), Int32(r.upperBound))
+        }
     }
 
     /// RMSNorm over rows, threaded by rows.

@@ -13,7 +13,8 @@ public final class MambaModel {
     public let layout: ParameterLayout
     /// All parameters, `layout.count` floats.
     public let parameters: FloatBuffer
-    /// Derived: A = -exp(A_log) for every layer, (nLayer, E, N). Refreshed by ``refreshDerived()``.
+    /// Derived: A = -exp(A_log) for every layer, (nLayer, E, N), followed for bidirectional models by
+    /// the reverse mixers' (nLayer, E, N). Refreshed by ``refreshDerived()``.
     let negA: FloatBuffer
     /// Threads for the scan, the convolution and the row-wise kernels (OpenBLAS has its own setting).
     public var threads: Int = Parallel.defaultThreads
@@ -30,7 +31,7 @@ public final class MambaModel {
         self.config = config
         layout = ParameterLayout(config: config)
         parameters = FloatBuffer(count: layout.count)
-        negA = FloatBuffer(count: config.nLayer * config.dInner * config.dState)
+        negA = FloatBuffer(count: (config.bidirectional ? 2 : 1) * config.nLayer * config.dInner * config.dState)
     }
 
     /// Number of parameters (the tied head counted once).
@@ -41,6 +42,7 @@ public final class MambaModel {
         let EN = config.dInner * config.dState
         for (l, off) in layout.layers.enumerated() {
             mk_neg_exp(parameters.pointer + off.aLog, negA.pointer + l * EN, EN)
+            if let r = off.reverse { mk_neg_exp(parameters.pointer + r.aLog, negA.pointer + (config.nLayer + l) * EN, EN) }
         }
     }
 
@@ -100,7 +102,67 @@ public final class MambaModel {
         }
         fill(m.layout.normF, D, 1)
         if let h = m.layout.lmHead { for i in 0..<(V * D) { p[h + i] = 0.02 * rng.normal() } }
+        m.initialiseClassification(seed: seed)
         m.refreshDerived()
+        return m
+    }
+
+    /// Reverse-direction mixers start as copies of the forward ones (the same initial distribution
+    /// for a new model; for a pretrained backbone, its learned filters run both ways); the
+    /// classification head is U(±1/sqrt(D)) (PyTorch's `nn.Linear` default) with zero bias.
+    func initialiseClassification(seed: UInt64) {
+        copyForwardMixersToReverse()
+        initialiseHead(seed: seed)
+    }
+
+    func copyForwardMixersToReverse() {
+        let c = config, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv
+        let p = parameters.pointer
+        for o in layout.layers {
+            guard let r = o.reverse else { continue }
+            let f = o.forward
+            (p + r.conv1d).update(from: p + f.conv1d, count: E * K)
+            if let rb = r.conv1dBias, let fb = f.conv1dBias { (p + rb).update(from: p + fb, count: E) }
+            (p + r.xProj).update(from: p + f.xProj, count: (R + 2 * N) * E)
+            (p + r.dtProj).update(from: p + f.dtProj, count: E * R)
+            (p + r.dtProjBias).update(from: p + f.dtProjBias, count: E)
+            (p + r.aLog).update(from: p + f.aLog, count: E * N)
+            (p + r.D).update(from: p + f.D, count: E)
+        }
+    }
+
+    func initialiseHead(seed: UInt64) {
+        guard let w = layout.classifier, let b = layout.classifierBias else { return }
+        let C = config.numLabels, D = config.dModel, p = parameters.pointer
+        var rng = SeededRandom(seed: seed ^ 0x636C_6173_7369_6679)   // "classify"
+        let bound = 1 / Float(D).squareRoot()
+        for i in 0..<(C * D) { p[w + i] = rng.uniform(-bound, bound) }
+        for i in 0..<C { p[b + i] = 0 }
+    }
+
+    // MARK: - Classification
+
+    /// A sequence classifier built on this model's backbone: the embedding, layers and final norm are
+    /// copied (so a pretrained language model can be fine-tuned), the LM head is dropped, and a new
+    /// linear head (C, D) over pooled hidden states is added; `bidirectional` adds reverse-direction
+    /// mixers (Caduceus BiMamba: in_proj and out_proj shared), initialised as copies of the forward
+    /// ones. When this model already is a classifier of the same shape, its tensors are kept.
+    public func makeClassifier(labels: [String], pooling: Pooling, bidirectional: Bool, seed: UInt64) -> MambaModel {
+        var c = config
+        c.labels = labels; c.pooling = pooling; c.bidirectional = bidirectional; c.tieWordEmbeddings = true
+        let m = MambaModel(config: c)
+        m.initialiseHead(seed: seed)
+        let src = parameters.pointer, dst = m.parameters.pointer
+        var copiedReverse = false
+        for s in m.layout.slices {                 // everything this model has of the same shape
+            guard let mine = layout.slice(named: s.name), mine.shape == s.shape else { continue }
+            (dst + s.offset).update(from: src + mine.offset, count: s.count)
+            if s.name.contains(".mixer_rev.") { copiedReverse = true }
+        }
+        if !copiedReverse { m.copyForwardMixersToReverse() }
+        m.refreshDerived()
+        m.threads = threads
+        m.checkpointNames = [:]
         return m
     }
 }

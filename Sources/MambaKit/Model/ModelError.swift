@@ -10,6 +10,11 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case stateMismatch(expected: String, found: String)
     /// Inputs of one batch differ in length, or a buffer has the wrong size.
     case invalidShape(String)
+    /// A class id is outside 0..<numLabels.
+    case labelOutOfRange(label: Int, example: Int, numLabels: Int)
+    /// Classification was asked of a model without a classification head.
+    case notAClassifier
+
 
     public var description: String {
         switch self {
@@ -22,6 +27,10 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "model error: the recurrent state is for \(found), but this call needs \(expected) — make a new state with model.makeState(batch:)"
         case let .invalidShape(detail):
             return "model error: \(detail)"
+        case let .labelOutOfRange(label, example, n):
+            return "model error: example \(example) has class id \(label), outside 0..<\(n) — the data has more classes than the model's labels"
+        case .notAClassifier:
+            return "model error: this model has no classification head (config.json has no num_labels/id2label) — train one with `mambakit train …-classify`, or build one with makeClassifier"
         }
     }
 }

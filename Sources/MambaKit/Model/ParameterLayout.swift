@@ -35,6 +35,25 @@ public struct LayerOffsets: Sendable {
     public let D: Int           // (E)
     public let outProj: Int     // (D, E)
     public let outProjBias: Int? // (D)
+    /// The reverse-direction mixer's own tensors (bidirectional configs), nil otherwise.
+    public let reverse: SSMOffsets?
+
+    /// The forward direction's conv/SSM tensors.
+    public var forward: SSMOffsets {
+        SSMOffsets(conv1d: conv1d, conv1dBias: conv1dBias, xProj: xProj, dtProj: dtProj, dtProjBias: dtProjBias,
+                   aLog: aLog, D: D)
+    }
+}
+
+/// The tensors of one scan direction of a mixer: everything between the shared in_proj and out_proj.
+public struct SSMOffsets: Sendable {
+    public let conv1d: Int      // (E, 1, K)
+    public let conv1dBias: Int? // (E)
+    public let xProj: Int       // (R + 2N, E)
+    public let dtProj: Int      // (E, R)
+    public let dtProjBias: Int  // (E)
+    public let aLog: Int        // (E, N)
+    public let D: Int           // (E)
 }
 
 /// The layout of all parameters for a config.
@@ -48,6 +67,9 @@ public struct ParameterLayout: Sendable {
     public private(set) var normF = 0
     /// (V, D) LM head, nil when tied to the embedding.
     public private(set) var lmHead: Int? = nil
+    /// (C, D) classification head and its (C) bias, when the config has labels.
+    public private(set) var classifier: Int? = nil
+    public private(set) var classifierBias: Int? = nil
     /// Total floats.
     public private(set) var count = 0
     private var index: [String: Int] = [:]
@@ -70,13 +92,26 @@ public struct ParameterLayout: Sendable {
             let dSkip = add(p + "mixer.D", [E])
             let outProj = add(p + "mixer.out_proj.weight", [D, E])
             let outProjBias = c.useBias ? add(p + "mixer.out_proj.bias", [D]) : nil
+            var reverse: SSMOffsets? = nil
+            if c.bidirectional {   // Caduceus BiMamba: in_proj / out_proj shared with the forward mixer
+                let r = p + "mixer_rev."
+                reverse = SSMOffsets(
+                    conv1d: add(r + "conv1d.weight", [E, 1, K]),
+                    conv1dBias: c.useConvBias ? add(r + "conv1d.bias", [E]) : nil,
+                    xProj: add(r + "x_proj.weight", [R + 2 * N, E]), dtProj: add(r + "dt_proj.weight", [E, R]),
+                    dtProjBias: add(r + "dt_proj.bias", [E]), aLog: add(r + "A_log", [E, N]), D: add(r + "D", [E]))
+            }
             layers.append(LayerOffsets(
                 norm: norm, inProj: inProj, inProjBias: inProjBias, conv1d: conv, conv1dBias: convBias,
                 xProj: xProj, dtProj: dtProj, dtProjBias: dtProjBias, aLog: aLog, D: dSkip,
-                outProj: outProj, outProjBias: outProjBias))
+                outProj: outProj, outProjBias: outProjBias, reverse: reverse))
         }
         normF = add("backbone.norm_f.weight", [D])
         if !c.tieWordEmbeddings { lmHead = add("lm_head.weight", [V, D]) }
+        if c.numLabels > 0 {
+            classifier = add("classifier.weight", [c.numLabels, D])
+            classifierBias = add("classifier.bias", [c.numLabels])
+        }
     }
 
     private mutating func add(_ name: String, _ shape: [Int]) -> Int {

@@ -63,6 +63,8 @@ public struct StepReport: Sendable {
     public var tokens: Int
     public var seconds: Double
     public var skipped: Bool
+    /// Classification: the fraction of the step's examples classified correctly (before the update).
+    public var accuracy: Double? = nil
 }
 
 /// Trains a ``MambaModel`` on a token sequence with AdamW.
@@ -71,15 +73,46 @@ public final class Trainer {
     public let optimizer: AdamW
     public var options: TrainingOptions
     public let tokens: [Int32]
+    /// Classification examples (empty for language-model training).
+    public let examples: [LabeledSequence]
+    /// Applied to each drawn classification example (e.g. reverse complement with probability ½).
+    public let augment: ((inout [Int32], inout SeededRandom) -> Void)?
     /// Where in the data the next windows come from: the state of the seeded generator.
     public private(set) var dataRandom: SeededRandom
     let grads: FloatBuffer
     let tape: TrainingTape
 
-    public init(model: MambaModel, tokens: [Int32], options: TrainingOptions, source: String = "tokens") throws {
+    /// Language-model training on one token stream: windows of seq-len + 1 tokens at random offsets.
+    public convenience init(model: MambaModel, tokens: [Int32], options: TrainingOptions, source: String = "tokens") throws {
         guard tokens.count >= options.seqLen + 1 else {
             throw TrainingError.notEnoughTokens(have: tokens.count, need: options.seqLen + 1, source: source)
         }
+        if model.config.bidirectional {
+            throw TrainingError.invalidOptions("a bidirectional model cannot be trained on next-token prediction")
+        }
+        try self.init(model: model, tokens: tokens, examples: [], augment: nil, options: options, source: source)
+    }
+
+    /// Classification training: each micro-batch draws `batchSize` examples at random (with
+    /// replacement); a sequence longer than `seqLen` is cropped to a random `seqLen`-token window;
+    /// `augment` is applied to each drawn example. The loss is the mean cross-entropy per example.
+    public convenience init(model: MambaModel, examples: [LabeledSequence], options: TrainingOptions,
+                            augment: ((inout [Int32], inout SeededRandom) -> Void)? = nil, source: String) throws {
+        guard model.config.numLabels > 0 else { throw ModelError.notAClassifier }
+        guard !examples.isEmpty else {
+            throw TrainingError.invalidOptions("\(source): no labelled examples to train on")
+        }
+        for (i, e) in examples.enumerated() {
+            if e.label < 0 || e.label >= model.config.numLabels {
+                throw ModelError.labelOutOfRange(label: e.label, example: i, numLabels: model.config.numLabels)
+            }
+            if e.tokens.isEmpty { throw TrainingError.invalidOptions("\(source): example \(i) is empty") }
+        }
+        try self.init(model: model, tokens: [], examples: examples, augment: augment, options: options, source: source)
+    }
+
+    private init(model: MambaModel, tokens: [Int32], examples: [LabeledSequence],
+                 augment: ((inout [Int32], inout SeededRandom) -> Void)?, options: TrainingOptions, source: String) throws {
         guard options.seqLen > 0, options.batchSize > 0, options.gradAccumulation > 0, options.chunkLength >= 0 else {
             throw TrainingError.invalidOptions("seq-len, batch-size and grad-accumulation must be positive")
         }
@@ -87,8 +120,15 @@ public final class Trainer {
         if let i = tokens.firstIndex(where: { $0 < 0 || Int($0) >= V }) {
             throw ModelError.tokenOutOfRange(token: Int(tokens[i]), position: i, vocabSize: V, source: source)
         }
+        for (n, e) in examples.enumerated() {
+            if let i = e.tokens.firstIndex(where: { $0 < 0 || Int($0) >= V }) {
+                throw ModelError.tokenOutOfRange(token: Int(e.tokens[i]), position: i, vocabSize: V, source: "\(source), example \(n)")
+            }
+        }
         self.model = model
         self.tokens = tokens
+        self.examples = examples
+        self.augment = augment
         self.options = options
         var adam = options.adamw
         adam.totalSteps = options.steps
@@ -115,6 +155,7 @@ public final class Trainer {
     /// all predictions, clipping, AdamW. A non-finite loss or gradient throws (or skips the update
     /// with `skipNonFinite`); the parameters are then unchanged.
     public func trainStep() throws -> StepReport {
+        if !examples.isEmpty { return try classificationStep() }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let L = options.seqLen, B = options.batchSize
         let chunk = options.chunkLength > 0 ? min(options.chunkLength, L) : L
@@ -141,8 +182,42 @@ public final class Trainer {
                 c0 += n
             }
         }
+        return try finishStep(lossSum: lossSum, count: totalPredictions, tokens: totalPredictions, started: t0)
+    }
+
+    /// The examples of the next classification micro-batch: drawn, cropped, augmented.
+    func nextExamples() -> [LabeledSequence] {
+        (0..<options.batchSize).map { _ in
+            var e = examples[dataRandom.below(examples.count)]
+            if e.tokens.count > options.seqLen {
+                let start = dataRandom.below(e.tokens.count - options.seqLen + 1)
+                e.tokens = Array(e.tokens[start..<(start + options.seqLen)])
+            }
+            augment?(&e.tokens, &dataRandom)
+            return e
+        }
+    }
+
+    func classificationStep() throws -> StepReport {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let n = options.gradAccumulation * options.batchSize
+        grads.zero()
+        var lossSum = 0.0, correct = 0, tokenCount = 0
+        for _ in 0..<options.gradAccumulation {
+            let batch = nextExamples()
+            tokenCount += batch.reduce(0) { $0 + $1.tokens.count }
+            let r = try model.accumulateClassificationGradient(batch, tape: tape, grads: grads, gradScale: 1 / Float(n))
+            lossSum += r.lossSum; correct += r.correct
+        }
+        var report = try finishStep(lossSum: lossSum, count: n, tokens: tokenCount, started: t0)
+        report.accuracy = Double(correct) / Double(n)
+        return report
+    }
+
+    /// Mean loss, non-finite guard, clipping and the AdamW update of the accumulated gradient.
+    func finishStep(lossSum: Double, count: Int, tokens tokenCount: Int, started t0: UInt64) throws -> StepReport {
         let tGrad = DispatchTime.now().uptimeNanoseconds
-        let loss = lossSum / Double(totalPredictions)
+        let loss = lossSum / Double(count)
         let nextStep = optimizer.step + 1
         let norm = AdamW.globalNorm(grads, threads: options.threads)
         let finite = loss.isFinite && norm.isFinite
@@ -162,7 +237,7 @@ public final class Trainer {
                 Double(tGrad - t0) * 1e-9, Double(DispatchTime.now().uptimeNanoseconds - tGrad) * 1e-9).utf8))
         }
         return StepReport(step: optimizer.step, loss: loss, gradNorm: norm, learningRate: lr,
-                          tokens: totalPredictions, seconds: seconds, skipped: !finite)
+                          tokens: tokenCount, seconds: seconds, skipped: !finite)
     }
 
     // MARK: - Checkpoints
@@ -235,6 +310,20 @@ public final class Trainer {
     /// continues bit-identically (same data order, moments, step, float32 weights). `steps` may
     /// extend the run.
     public static func resume(from dir: URL, tokens: [Int32], steps: Int? = nil, source: String = "tokens") throws -> Trainer {
+        try resume(from: dir, steps: steps) { model, options in
+            try Trainer(model: model, tokens: tokens, options: options, source: source)
+        }
+    }
+
+    /// Restores a classification run (see ``resume(from:tokens:steps:source:)``); `augment` is given again.
+    public static func resume(from dir: URL, examples: [LabeledSequence], steps: Int? = nil,
+                              augment: ((inout [Int32], inout SeededRandom) -> Void)? = nil, source: String) throws -> Trainer {
+        try resume(from: dir, steps: steps) { model, options in
+            try Trainer(model: model, examples: examples, options: options, augment: augment, source: source)
+        }
+    }
+
+    static func resume(from dir: URL, steps: Int?, make: (MambaModel, TrainingOptions) throws -> Trainer) throws -> Trainer {
         let ck = try checkpointDirectory(dir)
         let stateURL = ck.appendingPathComponent("trainer_state.json")
         let state: TrainerState
@@ -248,7 +337,7 @@ public final class Trainer {
         let opt = try SafetensorsFile(url: ck.appendingPathComponent("optimizer.safetensors"))
         var options = state.options
         if let s = steps { options.steps = s }
-        let trainer = try Trainer(model: model, tokens: tokens, options: options, source: source)
+        let trainer = try make(model, options)
         try opt.readFloat32("master_weights", into: model.parameters.buffer)
         model.refreshDerived()
         try opt.readFloat32("adamw.m", into: trainer.optimizer.m.buffer)

@@ -52,12 +52,14 @@ public final class TrainingRun {
             }
             let rate = Double(tokens) / max(elapsed, 1e-9)
             var line = "{\"step\": \(r.step), \"loss\": \(r.loss), \"lr\": \(r.learningRate), \"grad_norm\": \(r.gradNorm), \"tokens_per_second\": \(Int(rate)), \"skipped\": \(r.skipped)"
+            if let a = r.accuracy { line += ", \"train_accuracy\": \(a)" }
             for (k, v) in figures { line += ", \"\(k)\": \(v)" }
             metrics?.write(Data((line + "}\n").utf8))
             if r.step % max(1, o.logEvery) == 0 || r.step == o.steps || !figures.isEmpty || r.skipped {
                 let eta = Double(o.steps - r.step) * elapsed / Double(stepsHere)
                 var text = String(format: "step %d/%d  loss %.4f  grad_norm %.3f  lr %.2e  %.0f tokens/s  eta %.0fs",
                                   r.step, o.steps, r.loss, r.gradNorm, r.learningRate, rate, eta)
+                if let a = r.accuracy { text += String(format: "  train acc %.3f", a) }
                 for (k, v) in figures { text += String(format: "  %@ %.4f", k.replacingOccurrences(of: "_", with: " "), v) }
                 if r.skipped { text += "  (non-finite: skipped)" }
                 log(text)

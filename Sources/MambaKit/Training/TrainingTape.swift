@@ -18,6 +18,10 @@ public final class TrainingTape {
     var y = FloatBuffer(count: 0)         // (nLayer, T, E)
     var convIn = FloatBuffer(count: 0)    // (nLayer, B, K-1, E) conv state the chunk started from
     var ssmIn = FloatBuffer(count: 0)     // (nLayer, B, E, N)   SSM state the chunk started from
+    // Reverse direction (bidirectional models only), reversed time:
+    var xcRev = FloatBuffer(count: 0)     // (nLayer, T, E)
+    var dbcRev = FloatBuffer(count: 0)    // (nLayer, T, R+2N)
+    var dtRev = FloatBuffer(count: 0)     // (nLayer, T, E)
     var finalResid = FloatBuffer(count: 0) // (T, D)
     var hidden = FloatBuffer(count: 0)     // (T, D) after norm_f
     // Backward scratch:
@@ -31,6 +35,10 @@ public final class TrainingTape {
     var dDbc = FloatBuffer(count: 0)      // (T, R+2N)
     var dBCParts = FloatBuffer(count: 0)  // (threads, T, R+2N) per-thread dB, dC
     var dA = FloatBuffer(count: 0)        // (E, N)
+    var dYRev = FloatBuffer(count: 0)     // (T, E)  reverse direction: dY reversed in time
+    var dXzRev = FloatBuffer(count: 0)    // (T, 2E) reverse direction's gradient w.r.t. reversed xz
+    /// Valid length of each sequence of the last forward (classification batches are right-padded).
+    var lengths: [Int] = []
     var logits = FloatBuffer(count: 0)    // (headRows, V)
     /// Rows of logits computed at once: as many as fit in 64 MiB (at least 64), so the (T, V) logits
     /// are never held whole for a large vocabulary, while GEMMs stay large enough to run at full speed.
@@ -55,6 +63,11 @@ public final class TrainingTape {
             dY = FloatBuffer(count: T * E); dXc = FloatBuffer(count: T * E); dDt = FloatBuffer(count: T * E)
             dXz = FloatBuffer(count: T * 2 * E); dDbc = FloatBuffer(count: T * (R + 2 * N))
             dA = FloatBuffer(count: E * N)
+            if c.bidirectional {
+                xcRev = FloatBuffer(count: nl * T * E); dbcRev = FloatBuffer(count: nl * T * (R + 2 * N))
+                dtRev = FloatBuffer(count: nl * T * E)
+                dYRev = FloatBuffer(count: T * E); dXzRev = FloatBuffer(count: T * 2 * E)
+            }
             logits = FloatBuffer(count: headRows * c.vocabSize)
             capacity = T
             threadsCapacity = 0
@@ -70,17 +83,21 @@ public final class TrainingTape {
 
     func layer(_ l: Int) -> LayerBuffers {
         let c = config, T = rows, D = c.dModel, E = c.dInner, ldBC = c.dtRank + 2 * c.dState
-        return LayerBuffers(
+        var b = LayerBuffers(
             residIn: residIn.pointer + l * T * D, normed: normed.pointer + l * T * D,
             xz: xz.pointer + l * T * 2 * E, xc: xc.pointer + l * T * E, dbc: dbc.pointer + l * T * ldBC,
             dt: dt.pointer + l * T * E, y: y.pointer + l * T * E)
+        if c.bidirectional {
+            b.xcRev = xcRev.pointer + l * T * E; b.dbcRev = dbcRev.pointer + l * T * ldBC; b.dtRev = dtRev.pointer + l * T * E
+        }
+        return b
     }
     func convStateIn(_ l: Int) -> UnsafeMutablePointer<Float> { convIn.pointer + l * batch * (config.dConv - 1) * config.dInner }
     func ssmStateIn(_ l: Int) -> UnsafeMutablePointer<Float> { ssmIn.pointer + l * batch * config.dInner * config.dState }
 
     /// Bytes held (activations and scratch), for reports.
     public var byteCount: Int {
-        [residIn, normed, xz, xc, dbc, dt, y, convIn, ssmIn, finalResid, hidden, dHidden, dResid, dNormed, dY, dXc, dDt,
+        [residIn, normed, xz, xc, dbc, dt, y, xcRev, dbcRev, dtRev, dYRev, dXzRev, convIn, ssmIn, finalResid, hidden, dHidden, dResid, dNormed, dY, dXc, dDt,
          dXz, dDbc, dBCParts, dA, logits].reduce(0) { $0 + $1.count * 4 }
     }
 }
