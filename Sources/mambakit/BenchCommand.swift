@@ -16,10 +16,12 @@ struct BenchCommand: ParsableCommand {
             generate: tokens/s of the recurrent path, batch 1 and batch 8, same model.
             train:    tokens/s and peak RSS of full training steps (forward, backward, AdamW): tiny (D=256, 4 layers,
                       V=256, L=512, B=8) and 130m (L=512, B=1).
+            classify: sequence-classification training steps and inference (D=128, 4 layers, V=16 as for DNA; --length,
+                      --batch; unidirectional and --bidirectional) in tokens/s.
             Without --threads, each runs on 1 thread and on all cores.
             """)
 
-    enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, train, tokenize, all }
+    enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, train, classify, tokenize, all }
 
     @Argument(help: "gemm, scan, prefill, generate or all.") var which: Which
     @Option(help: "Threads (default: 1 and all cores).") var threads: Int?
@@ -38,6 +40,7 @@ struct BenchCommand: ParsableCommand {
     var tokenizer: String = "Tests/MambaKitTests/Fixtures/tokenizers/neox/tokenizer.json"
     @Option(help: "tokenize: the text to encode (default: Tiny Shakespeare from ../shared/datasets).")
     var text: String = "../shared/datasets/tinyshakespeare/input.txt"
+    @Flag(help: "classify: the BiMamba (bidirectional) classifier.") var bidirectional = false
     @Flag(help: "Print JSON lines.") var json = false
 
     var threadList: [Int] {
@@ -62,6 +65,7 @@ struct BenchCommand: ParsableCommand {
         case .prefill: try benchPrefill()
         case .generate: try benchGenerate()
         case .train: try benchTrain()
+        case .classify: try benchClassify()
         case .tokenize: try benchTokenize()
         case .all: benchGemm(); benchScan(); try benchPrefill(); try benchGenerate(); try benchTrain()
         }

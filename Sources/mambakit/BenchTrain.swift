@@ -49,3 +49,37 @@ extension BenchCommand {
         }
     }
 }
+
+extension BenchCommand {
+    /// Classification training steps and inference on random sequences of length L (default 1000,
+    /// batch 32): D=128, 4 layers, a 16-token vocabulary (the DNA front end's shape), mean pooling.
+    func benchClassify() throws {
+        let L = length ?? 1000, B = batch ?? 32
+        let config = MambaConfig(dModel: 128, nLayer: 4, vocabSize: 16)
+        let model = MambaModel.randomlyInitialised(config: config, seed: 1)
+            .makeClassifier(labels: ["a", "b"], pooling: .mean, bidirectional: bidirectional, seed: 1)
+        var rng = SeededRandom(seed: 9)
+        let examples = (0..<(4 * B)).map { _ in
+            LabeledSequence(tokens: (0..<L).map { _ in Int32(rng.below(16)) }, label: rng.below(2))
+        }
+        var o = TrainingOptions()
+        o.seqLen = L; o.batchSize = B; o.steps = 1000; o.threads = threads ?? Parallel.defaultThreads
+        let trainer = try Trainer(model: model, examples: examples, options: o, source: "random")
+        _ = try trainer.trainStep()
+        var best = Double.infinity
+        for _ in 0..<max(1, repeats) { best = min(best, try trainer.trainStep().seconds) }
+        let seqs = examples.prefix(B).map(\.tokens)
+        _ = try model.classifierLogits(seqs, batchSize: B)
+        var bestInfer = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            let t0 = Date()
+            _ = try model.classifierLogits(seqs, batchSize: B)
+            bestInfer = min(bestInfer, Date().timeIntervalSince(t0))
+        }
+        emit([("bench", "\"classify\""), ("bidirectional", "\(bidirectional)"), ("threads", "\(o.threads)"),
+              ("train_tokens_per_second", String(format: "%.0f", Double(L * B) / best)),
+              ("infer_tokens_per_second", String(format: "%.0f", Double(L * B) / bestInfer)),
+              ("seq_len", "\(L)"), ("batch", "\(B)"), ("parameters", "\(model.parameterCount)"),
+              ("step_seconds", String(format: "%.4f", best)), ("peak_rss_bytes", "\(peakRSSBytes())")])
+    }
+}
