@@ -1,5 +1,7 @@
-// QuickstartCommand.swift — the main job (`mambakit` with no arguments): train a small byte-level
-// model on the King James Bible, evaluate it on held-out books, and generate a sample.
+// QuickstartCommand.swift — the main job (`mambakit` with no arguments), one part per front end:
+// text (a byte-level model on the King James Bible: held-out bits per byte, a sample), audio
+// (espeak-ng spoken digits: a waveform classifier and LM, a generated WAV and its spectrogram) and
+// DNA (bacterial species from genome windows: accuracy and MCC on other strains).
 import ArgumentParser
 import Foundation
 import MambaText
@@ -7,16 +9,23 @@ import MambaText
 struct QuickstartCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quickstart",
-        abstract: "The default job: train a byte-level Mamba on the KJV Bible for a few minutes, evaluate, generate.",
+        abstract: "The default job: text (KJV Bible), audio (spoken digits) and DNA (bacterial species), a few minutes each.",
         discussion: """
-            The corpus comes from Debian's bible-kjv-text (Data/prepare_kjv.sh, run by Scripts/run.sh):
-            Genesis–Acts to train, Romans–Revelation held out. The model, its tokenizer, metrics.jsonl and
-            loss_curve.svg are written to --out.
+            Text: Debian's bible-kjv-text (Data/prepare_kjv.sh, run by Scripts/run.sh), Genesis–Acts to train, Romans–Revelation held out; bits per byte and a sample (--out/text).
+
+            Audio: spoken digits synthesised with Debian's espeak-ng; a raw-waveform classifier and LM, a generated WAV and the spectrogram picture of a real and the generated clip (--out/audio).
+
+            DNA: four bacterial species from Debian's ragout-examples (Data/prepare_dna.sh); a classifier of genome windows trained on one strain per species and tested on other strains (--out/dna).
+
+            Each part writes its model(s), metrics.jsonl and loss_curve.svg. A part that fails is reported, the others still run, and the exit status is then non-zero.
             """)
+
+    enum Part: String, ExpressibleByArgument, CaseIterable { case text, audio, dna }
 
     @Option(help: "Training text.") var data: String = "Data/cache/kjv/train.txt"
     @Option(help: "Held-out text.") var val: String = "Data/cache/kjv/test.txt"
-    @Option(help: "Output directory.") var out: String = "Data/cache/quickstart"
+    @Option(help: "Output directory (one sub-directory per part).") var out: String = "Data/cache/quickstart"
+    @Option(parsing: .upToNextOption, help: "Parts to run: text, audio, dna (default: all).") var parts: [Part] = Part.allCases
     @Option var steps: Int = 400
     @Option var seqLen: Int = 256
     @Option var batchSize: Int = 16
@@ -28,10 +37,36 @@ struct QuickstartCommand: ParsableCommand {
     @Option(help: "Prompt for the sample.") var prompt: String = "Joh3:16 For God so loved"
 
     func run() throws {
+        print("MambaKit quickstart — BLAS \(MambaRuntime.blasCoreName), kernels \(MambaRuntime.isa), \(Parallel.defaultThreads) threads")
+        let root = URL(fileURLWithPath: out)
+        var failed: [String] = []
+        let t0 = Date()
+        for part in parts {
+            print("\n== \(part.rawValue) ==")
+            fflush(stdout)
+            do {
+                switch part {
+                case .text: try runText(out: root.appendingPathComponent("text").path)
+                case .audio: try runAudioQuickstart(out: root.appendingPathComponent("audio"), seed: seed)
+                case .dna: try runDNAQuickstart(out: root.appendingPathComponent("dna"), seed: seed)
+                }
+            } catch {
+                print("\(part.rawValue) part failed: \(error)")
+                failed.append(part.rawValue)
+            }
+            fflush(stdout)
+        }
+        print(String(format: "\nquickstart finished in %.0f s; outputs under %@", Date().timeIntervalSince(t0), out))
+        if !failed.isEmpty {
+            throw CLIError.usage("quickstart: the \(failed.joined(separator: ", ")) part(s) failed (see above); the others completed")
+        }
+    }
+
+    /// The text part: byte-level LM on the KJV Bible.
+    func runText(out: String) throws {
         for f in [data, val] where !FileManager.default.fileExists(atPath: f) {
             throw CLIError.usage("\(f): the default corpus is missing — run Data/prepare_kjv.sh (Scripts/run.sh does), or pass --data and --val")
         }
-        print("MambaKit quickstart — BLAS \(MambaRuntime.blasCoreName), kernels \(MambaRuntime.isa), \(Parallel.defaultThreads) threads")
         let tok = ByteTokenizer()
         let train = try TextCorpus.load(path: data, tokenizer: tok)
         let test = try TextCorpus.load(path: val, tokenizer: tok)
