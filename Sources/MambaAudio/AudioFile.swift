@@ -8,6 +8,7 @@ public enum AudioError: Error, CustomStringConvertible, Equatable {
     case empty(path: String)
     case tooShort(path: String, samples: Int, need: Int)
     case writeFailed(path: String, reason: String)
+    case notAudioModel(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -15,6 +16,7 @@ public enum AudioError: Error, CustomStringConvertible, Equatable {
         case let .empty(p): return "audio error: \(p): the file holds no samples"
         case let .tooShort(p, n, need): return "audio error: \(p): \(n) samples, but at least \(need) are needed — use a longer clip or a shorter window"
         case let .writeFailed(p, r): return "audio error: \(p): cannot write (\(r)) — check the directory exists and is writable"
+        case let .notAudioModel(p, d): return "audio error: \(p): \(d) — pass a directory written by `mambakit train audio-lm` or `mambakit train audio-classify`"
         }
     }
 }

@@ -1,0 +1,56 @@
+// AudioClassifier.swift — clip classification on raw waveforms: tokens of each clip → backbone →
+// pooling over time (mean or last) → linear (C, D) → softmax.
+import Foundation
+import MambaKit
+
+public enum AudioClassifier {
+    // MARK: Examples
+
+    /// Labelled token sequences of `clips` (read, resampled to `settings.sampleRate` and tokenized);
+    /// `labels` fixes the class ids (a clip with another label is an error naming it).
+    public static func examples(_ clips: [AudioClip], labels: [String], settings: AudioSettings,
+                                threads: Int = Parallel.defaultThreads) throws -> [LabeledSequence] {
+        let ids = try AudioDataset.labelIndices(clips, labels: labels)
+        let tokens = try AudioDataset.tokenize(clips, settings: settings, threads: threads)
+        return zip(tokens, ids).map { LabeledSequence(tokens: $0.map { Int32($0) }, label: $1) }
+    }
+
+    // MARK: Evaluation
+
+    /// Predicted classes (argmax of the logits) for whole clips. `maxSamples` keeps the first
+    /// that many samples of longer clips (0 = whole clips).
+    public static func predict(model: MambaModel, sequences: [[Int32]], maxSamples: Int = 0, batchSize: Int = 16) throws -> [Int] {
+        let seqs = maxSamples > 0 ? sequences.map { Array($0.prefix(maxSamples)) } : sequences
+        return try model.classifierLogits(seqs, batchSize: batchSize).map { row in
+            var best = 0
+            for i in 1..<row.count where row[i] > row[best] { best = i }
+            return best
+        }
+    }
+
+    /// Accuracy, per-class accuracy and the confusion matrix of `model` on `examples`.
+    public static func evaluate(model: MambaModel, examples: [LabeledSequence], maxSamples: Int = 0) throws -> ClassificationMetrics {
+        let predicted = try predict(model: model, sequences: examples.map(\.tokens), maxSamples: maxSamples)
+        return ClassificationMetrics(predicted: predicted, truth: examples.map(\.label), labels: model.config.labels)
+    }
+}
+
+// MARK: - Training runs
+
+extension TrainingRun {
+    /// A clip-classification run: validation accuracy on `validation` (whole clips, or their first
+    /// `evalSamples` samples), audio.json saved into every checkpoint. The plotted validation figure
+    /// is the error rate 1 − accuracy.
+    public static func audioClassifier(trainer: Trainer, settings: AudioSettings, validation: [LabeledSequence]?,
+                                       evalEvery: Int, evalSamples: Int = 0, outDirectory: URL?) -> TrainingRun {
+        let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
+        if let v = validation, !v.isEmpty {
+            run.validate = {
+                let m = try AudioClassifier.evaluate(model: trainer.model, examples: v, maxSamples: evalSamples)
+                return [("val_error", 1 - m.accuracy), ("val_accuracy", m.accuracy)]
+            }
+        }
+        run.extraFiles = { dir in try settings.save(to: dir) }
+        return run
+    }
+}

@@ -1,0 +1,245 @@
+// AudioDataset.swift — a set of audio clips: a folder (recursive), a single file, or a CSV manifest,
+// with optional class labels and train/test splits.
+import Foundation
+import MambaKit
+
+// MARK: - Errors
+
+/// Errors of listing and loading an audio data set; each names the file or directory and says the fix.
+public enum AudioDatasetError: Error, CustomStringConvertible, Equatable {
+    case notFound(path: String)
+    case noAudioFiles(path: String)
+    case badManifest(path: String, line: Int, detail: String)
+    case missingColumn(path: String, column: String, columns: [String])
+    case missingLabel(path: String)
+    case unknownLabel(path: String, label: String, known: [String])
+    case emptySplit(path: String, split: String, available: [String])
+    case tooFewClasses(path: String, labels: [String])
+
+    public var description: String {
+        switch self {
+        case let .notFound(p):
+            return "audio data error: \(p): no such file or directory — pass a folder of audio files, one audio file, or a CSV manifest (file,label[,split])"
+        case let .noAudioFiles(p):
+            return "audio data error: \(p): no audio files (.wav .flac .ogg …) in this directory or below it — check the path"
+        case let .badManifest(p, line, d):
+            return "audio data error: \(p):\(line): \(d) — a manifest is CSV with a header line naming its columns, e.g. file,label,split"
+        case let .missingColumn(p, c, cols):
+            return "audio data error: \(p): no column '\(c)' (the header has \(cols.joined(separator: ", "))) — choose one with --label-column / name it in the header"
+        case let .missingLabel(p):
+            return "audio data error: \(p): this clip has no class label — put it in a directory named after its class (DATA/train/<label>/…) or give a manifest with a label column"
+        case let .unknownLabel(p, l, known):
+            return "audio data error: \(p): label '\(l)' was not among the training labels (\(known.joined(separator: ", "))) — every evaluation class must occur in training"
+        case let .emptySplit(p, s, avail):
+            return "audio data error: \(p): no clips in split '\(s)'" + (avail.isEmpty ? " (the data has no splits)" : " (splits: \(avail.joined(separator: ", ")))") + " — choose another with --split"
+        case let .tooFewClasses(p, labels):
+            return "audio data error: \(p): classification needs at least 2 classes, found \(labels.count) (\(labels.joined(separator: ", "))) — check the directory layout or --label-column"
+        }
+    }
+}
+
+// MARK: - Clips
+
+/// One audio file with its optional class label and split (train/test/valid).
+public struct AudioClip: Equatable, Sendable {
+    public var path: String
+    public var label: String?
+    public var split: String?
+    public init(path: String, label: String? = nil, split: String? = nil) { self.path = path; self.label = label; self.split = split }
+}
+
+// MARK: - Data set
+
+/// A list of clips found at a path:
+///
+/// - a **CSV manifest** (`.csv`): a header, then one clip per line; `file` (relative to the manifest's
+///   directory), an optional label column (`label` unless another is chosen, e.g. FSDD's `digit`) and an
+///   optional `split` column. Quoted fields (with commas) are understood.
+/// - a **single audio file**: one clip, no label, no split.
+/// - a **directory** holding `manifest.csv`: that manifest.
+/// - any other **directory**, searched recursively. When some directory on the way to the files is named
+///   `train`, `test`, `valid`, `validation`, `dev` or `val` (at any depth, e.g. `DIR/recordings/train/…`),
+///   it gives the split and the directory right under it the label (`DIR/train/<label>/…`; no label for
+///   files directly in it); otherwise the first directory under DIR is the label (`DIR/<label>/…`; files
+///   directly in DIR have none).
+public struct AudioDataset: Sendable {
+    /// The path the clips were listed from (named in errors).
+    public var source: String
+    public var clips: [AudioClip]
+
+    /// File extensions listed from directories (libsndfile reads them; others are ignored).
+    public static let audioExtensions: Set<String> = ["wav", "flac", "ogg", "oga", "opus", "aif", "aiff", "au", "snd", "caf", "w64", "mp3"]
+    static let splitNames: Set<String> = ["train", "test", "valid", "validation", "dev", "val"]
+
+    public init(source: String, clips: [AudioClip]) { self.source = source; self.clips = clips }
+
+    /// Lists the clips at `path`. `labelColumn` picks a manifest's label column (default `label`,
+    /// which may then be absent); naming one that does not exist is an error.
+    public static func open(_ path: String, labelColumn: String? = nil) throws -> AudioDataset {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw AudioDatasetError.notFound(path: path) }
+        if isDir.boolValue {
+            let m = (path as NSString).appendingPathComponent("manifest.csv")
+            if FileManager.default.fileExists(atPath: m) { return try manifest(m, labelColumn: labelColumn) }
+            return try directory(path)
+        }
+        if path.lowercased().hasSuffix(".csv") { return try manifest(path, labelColumn: labelColumn) }
+        return AudioDataset(source: path, clips: [AudioClip(path: path)])
+    }
+
+    // MARK: Directories
+
+    static func directory(_ path: String) throws -> AudioDataset {
+        let root = URL(fileURLWithPath: path).standardizedFileURL
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey],
+                                                          options: [.skipsHiddenFiles]) else {
+            throw AudioDatasetError.notFound(path: path)
+        }
+        var relative: [[String]] = []
+        for case let url as URL in walker where audioExtensions.contains(url.pathExtension.lowercased()) {
+            let parts = url.standardizedFileURL.pathComponents
+            relative.append(Array(parts.dropFirst(root.pathComponents.count)))
+        }
+        guard !relative.isEmpty else { throw AudioDatasetError.noAudioFiles(path: path) }
+        relative.sort { $0.joined(separator: "/") < $1.joined(separator: "/") }
+        // The first directory (not the file name) named like a split.
+        func splitIndex(_ parts: [String]) -> Int? { parts.dropLast().firstIndex { splitNames.contains($0.lowercased()) } }
+        let clips: [AudioClip] = relative.map { parts in
+            let full = root.appendingPathComponent(parts.joined(separator: "/")).path
+            if let i = splitIndex(parts) {
+                return AudioClip(path: full, label: i + 2 < parts.count ? parts[i + 1] : nil, split: normalisedSplit(parts[i]))
+            }
+            return AudioClip(path: full, label: parts.count > 1 ? parts[0] : nil, split: nil)
+        }
+        return AudioDataset(source: path, clips: clips)
+    }
+
+    static func normalisedSplit(_ s: String) -> String {
+        switch s.lowercased() {
+        case "validation", "dev", "val": return "valid"
+        default: return s.lowercased()
+        }
+    }
+
+    // MARK: Manifests
+
+    static func manifest(_ path: String, labelColumn: String?) throws -> AudioDataset {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw AudioDatasetError.badManifest(path: path, line: 1, detail: "cannot be read as UTF-8 text")
+        }
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+        guard let headerLine = lines.first, !headerLine.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw AudioDatasetError.badManifest(path: path, line: 1, detail: "empty manifest")
+        }
+        let header = try csvFields(headerLine, path: path, line: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let fileIndex = header.firstIndex(of: "file") ?? header.firstIndex(of: "path") else {
+            throw AudioDatasetError.missingColumn(path: path, column: "file", columns: header)
+        }
+        var labelIndex: Int? = nil
+        if let c = labelColumn {
+            guard let i = header.firstIndex(of: c) else { throw AudioDatasetError.missingColumn(path: path, column: c, columns: header) }
+            labelIndex = i
+        } else {
+            labelIndex = header.firstIndex(of: "label")
+        }
+        let splitIndex = header.firstIndex(of: "split")
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        var clips: [AudioClip] = []
+        for (n, line) in lines.enumerated().dropFirst() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            let f = try csvFields(line, path: path, line: n + 1)
+            guard f.count == header.count else {
+                throw AudioDatasetError.badManifest(path: path, line: n + 1, detail: "\(f.count) fields, the header has \(header.count)")
+            }
+            let file = f[fileIndex]
+            guard !file.isEmpty else { throw AudioDatasetError.badManifest(path: path, line: n + 1, detail: "empty file name") }
+            let full = file.hasPrefix("/") ? file : base.appendingPathComponent(file).path
+            clips.append(AudioClip(path: full, label: labelIndex.map { f[$0] }.flatMap { $0.isEmpty ? nil : $0 },
+                                   split: splitIndex.map { normalisedSplit(f[$0]) }))
+        }
+        guard !clips.isEmpty else { throw AudioDatasetError.badManifest(path: path, line: 2, detail: "no clips listed") }
+        return AudioDataset(source: path, clips: clips)
+    }
+
+    /// Splits one CSV line (RFC 4180 quoting: "a, b" and "" inside quotes).
+    static func csvFields(_ line: String, path: String, line number: Int) throws -> [String] {
+        var fields: [String] = [], cur = "", quoted = false, i = line.startIndex
+        while i < line.endIndex {
+            let c = line[i]
+            if quoted {
+                if c == "\"" {
+                    let n = line.index(after: i)
+                    if n < line.endIndex, line[n] == "\"" { cur.append("\""); i = n } else { quoted = false }
+                } else { cur.append(c) }
+            } else if c == "\"" { quoted = true } else if c == "," { fields.append(cur); cur = "" } else { cur.append(c) }
+            i = line.index(after: i)
+        }
+        if quoted { throw AudioDatasetError.badManifest(path: path, line: number, detail: "unterminated quote") }
+        fields.append(cur)
+        return fields
+    }
+
+    // MARK: Selecting
+
+    /// The split names present (sorted), empty when the data has none.
+    public var splits: [String] { Array(Set(clips.compactMap(\.split))).sorted() }
+
+    /// The clips of split `name` (`valid` also matches validation/dev/val). Data without splits has
+    /// all its clips in every split when `allIfUnsplit`.
+    public func clips(split name: String, allIfUnsplit: Bool = true) throws -> [AudioClip] {
+        if splits.isEmpty, allIfUnsplit { return clips }
+        let want = Self.normalisedSplit(name)
+        let chosen = clips.filter { $0.split == want }
+        guard !chosen.isEmpty else { throw AudioDatasetError.emptySplit(path: source, split: name, available: splits) }
+        return chosen
+    }
+
+    /// Sorted distinct labels of `clips` (numeric labels in numeric order: 2 before 10).
+    public static func labels(of clips: [AudioClip]) -> [String] {
+        Array(Set(clips.compactMap(\.label))).sorted { a, b in
+            if let x = Int(a), let y = Int(b) { return x < y }
+            return a < b
+        }
+    }
+
+    /// Class ids of `clips` against `labels`; a clip without a label or with one not in `labels` is an error naming it.
+    public static func labelIndices(_ clips: [AudioClip], labels: [String]) throws -> [Int] {
+        let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
+        return try clips.map { c in
+            guard let l = c.label else { throw AudioDatasetError.missingLabel(path: c.path) }
+            guard let i = index[l] else { throw AudioDatasetError.unknownLabel(path: c.path, label: l, known: labels) }
+            return i
+        }
+    }
+
+    // MARK: Loading
+
+    /// Reads `clip` as mono at `sampleRate` Hz (resampled with ``Resampler`` when its rate differs).
+    /// Fewer than `minSamples` samples after resampling is ``AudioError/tooShort(path:samples:need:)``.
+    public static func load(_ clip: AudioClip, sampleRate: Int, minSamples: Int = 1) throws -> [Float] {
+        var w = try AudioFile.read(clip.path)
+        if w.sampleRate != sampleRate { w = Resampler().resample(w, to: sampleRate) }
+        guard w.samples.count >= minSamples else { throw AudioError.tooShort(path: clip.path, samples: w.samples.count, need: minSamples) }
+        return w.samples
+    }
+
+    /// Reads and tokenizes `clips` (in parallel on `threads` threads), keeping their order.
+    public static func tokenize(_ clips: [AudioClip], settings: AudioSettings, minSamples: Int = 1,
+                                threads: Int = Parallel.defaultThreads) throws -> [[Int]] {
+        var out = [[Int]](repeating: [], count: clips.count)
+        var errors = [Error?](repeating: nil, count: clips.count)
+        let lock = NSLock()
+        Parallel.forParts(clips.count, threads: threads) { _, range in
+            for i in range {
+                do {
+                    let ids = settings.encode(try load(clips[i], sampleRate: settings.sampleRate, minSamples: minSamples))
+                    lock.lock(); out[i] = ids; lock.unlock()
+                } catch {
+                    lock.lock(); errors[i] = error; lock.unlock()
+                }
+            }
+        }
+        if let e = errors.compactMap({ $0 }).first { throw e }
+        return out
+    }
+}

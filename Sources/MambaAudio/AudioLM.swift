@@ -1,0 +1,108 @@
+// AudioLM.swift — waveform language models: next-sample prediction over 256 classes, evaluation in
+// bits per sample with the state carried through whole clips, and generation through the recurrent path.
+import Foundation
+import MambaKit
+
+/// Result of scoring clips: every sample of every clip is predicted once.
+public struct AudioEvaluation: Sendable {
+    public var clips: Int
+    /// Samples predicted (the sum of the clips' lengths).
+    public var samples: Int
+    /// Mean negative log-likelihood per sample, nats.
+    public var nll: Double
+    /// NLL / ln 2: the unit of the SaShiMi and Mamba papers' waveform results.
+    public var bitsPerSample: Double { nll / Foundation.log(2.0) }
+}
+
+public enum AudioLM {
+    // MARK: Data
+
+    /// The training stream: clips concatenated, each preceded by one silence token (the same context
+    /// a clip starts from in ``evaluate(model:clips:silence:chunkLength:maxSamples:)``). Windows are
+    /// drawn from this stream, so long windows cross clip boundaries the way they do in a long recording.
+    public static func trainingStream(_ clips: [[Int]], silence: Int) -> [Int32] {
+        var out: [Int32] = []
+        out.reserveCapacity(clips.reduce(0) { $0 + $1.count + 1 })
+        for c in clips {
+            out.append(Int32(silence))
+            out.append(contentsOf: c.map { Int32($0) })
+        }
+        return out
+    }
+
+    // MARK: Evaluation
+
+    /// Scores each clip as `[silence] + clip` in one exact pass of any length: windows of `chunkLength`
+    /// samples with the scan and conv states carried from window to window, so every sample is
+    /// predicted from the whole clip before it. NLL = −Σ log p(x_t | x_<t) / Σ samples.
+    /// `maxSamples` stops after that many samples in all (the last clip cut short).
+    public static func evaluate(model: MambaModel, clips: [[Int]], silence: Int, chunkLength: Int = 4096,
+                                maxSamples: Int? = nil) throws -> AudioEvaluation {
+        var total = 0.0, count = 0, used = 0
+        for c in clips {
+            var ids = c
+            if let m = maxSamples { ids = Array(ids.prefix(m - count)) }
+            if ids.isEmpty { break }
+            let lp = try model.logProbs(tokens: [silence] + ids, mode: .parallel, chunkLength: chunkLength)
+            total -= lp.reduce(0.0) { $0 + Double($1) }
+            count += lp.count
+            used += 1
+            if let m = maxSamples, count >= m { break }
+        }
+        guard count > 0 else { throw ModelError.emptyInput(what: "the evaluation clips", hint: "give at least one clip with samples") }
+        return AudioEvaluation(clips: used, samples: count, nll: total / Double(count))
+    }
+
+    // MARK: Generation
+
+    /// Generates `count` samples (token ids) after `prompt` (ids of a prompt clip, possibly empty):
+    /// `[silence] + prompt` is prefilled in parallel mode, then each sample is drawn from
+    /// softmax(logits / temperature) and fed back through one recurrent step. Temperature 0 is greedy.
+    public static func generate(model: MambaModel, prompt: [Int], count: Int, silence: Int, temperature: Float = 1,
+                                seed: UInt64, onSample: (Int) -> Void = { _ in }) throws -> [Int] {
+        let state = model.makeState(batch: 1)
+        var logits = try model.prefill([silence] + prompt, state: state)
+        var rng = SeededRandom(seed: seed)
+        var out: [Int] = []
+        out.reserveCapacity(count)
+        for _ in 0..<count {
+            let next = draw(logits, temperature: temperature, rng: &rng)
+            out.append(next)
+            onSample(next)
+            logits = try model.step([next], state: state)
+        }
+        return out
+    }
+
+    /// One id from softmax(logits / T) (argmax when T ≤ 0).
+    static func draw(_ logits: [Float], temperature: Float, rng: inout SeededRandom) -> Int {
+        var best = 0
+        for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+        if temperature <= 0 { return best }
+        let m = logits[best]
+        var p = logits.map { Double(Foundation.exp(($0 - m) / temperature)) }
+        let z = p.reduce(0, +)
+        var u = Double(rng.next() >> 11) * 0x1p-53 * z
+        for i in 0..<p.count { u -= p[i]; if u < 0 { return i } }
+        return best
+    }
+}
+
+// MARK: - Training runs
+
+extension TrainingRun {
+    /// A waveform-LM run: validation in nats/sample and bits/sample on the first `evalSamples` samples
+    /// of the held-out clips (state carried through each clip), and audio.json saved into every checkpoint.
+    public static func audioLM(trainer: Trainer, settings: AudioSettings, validation: [[Int]]?, evalEvery: Int,
+                               evalSamples: Int, outDirectory: URL?) -> TrainingRun {
+        let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
+        if let v = validation, !v.isEmpty {
+            run.validate = {
+                let e = try AudioLM.evaluate(model: trainer.model, clips: v, silence: settings.silence, maxSamples: evalSamples)
+                return [("val_loss", e.nll), ("val_bits_per_sample", e.bitsPerSample)]
+            }
+        }
+        run.extraFiles = { dir in try settings.save(to: dir) }
+        return run
+    }
+}

@@ -1,0 +1,73 @@
+// AudioSettings.swift — what an audio model expects of its input (sample rate, 8-bit encoding),
+// kept as audio.json inside every checkpoint directory.
+import Foundation
+import MambaKit
+
+/// How samples become the 256 token ids.
+public enum SampleEncoding: String, Codable, CaseIterable, Sendable {
+    /// 8-bit mu-law, µ = 255 (``MuLawTokenizer``).
+    case muLaw = "mu-law"
+    /// 8-bit linear (``LinearSampleTokenizer``).
+    case linear
+}
+
+/// An audio model's front-end settings, stored as `audio.json` next to `config.json`:
+///
+/// ```json
+/// {"sample_rate": 16000, "encoding": "mu-law", "task": "lm"}
+/// ```
+public struct AudioSettings: Codable, Equatable, Sendable {
+    public static let fileName = "audio.json"
+
+    /// Every clip is resampled to this rate before it is tokenized.
+    public var sampleRate: Int
+    public var encoding: SampleEncoding
+    /// `lm` (waveform language model) or `classify` (clip classifier).
+    public var task: String
+
+    public init(sampleRate: Int, encoding: SampleEncoding = .muLaw, task: String = "lm") {
+        self.sampleRate = sampleRate; self.encoding = encoding; self.task = task
+    }
+
+    enum CodingKeys: String, CodingKey { case sampleRate = "sample_rate", encoding, task }
+
+    /// Token ids (0..<256) of samples in [-1, 1].
+    public func encode(_ samples: [Float]) -> [Int] {
+        switch encoding {
+        case .muLaw: return MuLawTokenizer().encode(samples)
+        case .linear: return LinearSampleTokenizer().encode(samples)
+        }
+    }
+
+    /// Samples of token ids.
+    public func decode(_ ids: [Int]) -> [Float] {
+        switch encoding {
+        case .muLaw: return MuLawTokenizer().decode(ids)
+        case .linear: return LinearSampleTokenizer().decode(ids)
+        }
+    }
+
+    /// The id of a zero sample (128 for both encodings): the context before a clip's first sample.
+    public var silence: Int { encode([0])[0] }
+
+    /// Writes `audio.json` into a model directory.
+    public func save(to dir: URL) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let url = dir.appendingPathComponent(Self.fileName)
+        do { try (enc.encode(self) + Data("\n".utf8)).write(to: url, options: .atomic) } catch {
+            throw AudioError.writeFailed(path: url.path, reason: error.localizedDescription)
+        }
+    }
+
+    /// Reads `audio.json` from a model directory.
+    public static func load(from dir: URL) throws -> AudioSettings {
+        let url = dir.appendingPathComponent(fileName)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw AudioError.notAudioModel(path: dir.path, detail: "no audio.json (sample rate and encoding) in this model directory")
+        }
+        do { return try JSONDecoder().decode(AudioSettings.self, from: data) } catch {
+            throw AudioError.notAudioModel(path: url.path, detail: "invalid audio.json (\(error))")
+        }
+    }
+}

@@ -1,0 +1,337 @@
+// AudioCommands.swift — `train audio-lm`, `train audio-classify`, `eval audio-lm`, `eval audio-classify`,
+// `generate audio`, `audio spectrogram`.
+import ArgumentParser
+import Foundation
+import MambaAudio
+import MambaKit
+
+extension SampleEncoding: ExpressibleByArgument {}
+extension Pooling: ExpressibleByArgument {}
+
+// MARK: - Shared helpers
+
+/// Data options shared by the audio commands.
+struct AudioDataArguments: ParsableArguments {
+    @Option(help: "A folder of audio files (recursive; DIR/train/<label>/…, DIR/test/<label>/… or DIR/<label>/…), one audio file, or a CSV manifest (file,label[,split]).")
+    var data: String
+    @Option(help: "Manifest column holding the class label (default: label).") var labelColumn: String?
+}
+
+/// The model directory and its audio settings (audio.json).
+func loadAudioModel(_ path: String, threads: Int?) throws -> (MambaModel, AudioSettings, URL) {
+    let dir = resolveModelDirectory(path)
+    let settings = try AudioSettings.load(from: dir)
+    let m = try MambaModel.load(directory: dir)
+    if let t = threads { m.threads = t; MambaRuntime.blasThreads = t }
+    return (m, settings, dir)
+}
+
+/// The held-out split of a data set for validation/evaluation: `preferred` names tried in order.
+func heldOutClips(_ ds: AudioDataset, preferred: [String]) -> [AudioClip]? {
+    for s in preferred { if let c = try? ds.clips(split: s, allIfUnsplit: false) { return c } }
+    return nil
+}
+
+/// The sample rate to use: given, else the first clip's.
+func audioRate(_ rate: Int?, firstClip: AudioClip) throws -> Int {
+    if let r = rate { return r }
+    return try AudioFile.read(firstClip.path).sampleRate
+}
+
+// MARK: - train audio-lm
+
+struct TrainAudioLMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audio-lm",
+        abstract: "Train a waveform language model: next-sample prediction over 256 classes (8-bit mu-law or linear).",
+        discussion: """
+            Clips of --data (split 'train' when it has splits) are resampled to --sample-rate, tokenized and \
+            concatenated, each after one silence token; windows of --seq-len samples are drawn from that stream. \
+            Long windows: --chunk-len gives truncated backprop with the state carried between chunks. \
+            Validation (bits per sample, whole clips with the state carried) uses --val, else the data's \
+            valid or test split. Checkpoints in --out carry audio.json (sample rate, encoding).
+
+            Example: mambakit train audio-lm --data piano/manifest.csv --sample-rate 16000 --seq-len 16000 \\
+                     --chunk-len 4000 --batch-size 2 --d-model 64 --n-layer 4 --steps 200 --out runs/piano
+            """)
+
+    @OptionGroup var audio: AudioDataArguments
+    @Option(help: "Held-out clips (default: the data's valid or test split).") var val: String?
+    @Option(help: "Split of --data to train on.") var split: String = "train"
+    @Option(help: "Sample rate of the model (default: the first clip's).") var sampleRate: Int?
+    @Option(help: "mu-law or linear.") var encoding: SampleEncoding = .muLaw
+    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 100
+    @Option(help: "Held-out samples scored per validation.") var evalSamples: Int = 65536
+    @OptionGroup var train: TrainingArguments
+
+    func run() throws {
+        let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
+        let trainClips = try ds.clips(split: split)
+        var settings: AudioSettings
+        if let r = train.resume {
+            settings = try AudioSettings.load(from: try Trainer.checkpointDirectory(URL(fileURLWithPath: r)))
+        } else if let i = train.initFrom, let s = try? AudioSettings.load(from: resolveModelDirectory(i)) {
+            settings = s
+        } else {
+            settings = AudioSettings(sampleRate: try audioRate(sampleRate, firstClip: trainClips[0]), encoding: encoding)
+        }
+        settings.task = "lm"
+        let threads = train.threads ?? Parallel.defaultThreads
+        let clips = try AudioDataset.tokenize(trainClips, settings: settings, threads: threads)
+        let stream = AudioLM.trainingStream(clips, silence: settings.silence)
+        guard stream.count >= train.seqLen + 1 else {
+            let path = trainClips.count == 1 ? trainClips[0].path : ds.source
+            throw AudioError.tooShort(path: path, samples: stream.count, need: train.seqLen + 1)
+        }
+        var valClips: [[Int]]? = nil
+        if let v = val {
+            let vds = try AudioDataset.open(v, labelColumn: audio.labelColumn)
+            let held = vds.splits.isEmpty ? vds.clips : try heldOutClips(vds, preferred: ["valid", "test"]) ?? vds.clips(split: "valid")
+            valClips = try AudioDataset.tokenize(held, settings: settings, threads: threads)
+        } else if let held = heldOutClips(ds, preferred: ["valid", "test"]) {
+            valClips = try AudioDataset.tokenize(held, settings: settings, threads: threads)
+        }
+        let trainer: Trainer
+        if let r = train.resume {
+            trainer = try Trainer.resume(from: URL(fileURLWithPath: r), tokens: stream, steps: train.steps, source: audio.data)
+        } else {
+            let model: MambaModel
+            if let i = train.initFrom { model = try MambaModel.load(directory: resolveModelDirectory(i)) } else { model = try train.makeModel(defaultVocab: 256) }
+            guard model.config.vocabSize >= 256 else {
+                throw CLIError.usage("the model's vocabulary has \(model.config.vocabSize) ids; an 8-bit waveform model needs 256 (--vocab-size 256)")
+            }
+            trainer = try Trainer(model: model, tokens: stream, options: train.options(), source: audio.data)
+        }
+        let run = TrainingRun.audioLM(trainer: trainer, settings: settings, validation: valClips, evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps,
+                                      evalSamples: evalSamples, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
+        run.saveDType = train.saveDtype
+        let seconds = Double(stream.count) / Double(settings.sampleRate)
+        stderrLine("training \(trainer.model.parameterCount) parameters on \(trainClips.count) clips (\(stream.count) samples, " +
+                   String(format: "%.1f s", seconds) + " at \(settings.sampleRate) Hz, \(settings.encoding.rawValue))" +
+                   (valClips.map { ", validating on \($0.count) clips" } ?? ""))
+        try run.run { stderrLine($0) }
+        if let out = train.out { print("saved \(try Trainer.checkpointDirectory(URL(fileURLWithPath: out)).path)") }
+    }
+}
+
+// MARK: - train audio-classify
+
+struct TrainAudioClassifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audio-classify",
+        abstract: "Train a clip classifier on raw waveforms: backbone → pooling over time → linear → softmax.",
+        discussion: """
+            Data: DATA/train/<label>/*.wav and DATA/test/<label>/*.wav, DATA/<label>/*.wav, or a CSV manifest \
+            (file,label[,split]; --label-column picks another label column, e.g. FSDD's digit). Clips are resampled \
+            to --sample-rate and tokenized; each step draws --batch-size clips, cropping longer ones to a random \
+            --seq-len window (pass a --seq-len that covers typical clips, e.g. 4000 at 8 kHz). Validation uses whole \
+            clips of the data's test (or valid) split. --init DIR starts from a trained audio LM's backbone.
+
+            Example: mambakit train audio-classify --data fsdd/manifest.csv --label-column digit --sample-rate 8000 \\
+                     --seq-len 4000 --batch-size 8 --d-model 64 --n-layer 2 --steps 300 --out runs/fsdd-cls
+            """)
+
+    @OptionGroup var audio: AudioDataArguments
+    @Option(help: "Split of --data to train on.") var split: String = "train"
+    @Option(help: "Sample rate of the model (default: the first clip's).") var sampleRate: Int?
+    @Option(help: "mu-law or linear.") var encoding: SampleEncoding = .muLaw
+    @Option(help: "Pooling over time: mean or last.") var pooling: Pooling = .mean
+    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 100
+    @Option(help: "Score only the first N samples of each held-out clip (0 = whole clips).") var evalSamples: Int = 0
+    @OptionGroup var train: TrainingArguments
+
+    func run() throws {
+        let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
+        let trainClips = try ds.clips(split: split)
+        var settings: AudioSettings
+        var base: MambaModel? = nil
+        if let r = train.resume {
+            settings = try AudioSettings.load(from: try Trainer.checkpointDirectory(URL(fileURLWithPath: r)))
+        } else if let i = train.initFrom {
+            let dir = resolveModelDirectory(i)
+            base = try MambaModel.load(directory: dir)
+            if let s = try? AudioSettings.load(from: dir) { settings = s } else {
+                settings = AudioSettings(sampleRate: try audioRate(sampleRate, firstClip: trainClips[0]), encoding: encoding)
+            }
+        } else {
+            settings = AudioSettings(sampleRate: try audioRate(sampleRate, firstClip: trainClips[0]), encoding: encoding)
+        }
+        settings.task = "classify"
+        let threads = train.threads ?? Parallel.defaultThreads
+        let trainer: Trainer
+        let labels: [String]
+        if let r = train.resume {
+            let dir = try Trainer.checkpointDirectory(URL(fileURLWithPath: r))
+            labels = try MambaConfig.load(from: dir.appendingPathComponent(MambaConfig.fileName)).labels
+            let ex = try AudioClassifier.examples(trainClips, labels: labels, settings: settings, threads: threads)
+            trainer = try Trainer.resume(from: dir, examples: ex, steps: train.steps, augment: nil, source: audio.data)
+        } else {
+            labels = AudioDataset.labels(of: trainClips)
+            if let unlabelled = trainClips.first(where: { $0.label == nil }) { throw AudioDatasetError.missingLabel(path: unlabelled.path) }
+            guard labels.count >= 2 else { throw AudioDatasetError.tooFewClasses(path: ds.source, labels: labels) }
+            let ex = try AudioClassifier.examples(trainClips, labels: labels, settings: settings, threads: threads)
+            let backbone = try base ?? (try train.makeModel(defaultVocab: 256))
+            guard backbone.config.vocabSize >= 256 else {
+                throw CLIError.usage("the model's vocabulary has \(backbone.config.vocabSize) ids; an 8-bit waveform model needs 256 (--vocab-size 256)")
+            }
+            let model = backbone.makeClassifier(labels: labels, pooling: pooling, bidirectional: false, seed: train.seed)
+            trainer = try Trainer(model: model, examples: ex, options: train.options(), source: audio.data)
+        }
+        var validation: [LabeledSequence]? = nil
+        if let held = heldOutClips(ds, preferred: ["test", "valid"]), split != "test" {
+            validation = try AudioClassifier.examples(held, labels: labels, settings: settings, threads: threads)
+        }
+        let run = TrainingRun.audioClassifier(trainer: trainer, settings: settings, validation: validation, evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps,
+                                              evalSamples: evalSamples, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
+        run.saveDType = train.saveDtype
+        stderrLine("training a \(labels.count)-class classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling) " +
+                   "on \(trainClips.count) clips at \(settings.sampleRate) Hz" + (validation.map { ", validating on \($0.count) clips" } ?? ""))
+        try run.run { stderrLine($0) }
+        if let out = train.out { print("saved \(try Trainer.checkpointDirectory(URL(fileURLWithPath: out)).path)") }
+    }
+}
+
+// MARK: - eval
+
+struct EvalAudioLMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audio-lm",
+        abstract: "Bits per sample of a waveform LM on clips (whole clips, state carried across windows).",
+        discussion: "Each clip is scored as one exact pass after one silence sample: NLL / ln 2 per sample, over all samples.")
+
+    @Option(help: "Model directory (or a training --out directory).") var model: String
+    @OptionGroup var audio: AudioDataArguments
+    @Option(help: "Split to score (default: test when the data has splits).") var split: String = "test"
+    @Option(help: "Score only the first N samples in all.") var maxSamples: Int?
+    @Option(help: "Samples per parallel window (state carried between windows).") var chunkLength: Int = 4096
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let (m, settings, _) = try loadAudioModel(model, threads: threads)
+        let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
+        let clips = try AudioDataset.tokenize(try ds.clips(split: split), settings: settings, threads: threads ?? Parallel.defaultThreads)
+        let t0 = Date()
+        let e = try AudioLM.evaluate(model: m, clips: clips, silence: settings.silence, chunkLength: chunkLength, maxSamples: maxSamples)
+        let secs = Date().timeIntervalSince(t0)
+        if json {
+            print("{\"samples\": \(e.samples), \"clips\": \(e.clips), \"nll\": \(jsonNumber(e.nll)), \"bits_per_sample\": \(jsonNumber(e.bitsPerSample)), \"sample_rate\": \(settings.sampleRate), \"encoding\": \(jsonString(settings.encoding.rawValue))}")
+        } else {
+            print(String(format: "%d clips, %d samples at %d Hz (%@): %.4f bits/sample (nll %.4f nats) in %.1f s",
+                         e.clips, e.samples, settings.sampleRate, settings.encoding.rawValue, e.bitsPerSample, e.nll, secs))
+        }
+    }
+}
+
+struct EvalAudioClassifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audio-classify",
+        abstract: "Accuracy, per-class accuracy and confusion matrix of a clip classifier.")
+
+    @Option(help: "Model directory (or a training --out directory).") var model: String
+    @OptionGroup var audio: AudioDataArguments
+    @Option(help: "Split to score (default: test when the data has splits).") var split: String = "test"
+    @Option(help: "Score only the first N samples of each clip (0 = whole clips).") var maxSamples: Int = 0
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let (m, settings, dir) = try loadAudioModel(model, threads: threads)
+        guard m.config.numLabels > 0 else { throw CLIError.usage("\(dir.path): this model is a language model, not a classifier — use `eval audio-lm`") }
+        let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
+        let ex = try AudioClassifier.examples(try ds.clips(split: split), labels: m.config.labels, settings: settings,
+                                              threads: threads ?? Parallel.defaultThreads)
+        let r = try AudioClassifier.evaluate(model: m, examples: ex, maxSamples: maxSamples)
+        if json { print(r.json()); return }
+        print(String(format: "%d clips: accuracy %.4f", r.count, r.accuracy))
+        for l in r.labels { print(String(format: "  %@: %.4f", l, r.perClass[l] ?? .nan)) }
+        print("confusion (rows: true, columns: predicted; " + r.labels.joined(separator: " ") + "):")
+        for row in r.confusion { print("  " + row.map { String(format: "%4d", $0) }.joined()) }
+    }
+}
+
+// MARK: - generate audio
+
+struct GenerateAudioCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audio",
+        abstract: "Generate audio with a waveform LM to a WAV/FLAC file, unconditionally or continuing --prompt.",
+        discussion: """
+            The prompt clip (resampled to the model's rate) is prefilled in parallel mode, then samples are drawn \
+            one recurrent step at a time. The output holds the prompt followed by --seconds of generated audio.
+            """)
+
+    @Option(help: "Model directory (or a training --out directory).") var model: String
+    @Option(help: "Seconds of audio to generate.") var seconds: Double = 1
+    @Option(help: "Output file (.wav, or .flac).") var out: String
+    @Option(help: "A clip to continue.") var prompt: String?
+    @Option(help: "Use only the first S seconds of the prompt.") var promptSeconds: Double?
+    @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 1
+    @Option var seed: UInt64 = 1
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+
+    func run() throws {
+        let (m, settings, _) = try loadAudioModel(model, threads: threads)
+        guard m.config.numLabels == 0 else { throw CLIError.usage("\(model): this model is a classifier; generation needs a waveform LM") }
+        var promptIds: [Int] = []
+        if let p = prompt {
+            var samples = try AudioDataset.load(AudioClip(path: p), sampleRate: settings.sampleRate)
+            if let s = promptSeconds { samples = Array(samples.prefix(Int(s * Double(settings.sampleRate)))) }
+            promptIds = settings.encode(samples)
+        }
+        let count = Int((seconds * Double(settings.sampleRate)).rounded())
+        guard count >= 0 else { throw CLIError.usage("--seconds must not be negative") }
+        let t0 = Date()
+        let ids = try AudioLM.generate(model: m, prompt: promptIds, count: count, silence: settings.silence,
+                                       temperature: temperature, seed: seed)
+        let secs = Date().timeIntervalSince(t0)
+        try AudioFile.write(Waveform(samples: settings.decode(promptIds + ids), sampleRate: settings.sampleRate), to: out)
+        stderrLine(String(format: "%d samples generated in %.1f s (%.0f samples/s through the recurrent path)", ids.count, secs, Double(ids.count) / max(secs, 1e-9)))
+        print("wrote \(out): " + (promptIds.isEmpty ? "" : "\(promptIds.count) prompt samples + ") + "\(ids.count) generated samples at \(settings.sampleRate) Hz")
+    }
+}
+
+// MARK: - audio …
+
+struct AudioCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audio", abstract: "Audio utilities.", subcommands: [AudioSpectrogramCommand.self, AudioQuickstartCommand.self])
+}
+
+struct AudioQuickstartCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quickstart",
+        abstract: "The audio part of the main job alone: espeak-ng spoken digits → waveform classifier and LM → generated WAV + spectrogram.")
+
+    @Option(help: "Output directory.") var out: String = "Data/cache/quickstart_audio"
+    @Option var seed: UInt64 = 1
+
+    func run() throws { try runAudioQuickstart(out: URL(fileURLWithPath: out), seed: seed) }
+}
+
+struct AudioSpectrogramCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spectrogram",
+        abstract: "Draw log-mel spectrograms of clips side by side (e.g. a real and a generated clip) as PNG or SVG.",
+        discussion: "All panels share the time scale and the colour scale (viridis over the top --range dB of all clips).")
+
+    @Argument(help: "Audio files (any format libsndfile reads).") var files: [String]
+    @Option(help: "Output picture: .png or .svg.") var out: String
+    @Option(help: "Mel bands.") var mels: Int = 80
+    @Option(help: "Dynamic range in dB.") var range: Float = 80
+    @Option(help: "Panel height in pixels.") var height: Int = 240
+    @Option(help: "Draw only the first S seconds of each file.") var maxSeconds: Double?
+
+    func run() throws {
+        guard !files.isEmpty else { throw CLIError.usage("give at least one audio file") }
+        let waves = try files.map { f -> Waveform in
+            var w = try AudioFile.read(f)
+            if let s = maxSeconds { w.samples = Array(w.samples.prefix(max(1, Int(s * Double(w.sampleRate))))) }
+            return w
+        }
+        var p = SpectrogramPicture()
+        p.mels = mels; p.dynamicRange = range; p.panelHeight = height
+        try p.write(waves, titles: files.map { ($0 as NSString).lastPathComponent }, to: out)
+        print("wrote \(out): " + zip(files, waves).map { String(format: "%@ (%.2f s, %d Hz)", ($0 as NSString).lastPathComponent, $1.duration, $1.sampleRate) }.joined(separator: " | "))
+    }
+}
