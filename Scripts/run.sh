@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/setup.sh
 bash Data/prepare_kjv.sh          # the embedded default corpus (Debian's bible-kjv), into Data/cache/
+bash Data/prepare_dna.sh || echo "run.sh: could not fetch the DNA genomes (Debian ragout-examples); the DNA part of the main job needs them" >&2
 swift build -c release --product mambakit >&2
 exec .build/release/mambakit "$@"

@@ -62,7 +62,7 @@ func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").ut
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "eval", abstract: "Evaluate a model on a modality's data.", subcommands: [EvalTextCommand.self])
+        commandName: "eval", abstract: "Evaluate a model on a modality's data.", subcommands: [EvalTextCommand.self, EvalAudioLMCommand.self, EvalAudioClassifyCommand.self, EvalDNAClassifyCommand.self, EvalDNALMCommand.self])
 }
 
 struct EvalTextCommand: ParsableCommand {
@@ -94,9 +94,16 @@ struct EvalTextCommand: ParsableCommand {
     }
 }
 
+/// `mambakit generate …`: `text` (the default) or `audio`.
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "generate",
+        commandName: "generate", abstract: "Generate from a model: text (the default) or audio.",
+        subcommands: [GenerateTextCommand.self, GenerateAudioCommand.self], defaultSubcommand: GenerateTextCommand.self)
+}
+
+struct GenerateTextCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "text",
         abstract: "Generate text: the prompt is prefilled in parallel, then tokens stream one recurrent step at a time.")
 
     @Option(help: "Model directory (or a training --out directory).") var model: String

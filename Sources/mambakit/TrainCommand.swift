@@ -20,7 +20,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a Mamba LM (AdamW, warm-up + schedule, clipping, exact resume).",
-        subcommands: [TrainTokensCommand.self, TrainTextCommand.self],
+        subcommands: [TrainTokensCommand.self, TrainTextCommand.self, TrainAudioLMCommand.self, TrainAudioClassifyCommand.self, TrainDNAClassifyCommand.self, TrainDNALMCommand.self],
         defaultSubcommand: TrainTokensCommand.self)
 }
 

@@ -1,0 +1,136 @@
+// DNAClassifier.swift — sequence classification on DNA: bases → NucleotideTokenizer ids → backbone →
+// pooling (mean / last) → linear (C, D) → softmax, with reverse-complement augmentation for training
+// and reverse-complement test-time averaging:
+//
+//   p_rc(y | x) = ½ (softmax(f(x)) + softmax(f(rc(x))))
+//
+// which is invariant under x → rc(x) by construction (DNA is double-stranded: a promoter or a species'
+// window reads the same information on either strand).
+import Foundation
+import MambaKit
+
+public enum DNAClassifier {
+    public static let tokenizer = NucleotideTokenizer()
+
+    // MARK: Examples
+
+    /// Token sequences and class ids of `data`; `labels` fixes the class ids.
+    public static func examples(_ data: [LabeledDNA], labels: [String]) throws -> [LabeledSequence] {
+        let ids = try DNADataset.labelIndices(data, labels: labels)
+        return zip(data, ids).map { LabeledSequence(tokens: tokenizer.encode(bytes: $0.sequence), label: $1) }
+    }
+
+    /// Training augmentation: with probability ½, replace the tokens by their reverse complement.
+    public static let reverseComplementAugment: @Sendable (inout [Int32], inout SeededRandom) -> Void = { tokens, random in
+        if random.next() & 1 == 1 { tokens = NucleotideTokenizer.reverseComplement(tokens) }
+    }
+
+    // MARK: Prediction
+
+    /// A batch size that keeps about 64k positions per forward pass.
+    static func batchSize(for sequences: [[Int32]]) -> Int {
+        max(1, min(32, 65536 / max(1, sequences.map(\.count).max() ?? 1)))
+    }
+
+    /// Class probabilities (n, C); with `rcAverage`, the average of the softmax of each sequence and
+    /// of its reverse complement.
+    public static func probabilities(model: MambaModel, sequences: [[Int32]], rcAverage: Bool) throws -> [[Float]] {
+        let bs = batchSize(for: sequences)
+        guard rcAverage else { return try model.classifierProbabilities(sequences, batchSize: bs) }
+        let fwd = try model.classifierProbabilities(sequences, batchSize: bs)
+        let rev = try model.classifierProbabilities(sequences.map(NucleotideTokenizer.reverseComplement), batchSize: bs)
+        return zip(fwd, rev).map { a, b in zip(a, b).map { ($0 + $1) / 2 } }
+    }
+
+    /// Predicted class ids (argmax of ``probabilities(model:sequences:rcAverage:)``).
+    public static func predict(model: MambaModel, sequences: [[Int32]], rcAverage: Bool) throws -> [Int] {
+        try probabilities(model: model, sequences: sequences, rcAverage: rcAverage).map { row in
+            var best = 0
+            for i in row.indices where row[i] > row[best] { best = i }
+            return best
+        }
+    }
+
+    /// Accuracy, MCC, F1 and the confusion matrix of `model` on `examples`.
+    public static func evaluate(model: MambaModel, examples: [LabeledSequence], rcAverage: Bool) throws -> ClassificationMetrics {
+        let predicted = try predict(model: model, sequences: examples.map(\.tokens), rcAverage: rcAverage)
+        return ClassificationMetrics(predicted: predicted, truth: examples.map(\.label), labels: model.config.labels)
+    }
+
+    /// At most `limit` examples, evenly strided over `examples` (all when `limit` ≤ 0).
+    public static func subsample<T>(_ examples: [T], limit: Int) -> [T] {
+        guard limit > 0, examples.count > limit else { return examples }
+        return (0..<limit).map { examples[$0 * examples.count / limit] }
+    }
+}
+
+// MARK: - Settings saved with a DNA model
+
+/// What a DNA checkpoint carries besides the model (dna.json): the tokenizer and the task.
+public struct DNASettings: Codable, Sendable, Equatable {
+    public static let fileName = "dna.json"
+    public var tokenizer = NucleotideTokenizer.name
+    /// "classify" or "lm".
+    public var task: String
+    public var rcAugment: Bool = false
+
+    enum CodingKeys: String, CodingKey { case tokenizer, task, rcAugment = "rc_augment" }
+
+    public init(task: String, rcAugment: Bool = false) { self.task = task; self.rcAugment = rcAugment }
+
+    public func save(to dir: URL) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let url = dir.appendingPathComponent(Self.fileName)
+        do { try enc.encode(self).write(to: url, options: .atomic) } catch {
+            throw DNAError.writeFailed(path: url.path, reason: error.localizedDescription)
+        }
+    }
+
+    /// Reads dna.json of a model directory; nil when absent. A different tokenizer is an error.
+    public static func load(from dir: URL) throws -> DNASettings? {
+        let url = dir.appendingPathComponent(fileName)
+        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
+        let s: DNASettings
+        do { s = try JSONDecoder().decode(DNASettings.self, from: data) } catch {
+            throw DNAError.malformed(path: url.path, line: 1, detail: "not a DNA settings file (\(error))", hint: "re-save the model with mambakit train dna-*")
+        }
+        guard s.tokenizer == NucleotideTokenizer.name else {
+            throw DNAError.malformed(path: url.path, line: 1, detail: "tokenizer '\(s.tokenizer)' is not \(NucleotideTokenizer.name)",
+                                     hint: "this model was made by a different DNA tokenizer version")
+        }
+        return s
+    }
+}
+
+// MARK: - Training runs
+
+extension TrainingRun {
+    /// A DNA classification run: validation accuracy and MCC on `validation` every `evalEvery` steps
+    /// (plotted: error rate 1 − accuracy); dna.json saved into every checkpoint.
+    public static func dnaClassifier(trainer: Trainer, settings: DNASettings, validation: [LabeledSequence]?, evalEvery: Int,
+                                     rcAverage: Bool, outDirectory: URL?) -> TrainingRun {
+        let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
+        if let v = validation, !v.isEmpty {
+            run.validate = {
+                let m = try DNAClassifier.evaluate(model: trainer.model, examples: v, rcAverage: rcAverage)
+                return [("val_error", 1 - m.accuracy), ("val_accuracy", m.accuracy), ("val_mcc", m.mcc)]
+            }
+        }
+        run.extraFiles = { dir in try settings.save(to: dir) }
+        return run
+    }
+
+    /// A DNA language-model run: validation bits per base on `validation` records; dna.json saved.
+    public static func dnaLM(trainer: Trainer, validation: [[UInt8]]?, evalEvery: Int, evalBases: Int, outDirectory: URL?) -> TrainingRun {
+        let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
+        if let v = validation, !v.isEmpty {
+            run.validate = {
+                let e = try DNALM.evaluate(model: trainer.model, records: v, maxBases: evalBases)
+                return [("val_loss", e.nll), ("val_bits_per_base", e.bitsPerBase)]
+            }
+        }
+        run.extraFiles = { dir in try DNASettings(task: "lm").save(to: dir) }
+        return run
+    }
+}

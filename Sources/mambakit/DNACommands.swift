@@ -1,0 +1,275 @@
+// DNACommands.swift — `train dna-classify`, `train dna-lm`, `eval dna-classify`, `eval dna-lm`,
+// `data dna-species`.
+import ArgumentParser
+import Foundation
+import MambaDNA
+import MambaKit
+
+// MARK: - Shared helpers
+
+/// The model directory and its DNA settings (dna.json, optional for models trained elsewhere).
+func loadDNAModel(_ path: String, threads: Int?) throws -> (MambaModel, URL) {
+    let dir = resolveModelDirectory(path)
+    _ = try DNASettings.load(from: dir)   // a different tokenizer is an error
+    let m = try MambaModel.load(directory: dir)
+    if let t = threads { m.threads = t; MambaRuntime.blasThreads = t }
+    guard m.config.vocabSize >= NucleotideTokenizer().vocabularySize else {
+        throw CLIError.usage("\(dir.path): the model's vocabulary has \(m.config.vocabSize) ids; the nucleotide tokenizer needs 10")
+    }
+    return (m, dir)
+}
+
+/// Held-out examples of a data set: `preferred` split names tried in order.
+func heldOutDNA(_ ds: DNADataset, preferred: [String]) throws -> [LabeledDNA]? {
+    for s in preferred where ds.hasSplit(s) { return try ds.examples(split: s, allIfUnsplit: false) }
+    return nil
+}
+
+// MARK: - train dna-classify
+
+struct TrainDNAClassifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dna-classify",
+        abstract: "Train a DNA sequence classifier: bases → Mamba backbone → pooling → linear → softmax.",
+        discussion: """
+            Data (plain or .gz): a CSV/TSV of sequence,label rows; a directory with train/dev/test CSVs (the GUE
+            layout); DIR/<label>/*.fa (every record labelled by its folder), optionally under DIR/train, DIR/test.
+            Each step draws --batch-size sequences; longer ones than --seq-len are randomly cropped. Reverse-
+            complement augmentation (probability 1/2) is on unless --no-rc-augment. --bidirectional adds Caduceus-
+            style reverse-direction mixers. --init DIR fine-tunes from a pretrained checkpoint (e.g. train dna-lm).
+            Validation (accuracy, MCC) uses --val, else the data's dev/valid split, else its test split.
+            Example: mambakit train dna-classify --data ../shared/datasets/gue/prom_core_notata --seq-len 70 \\
+                     --d-model 128 --n-layer 4 --steps 1000 --batch-size 32 --lr 2e-3 --out runs/prom
+            """)
+
+    @Option(help: "Labelled data: CSV/TSV file, GUE-style directory, or class directories.") var data: String
+    @Option(help: "Held-out data (default: the data's dev/valid split, else test).") var val: String?
+    @Option(help: "Split of --data to train on.") var split: String = "train"
+    @Option(help: "Pooling over positions: mean or last.") var pooling: Pooling = .mean
+    @Flag(help: "Bidirectional backbone (BiMamba: reverse-direction mixers sharing in/out projections).") var bidirectional = false
+    @Flag(inversion: .prefixedNo, help: "Reverse-complement augmentation with probability 1/2.") var rcAugment = true
+    @Flag(help: "Validate with reverse-complement test-time averaging.") var rcAverage = false
+    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 200
+    @Option(help: "Held-out examples scored per validation (evenly strided; 0 = all).") var evalExamples: Int = 2000
+    @OptionGroup var train: TrainingArguments
+
+    func run() throws {
+        let ds = try DNADataset.open(data)
+        let trainData = try ds.examples(split: split)
+        let augment = rcAugment ? DNAClassifier.reverseComplementAugment : nil
+        let trainer: Trainer
+        let labels: [String]
+        if let r = train.resume {
+            let dir = try Trainer.checkpointDirectory(URL(fileURLWithPath: r))
+            labels = try MambaConfig.load(from: dir.appendingPathComponent(MambaConfig.fileName)).labels
+            let ex = try DNAClassifier.examples(trainData, labels: labels)
+            trainer = try Trainer.resume(from: dir, examples: ex, steps: train.steps, augment: augment, source: data)
+        } else {
+            labels = DNADataset.labels(of: trainData)
+            guard labels.count >= 2 else { throw DNAError.tooFewClasses(path: ds.source, labels: labels) }
+            let ex = try DNAClassifier.examples(trainData, labels: labels)
+            var backbone: MambaModel
+            if let i = train.initFrom { backbone = try loadDNAModel(i, threads: train.threads).0 } else {
+                backbone = try train.makeModel(defaultVocab: NucleotideTokenizer().vocabularySize)
+            }
+            guard backbone.config.vocabSize >= 10 else {
+                throw CLIError.usage("the model's vocabulary has \(backbone.config.vocabSize) ids; the nucleotide tokenizer needs 10 (--vocab-size 10)")
+            }
+            let model = backbone.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional || backbone.config.bidirectional, seed: train.seed)
+            trainer = try Trainer(model: model, examples: ex, options: train.options(), augment: augment, source: data)
+        }
+        var heldOut: [LabeledDNA]? = nil
+        if let v = val { heldOut = try DNADataset.open(v).examples(split: "test") }
+        else if split != "test" { heldOut = try heldOutDNA(ds, preferred: ["dev", "test"]) }
+        let validation = try heldOut.map { try DNAClassifier.examples(DNAClassifier.subsample($0, limit: evalExamples), labels: labels) }
+        let settings = DNASettings(task: "classify", rcAugment: rcAugment)
+        let run = TrainingRun.dnaClassifier(trainer: trainer, settings: settings, validation: validation,
+                                            evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps, rcAverage: rcAverage,
+                                            outDirectory: train.out.map { URL(fileURLWithPath: $0) })
+        run.saveDType = train.saveDtype
+        let lengths = trainData.map(\.sequence.count)
+        stderrLine("training a \(labels.count)-class DNA classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling" +
+                   (trainer.model.config.bidirectional ? ", bidirectional" : "") + (rcAugment ? ", RC augmentation" : "") +
+                   ") on \(trainData.count) sequences of \(lengths.min() ?? 0)–\(lengths.max() ?? 0) bp" +
+                   (validation.map { ", validating on \($0.count)" } ?? ""))
+        try run.run { stderrLine($0) }
+        if let out = train.out { print("saved \(try Trainer.checkpointDirectory(URL(fileURLWithPath: out)).path)") }
+    }
+}
+
+// MARK: - train dna-lm
+
+struct TrainDNALMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dna-lm",
+        abstract: "Pretrain a causal next-base DNA language model on FASTA/FASTQ files (plain or .gz).",
+        discussion: """
+            Records are tokenized (A C G T N; ambiguity codes → N; soft-masked bases as bases) and concatenated, each
+            after one <eos> separator; windows of --seq-len bases are drawn from the stream. Validation (bits per
+            base; records scored from a fresh state with the state carried across chunks) uses --val.
+            A checkpoint can then be fine-tuned: mambakit train dna-classify --init DIR ….
+            Example: mambakit train dna-lm --data genome.fa.gz --val other.fa.gz --seq-len 1024 --d-model 128 \\
+                     --n-layer 4 --steps 500 --out runs/dna-lm
+            """)
+
+    @Option(parsing: .upToNextOption, help: "FASTA/FASTQ files to train on.") var data: [String]
+    @Option(parsing: .upToNextOption, help: "Held-out FASTA/FASTQ files.") var val: [String] = []
+    @Option(help: "Use at most this many training bases.") var maxBases: Int?
+    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 200
+    @Option(help: "Held-out bases scored per validation.") var evalBases: Int = 65536
+    @OptionGroup var train: TrainingArguments
+
+    func run() throws {
+        let stream = try DNALM.tokenStream(paths: data, maxBases: maxBases)
+        guard stream.count >= train.seqLen + 1 else {
+            throw DNAError.tooShort(path: data.joined(separator: ", "), bases: stream.count, window: train.seqLen + 1)
+        }
+        var validation: [[UInt8]]? = nil
+        if !val.isEmpty {
+            var recs: [[UInt8]] = [], n = 0
+            for p in val {
+                let r = try SequenceReader(path: p)
+                while n < evalBases, let rec = try r.next() { recs.append(Array(rec.sequence.prefix(evalBases - n))); n += recs.last!.count }
+            }
+            validation = recs
+        }
+        let trainer: Trainer
+        if let r = train.resume {
+            trainer = try Trainer.resume(from: URL(fileURLWithPath: r), tokens: stream, steps: train.steps, source: data.joined(separator: ","))
+        } else {
+            let model = try train.makeModel(defaultVocab: NucleotideTokenizer().vocabularySize)
+            guard model.config.vocabSize >= 10 else { throw CLIError.usage("the nucleotide tokenizer needs a vocabulary of at least 10 ids (--vocab-size 10)") }
+            trainer = try Trainer(model: model, tokens: stream, options: train.options(), source: data.joined(separator: ","))
+        }
+        let run = TrainingRun.dnaLM(trainer: trainer, validation: validation, evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps,
+                                    evalBases: evalBases, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
+        run.saveDType = train.saveDtype
+        stderrLine("training a DNA LM (\(trainer.model.parameterCount) parameters) on \(stream.count) tokens of \(data.joined(separator: ", "))" +
+                   (validation.map { ", validating on \($0.reduce(0) { $0 + $1.count }) bases" } ?? ""))
+        try run.run { stderrLine($0) }
+        if let out = train.out { print("saved \(try Trainer.checkpointDirectory(URL(fileURLWithPath: out)).path)") }
+    }
+}
+
+// MARK: - eval
+
+struct EvalDNAClassifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dna-classify",
+        abstract: "Accuracy, MCC, F1 and confusion matrix of a DNA classifier on labelled data.",
+        discussion: "MCC is the multiclass Matthews correlation (Gorodkin R_K), as GUE and the Nucleotide Transformer benchmarks report.")
+
+    @Option(help: "Model directory (or a training --out directory).") var model: String
+    @Option(help: "Labelled data: CSV/TSV file, GUE-style directory, or class directories.") var data: String
+    @Option(help: "Split to score (default: test when the data has splits).") var split: String = "test"
+    @Flag(help: "Average the softmax of each sequence and its reverse complement.") var rcAverage = false
+    @Option(help: "Score at most N examples (evenly strided; 0 = all).") var maxExamples: Int = 0
+    @Option(help: "Keep only the first N bases of each sequence (0 = whole sequences).") var maxLength: Int = 0
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let (m, dir) = try loadDNAModel(model, threads: threads)
+        guard m.config.numLabels > 0 else { throw CLIError.usage("\(dir.path): this model is a language model, not a classifier — use `eval dna-lm`") }
+        let ds = try DNADataset.open(data)
+        var rows = DNAClassifier.subsample(try ds.examples(split: split), limit: maxExamples)
+        if maxLength > 0 { for i in rows.indices { rows[i].sequence = Array(rows[i].sequence.prefix(maxLength)) } }
+        let ex = try DNAClassifier.examples(rows, labels: m.config.labels)
+        let t0 = Date()
+        let metrics = try DNAClassifier.evaluate(model: m, examples: ex, rcAverage: rcAverage)
+        let secs = Date().timeIntervalSince(t0)
+        if json {
+            print(metrics.json(extra: ["rc_average": rcAverage ? "true" : "false", "seconds": jsonNumber(secs)]))
+        } else {
+            print(String(format: "%d sequences: accuracy %.4f, MCC %.4f, F1 %.4f%@ (%.1f s)", metrics.count, metrics.accuracy, metrics.mcc, metrics.f1,
+                         rcAverage ? " with RC averaging" : "", secs))
+            print("confusion [true][predicted] over \(metrics.labels):")
+            for (l, row) in zip(metrics.labels, metrics.confusion) { print("  \(l): \(row)") }
+        }
+    }
+}
+
+struct EvalDNALMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dna-lm",
+        abstract: "Bits per base of a DNA language model on FASTA/FASTQ files (streamed; state carried within records).")
+
+    @Option(help: "Model directory (or a training --out directory).") var model: String
+    @Option(parsing: .upToNextOption, help: "FASTA/FASTQ files (plain or .gz).") var data: [String]
+    @Option(help: "Score only the first N bases in all.") var maxBases: Int?
+    @Option(help: "Bases per parallel chunk (state carried between chunks).") var chunkLength: Int = 4096
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let (m, _) = try loadDNAModel(model, threads: threads)
+        guard m.config.numLabels == 0 else { throw CLIError.usage("this model is a classifier — use `eval dna-classify`") }
+        let t0 = Date()
+        let e = try DNALM.evaluate(model: m, paths: data, chunkLength: chunkLength, maxBases: maxBases)
+        let secs = Date().timeIntervalSince(t0)
+        if json {
+            print("{\"bases\": \(e.bases), \"records\": \(e.records), \"nll\": \(jsonNumber(e.nll)), \"bits_per_base\": \(jsonNumber(e.bitsPerBase)), \"seconds\": \(jsonNumber(secs))}")
+        } else {
+            print(String(format: "%d records, %d bases: %.4f bits/base (nll %.4f nats) in %.1f s", e.records, e.bases, e.bitsPerBase, e.nll, secs))
+        }
+    }
+}
+
+// MARK: - data
+
+/// `mambakit data …`: building data sets.
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data", abstract: "Build training data sets.", subcommands: [DNASpeciesCommand.self])
+}
+
+struct DNASpeciesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dna-species",
+        abstract: "Species-classification windows from genomes: train/test CSVs from disjoint regions.",
+        discussion: """
+            Each genome (FASTA, plain or .gz; all records concatenated in file order, length T) is labelled by
+            LABEL=PATH or by its file name's stem. Regions are START:END fractions of T; train and test regions of
+            the same genome must not overlap. With --test-genomes, test windows come from those files instead
+            (e.g. another strain, or the test blocks of an alignment), with the same labels.
+            Windows are evenly spaced and never overlap. Writes OUT/train.csv and OUT/test.csv (sequence,label),
+            readable by `train dna-classify --data OUT`.
+            Example: mambakit data dna-species --genomes ecoli=Ec.fa.gz saureus=Sa.fa.gz --window 1024 \\
+                     --train-regions 0:0.8 --test-regions 0.8:1 --train-count 500 --test-count 100 --out data/species
+            """)
+
+    @Option(parsing: .upToNextOption, help: "Genomes: LABEL=PATH or PATH.") var genomes: [String]
+    @Option(parsing: .upToNextOption, help: "Genomes for the test windows (default: --genomes).") var testGenomes: [String] = []
+    @Option(help: "Window length L in bases.") var window: Int
+    @Option(help: "Region of each genome for training windows.") var trainRegions: String = "0:0.8"
+    @Option(help: "Region of each genome for test windows.") var testRegions: String = "0.8:1"
+    @Option(help: "Training windows per genome (0 = all non-overlapping).") var trainCount: Int = 0
+    @Option(help: "Test windows per genome (0 = all non-overlapping).") var testCount: Int = 0
+    @Option(help: "Output directory.") var out: String
+
+    func run() throws {
+        guard window > 0 else { throw CLIError.usage("--window must be positive") }
+        let trainG = genomes.map(GenomeSource.init(argument:))
+        let testG = testGenomes.isEmpty ? trainG : testGenomes.map(GenomeSource.init(argument:))
+        let trainR = try GenomeRegion(parsing: trainRegions), testR = try GenomeRegion(parsing: testRegions)
+        if testGenomes.isEmpty && trainR.overlaps(testR) {
+            throw DNAError.badRegion(spec: "\(trainRegions) / \(testRegions)", detail: "train and test regions of the same genomes overlap")
+        }
+        let trainLabels = Set(trainG.map(\.label))
+        guard trainLabels.count >= 2 else { throw CLIError.usage("give genomes of at least two labels (LABEL=PATH)") }
+        if let stray = testG.first(where: { !trainLabels.contains($0.label) }) {
+            throw CLIError.usage("test genome \(stray.path) has label '\(stray.label)', which no training genome has; use LABEL=PATH")
+        }
+        let train = try SpeciesWindows.dataset(genomes: trainG, region: trainR, window: window, count: trainCount)
+        let test = try SpeciesWindows.dataset(genomes: testG, region: testR, window: window, count: testCount)
+        let dir = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try SpeciesWindows.writeCSV(train, to: dir.appendingPathComponent("train.csv"))
+        try SpeciesWindows.writeCSV(test, to: dir.appendingPathComponent("test.csv"))
+        func counts(_ x: [LabeledDNA]) -> String {
+            Dictionary(grouping: x, by: \.label).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count)" }.joined(separator: ", ")
+        }
+        print("wrote \(out)/train.csv (\(train.count) windows of \(window) bp: \(counts(train))) and \(out)/test.csv (\(test.count): \(counts(test)))")
+    }
+}
+
