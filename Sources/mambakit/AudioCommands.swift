@@ -104,13 +104,11 @@ struct TrainAudioLMCommand: ParsableCommand {
         }
         let run = TrainingRun.audioLM(trainer: trainer, settings: settings, validation: valClips, evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps,
                                       evalSamples: evalSamples, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
-        run.saveDType = train.saveDtype
         let seconds = Double(stream.count) / Double(settings.sampleRate)
         stderrLine("training \(trainer.model.parameterCount) parameters on \(trainClips.count) clips (\(stream.count) samples, " +
                    String(format: "%.1f s", seconds) + " at \(settings.sampleRate) Hz, \(settings.encoding.rawValue))" +
                    (valClips.map { ", validating on \($0.count) clips" } ?? ""))
-        try run.run { stderrLine($0) }
-        if let out = train.out { print("saved \(try Trainer.checkpointDirectory(URL(fileURLWithPath: out)).path)") }
+        try train.execute(run)
     }
 }
 
@@ -183,11 +181,9 @@ struct TrainAudioClassifyCommand: ParsableCommand {
         }
         let run = TrainingRun.audioClassifier(trainer: trainer, settings: settings, validation: validation, evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps,
                                               evalSamples: evalSamples, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
-        run.saveDType = train.saveDtype
         stderrLine("training a \(labels.count)-class classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling) " +
                    "on \(trainClips.count) clips at \(settings.sampleRate) Hz" + (validation.map { ", validating on \($0.count) clips" } ?? ""))
-        try run.run { stderrLine($0) }
-        if let out = train.out { print("saved \(try Trainer.checkpointDirectory(URL(fileURLWithPath: out)).path)") }
+        try train.execute(run)
     }
 }
 

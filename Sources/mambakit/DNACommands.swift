@@ -86,14 +86,12 @@ struct TrainDNAClassifyCommand: ParsableCommand {
         let run = TrainingRun.dnaClassifier(trainer: trainer, settings: settings, validation: validation,
                                             evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps, rcAverage: rcAverage,
                                             outDirectory: train.out.map { URL(fileURLWithPath: $0) })
-        run.saveDType = train.saveDtype
         let lengths = trainData.map(\.sequence.count)
         stderrLine("training a \(labels.count)-class DNA classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling" +
                    (trainer.model.config.bidirectional ? ", bidirectional" : "") + (rcAugment ? ", RC augmentation" : "") +
                    ") on \(trainData.count) sequences of \(lengths.min() ?? 0)–\(lengths.max() ?? 0) bp" +
                    (validation.map { ", validating on \($0.count)" } ?? ""))
-        try run.run { stderrLine($0) }
-        if let out = train.out { print("saved \(try Trainer.checkpointDirectory(URL(fileURLWithPath: out)).path)") }
+        try train.execute(run)
     }
 }
 
@@ -143,11 +141,9 @@ struct TrainDNALMCommand: ParsableCommand {
         }
         let run = TrainingRun.dnaLM(trainer: trainer, validation: validation, evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps,
                                     evalBases: evalBases, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
-        run.saveDType = train.saveDtype
         stderrLine("training a DNA LM (\(trainer.model.parameterCount) parameters) on \(stream.count) tokens of \(data.joined(separator: ", "))" +
                    (validation.map { ", validating on \($0.reduce(0) { $0 + $1.count }) bases" } ?? ""))
-        try run.run { stderrLine($0) }
-        if let out = train.out { print("saved \(try Trainer.checkpointDirectory(URL(fileURLWithPath: out)).path)") }
+        try train.execute(run)
     }
 }
 

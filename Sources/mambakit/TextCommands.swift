@@ -50,11 +50,9 @@ struct TrainTextCommand: ParsableCommand {
         }
         let run = TrainingRun.text(trainer: trainer, tokenizer: tok, validation: valCorpus, evalEvery: evalEvery,
                                   evalTokens: evalTokens, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
-        run.saveDType = train.saveDtype
         stderrLine("training \(trainer.model.parameterCount) parameters on \(trainCorpus.tokens.count) tokens of \(data)" +
                    (valCorpus.map { ", validating on \($0.tokens.count) tokens" } ?? ""))
-        try run.run { stderrLine($0) }
-        if let out = train.out { print("saved \(try Trainer.checkpointDirectory(URL(fileURLWithPath: out)).path)") }
+        try train.execute(run)
     }
 }
 

@@ -69,6 +69,14 @@ struct TrainingArguments: ParsableArguments {
         return o
     }
 
+    /// Runs `run` to its last step with these arguments' checkpoint dtype: progress lines to stderr,
+    /// then the path of the saved checkpoint (with --out) to stdout.
+    func execute(_ run: TrainingRun) throws {
+        run.saveDType = saveDtype
+        try run.run { stderrLine($0) }
+        if let out { print("saved \(try Trainer.checkpointDirectory(URL(fileURLWithPath: out)).path)") }
+    }
+
     /// The model to train (not for --resume): --init, --config, or the size options.
     func makeModel(defaultVocab: Int? = nil) throws -> MambaModel {
         if let dir = initFrom { return try MambaModel.load(directory: URL(fileURLWithPath: dir)) }
@@ -110,8 +118,6 @@ struct TrainTokensCommand: ParsableCommand {
         stderrLine("training \(trainer.model.parameterCount) parameters on \(ids.count) tokens: " +
                    "\(o.steps) steps × \(o.gradAccumulation * o.batchSize) windows × \(o.seqLen) tokens, from step \(trainer.step)")
         let run = TrainingRun(trainer: trainer, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
-        run.saveDType = train.saveDtype
-        try run.run { stderrLine($0) }
-        if let out = train.out { print("saved \(try Trainer.checkpointDirectory(URL(fileURLWithPath: out)).path)") }
+        try train.execute(run)
     }
 }
