@@ -41,7 +41,7 @@ public final class MambaModel {
     public func refreshDerived() {
         let EN = config.dInner * config.dState
         for (l, off) in layout.layers.enumerated() {
-            mk_neg_exp(parameters.pointer + off.aLog, negA.pointer + l * EN, EN)
+            mk_neg_exp(parameters.pointer + off.forward.aLog, negA.pointer + l * EN, EN)
             if let r = off.reverse { mk_neg_exp(parameters.pointer + r.aLog, negA.pointer + (config.nLayer + l) * EN, EN) }
         }
     }
@@ -87,17 +87,18 @@ public final class MambaModel {
         for o in m.layout.layers {
             fill(o.norm, D, 1)
             uniform(o.inProj, 2 * E * D, 1 / Float(D).squareRoot())
-            uniform(o.conv1d, E * K, 1 / Float(K).squareRoot())
-            if let b = o.conv1dBias { uniform(b, E, 1 / Float(K).squareRoot()) }
-            uniform(o.xProj, (R + 2 * N) * E, 1 / Float(E).squareRoot())
-            uniform(o.dtProj, E * R, c.timeStepScale / Float(R).squareRoot())
+            let f = o.forward
+            uniform(f.conv1d, E * K, 1 / Float(K).squareRoot())
+            if let b = f.conv1dBias { uniform(b, E, 1 / Float(K).squareRoot()) }
+            uniform(f.xProj, (R + 2 * N) * E, 1 / Float(E).squareRoot())
+            uniform(f.dtProj, E * R, c.timeStepScale / Float(R).squareRoot())
             let lo = Foundation.log(c.timeStepMin), hi = Foundation.log(c.timeStepMax)
             for e in 0..<E {
                 let dt = max(Foundation.exp(rng.uniform() * (hi - lo) + lo), c.timeStepFloor)
-                p[o.dtProjBias + e] = dt + Foundation.log(-Foundation.expm1(-dt))   // softplus⁻¹(dt)
+                p[f.dtProjBias + e] = dt + Foundation.log(-Foundation.expm1(-dt))   // softplus⁻¹(dt)
             }
-            for e in 0..<E { for n in 0..<N { p[o.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }
-            fill(o.D, E, 1)
+            for e in 0..<E { for n in 0..<N { p[f.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }
+            fill(f.D, E, 1)
             uniform(o.outProj, D * E, 1 / Float(E).squareRoot() / Float(c.nLayer).squareRoot())
         }
         fill(m.layout.normF, D, 1)

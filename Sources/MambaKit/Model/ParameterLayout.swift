@@ -26,23 +26,12 @@ public struct LayerOffsets: Sendable {
     public let norm: Int        // (D)
     public let inProj: Int      // (2E, D)
     public let inProjBias: Int? // (2E)
-    public let conv1d: Int      // (E, 1, K)
-    public let conv1dBias: Int? // (E)
-    public let xProj: Int       // (R + 2N, E)
-    public let dtProj: Int      // (E, R)
-    public let dtProjBias: Int  // (E)
-    public let aLog: Int        // (E, N)
-    public let D: Int           // (E)
+    /// The forward direction's conv/SSM tensors (conv1d, x_proj, dt_proj, A_log, D).
+    public let forward: SSMOffsets
     public let outProj: Int     // (D, E)
     public let outProjBias: Int? // (D)
     /// The reverse-direction mixer's own tensors (bidirectional configs), nil otherwise.
     public let reverse: SSMOffsets?
-
-    /// The forward direction's conv/SSM tensors.
-    public var forward: SSMOffsets {
-        SSMOffsets(conv1d: conv1d, conv1dBias: conv1dBias, xProj: xProj, dtProj: dtProj, dtProjBias: dtProjBias,
-                   aLog: aLog, D: D)
-    }
 }
 
 /// The tensors of one scan direction of a mixer: everything between the shared in_proj and out_proj.
@@ -101,10 +90,10 @@ public struct ParameterLayout: Sendable {
                     xProj: add(r + "x_proj.weight", [R + 2 * N, E]), dtProj: add(r + "dt_proj.weight", [E, R]),
                     dtProjBias: add(r + "dt_proj.bias", [E]), aLog: add(r + "A_log", [E, N]), D: add(r + "D", [E]))
             }
-            layers.append(LayerOffsets(
-                norm: norm, inProj: inProj, inProjBias: inProjBias, conv1d: conv, conv1dBias: convBias,
-                xProj: xProj, dtProj: dtProj, dtProjBias: dtProjBias, aLog: aLog, D: dSkip,
-                outProj: outProj, outProjBias: outProjBias, reverse: reverse))
+            let forward = SSMOffsets(conv1d: conv, conv1dBias: convBias, xProj: xProj, dtProj: dtProj,
+                                     dtProjBias: dtProjBias, aLog: aLog, D: dSkip)
+            layers.append(LayerOffsets(norm: norm, inProj: inProj, inProjBias: inProjBias, forward: forward,
+                                       outProj: outProj, outProjBias: outProjBias, reverse: reverse))
         }
         normF = add("backbone.norm_f.weight", [D])
         if !c.tieWordEmbeddings { lmHead = add("lm_head.weight", [V, D]) }
