@@ -98,6 +98,27 @@ final class ResamplerTests: XCTestCase {
             print("resample 44.1k→16k, \(f) Hz (above 8 kHz): \(db) dB")
             XCTAssertLessThan(db, -60, "\(f) Hz aliased")
         }
+        // Linear sweeps (chirps): x(t) = A·sin(2π(f0·t + (f1 − f0)·t²/(2T))). A sweep inside the new band
+        // comes out as the analytic sweep sampled at the new rate; one above the new Nyquist is removed.
+        func chirp(_ f0: Double, _ f1: Double, rate: Int, seconds: Double) -> [Float] {
+            let count = Int(seconds * Double(rate))
+            return (0..<count).map { i -> Float in
+                let t = Double(i) / Double(rate)
+                return Float(0.5 * sin(2 * Double.pi * (f0 * t + (f1 - f0) * t * t / (2 * seconds))))
+            }
+        }
+        let pass = r.resample(Waveform(samples: chirp(100, 7000, rate: rIn, seconds: 0.5), sampleRate: rIn), to: rOut).samples
+        let passRef = chirp(100, 7000, rate: rOut, seconds: 0.5)
+        var sweepErr: Float = 0
+        for j in 200..<(min(pass.count, passRef.count) - 200) { sweepErr = max(sweepErr, abs(pass[j] - passRef[j])) }
+        print("resample 44.1k→16k, sweep 100 Hz → 7 kHz: max |error| vs the analytic sweep \(sweepErr)")
+        XCTAssertLessThan(sweepErr, 2e-3)
+        let stop = r.resample(Waveform(samples: chirp(9000, 21000, rate: rIn, seconds: 0.5), sampleRate: rIn), to: rOut).samples
+        let stopCore = stop[200..<(stop.count - 200)]
+        let stopRMS = (stopCore.map { Double($0 * $0) }.reduce(0, +) / Double(stopCore.count)).squareRoot()
+        let stopDB = 20 * Foundation.log10(stopRMS / (0.5 / 2.0.squareRoot()))
+        print("resample 44.1k→16k, sweep 9 → 21 kHz (above 8 kHz): \(stopDB) dB")
+        XCTAssertLessThan(stopDB, -60)
         // Upsampling keeps a tone too.
         let up = r.resample(Waveform(samples: tone(1000, rate: 8000, count: 4000), sampleRate: 8000), to: 16000).samples
         let refUp = tone(1000, rate: 16000, count: up.count)
