@@ -8,7 +8,8 @@
 #                                                           0 skips that part)
 #
 # Reads ../shared/datasets/fsdd/manifest.csv (override with FSDD=path/to/manifest.csv).
-# MAMBAKIT=path uses an already built mambakit; THREADS (default 2) sets --threads.
+# MAMBAKIT=path uses an already built mambakit; THREADS (default 2) sets --threads; EXTRA="--bidirectional"
+# (or other train options) is passed to the classifier's training.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CSTEPS=${1:-300}
@@ -22,13 +23,13 @@ mkdir -p "$OUT"
 
 # 1. classification
 if [ "$CSTEPS" -gt 0 ]; then
-CLS="$OUT/classify-$CSTEPS"
+CLS="$OUT/classify-$CSTEPS${EXTRA:+-$(echo "$EXTRA" | tr -d ' -')}"
 rm -rf "$CLS"
 start=$(date +%s.%N)
 $MK train audio-classify --data "$SRC" --label-column digit --sample-rate 8000 --encoding mu-law --pooling mean \
     --d-model 64 --n-layer 2 --vocab-size 256 --seq-len 4000 --batch-size 8 --steps "$CSTEPS" \
     --lr 3e-3 --warmup-steps 10 --schedule cosine --seed 1 --threads "$THREADS" \
-    --eval-every "$(( CSTEPS / 3 > 0 ? CSTEPS / 3 : 1 ))" --log-every 25 --out "$CLS"
+    --eval-every "$(( CSTEPS / 3 > 0 ? CSTEPS / 3 : 1 ))" --log-every 25 --out "$CLS" ${EXTRA:-}
 end=$(date +%s.%N)
 awk -v a="$start" -v b="$end" 'BEGIN { printf "classify_train_seconds: %.1f\n", b - a }'
 $MK eval audio-classify --model "$CLS" --data "$SRC" --label-column digit --split test --threads "$THREADS"

@@ -134,6 +134,7 @@ struct TrainAudioClassifyCommand: ParsableCommand {
     @Option(help: "Sample rate of the model (default: the first clip's).") var sampleRate: Int?
     @Option(help: "mu-law or linear.") var encoding: SampleEncoding = .muLaw
     @Option(help: "Pooling over time: mean or last.") var pooling: Pooling = .mean
+    @Flag(help: "BiMamba: add reverse-direction mixers (shared in_proj/out_proj), so every position sees the whole clip.") var bidirectional = false
     @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 100
     @Option(help: "Score only the first N samples of each held-out clip (0 = whole clips).") var evalSamples: Int = 0
     @OptionGroup var train: TrainingArguments
@@ -172,7 +173,7 @@ struct TrainAudioClassifyCommand: ParsableCommand {
             guard backbone.config.vocabSize >= 256 else {
                 throw CLIError.usage("the model's vocabulary has \(backbone.config.vocabSize) ids; an 8-bit waveform model needs 256 (--vocab-size 256)")
             }
-            let model = backbone.makeClassifier(labels: labels, pooling: pooling, bidirectional: false, seed: train.seed)
+            let model = backbone.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional, seed: train.seed)
             trainer = try Trainer(model: model, examples: ex, options: train.options(), source: audio.data)
         }
         var validation: [LabeledSequence]? = nil

@@ -259,6 +259,18 @@ final class AudioClassifyTests: XCTestCase {
         XCTAssertEqual((obj["confusion"] as? [[Int]])?.count, 2)
         let settings = try AudioSettings.load(from: try Trainer.checkpointDirectory(out))
         XCTAssertEqual(settings, AudioSettings(sampleRate: 8000, encoding: .muLaw, task: "classify"))
+        XCTAssertFalse(try MambaConfig.load(from: try Trainer.checkpointDirectory(out)).bidirectional)
+
+        // --bidirectional reaches the saved model (reverse mixers in config and weights), and it evaluates.
+        let outBi = root.appendingPathComponent("run-bi")
+        let tb = try runCLI(["train", "audio-classify", "--data", root.path, "--bidirectional", "--seq-len", "128", "--batch-size", "4",
+                             "--d-model", "16", "--n-layer", "1", "--vocab-size", "256", "--d-state", "8", "--steps", "2",
+                             "--threads", "2", "--out", outBi.path])
+        XCTAssertEqual(tb.status, 0, tb.stderr)
+        let bi = try MambaModel.load(directory: try Trainer.checkpointDirectory(outBi))
+        XCTAssertTrue(bi.config.bidirectional)
+        XCTAssertNotNil(bi.tensor("backbone.layers.0.mixer_rev.A_log"))
+        XCTAssertEqual(try runCLI(["eval", "audio-classify", "--model", outBi.path, "--data", root.path, "--json"]).status, 0)
     }
 }
 
