@@ -62,29 +62,18 @@ public enum AudioLM {
                                 seed: UInt64, onSample: (Int) -> Void = { _ in }) throws -> [Int] {
         let state = model.makeState(batch: 1)
         var logits = try model.prefill([silence] + prompt, state: state)
-        var rng = SeededRandom(seed: seed)
+        var options = SamplingOptions()
+        options.temperature = temperature
+        var sampler = Sampler(options: options, seed: seed)
         var out: [Int] = []
         out.reserveCapacity(count)
         for _ in 0..<count {
-            let next = draw(logits, temperature: temperature, rng: &rng)
+            let next = sampler.next(logits: logits, history: [])
             out.append(next)
             onSample(next)
             logits = try model.step([next], state: state)
         }
         return out
-    }
-
-    /// One id from softmax(logits / T) (argmax when T ≤ 0).
-    static func draw(_ logits: [Float], temperature: Float, rng: inout SeededRandom) -> Int {
-        var best = 0
-        for i in 1..<logits.count where logits[i] > logits[best] { best = i }
-        if temperature <= 0 { return best }
-        let m = logits[best]
-        var p = logits.map { Double(Foundation.exp(($0 - m) / temperature)) }
-        let z = p.reduce(0, +)
-        var u = Double(rng.next() >> 11) * 0x1p-53 * z
-        for i in 0..<p.count { u -= p[i]; if u < 0 { return i } }
-        return best
     }
 }
 

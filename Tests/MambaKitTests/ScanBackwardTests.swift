@@ -89,8 +89,6 @@ private struct BwdProblem {
     }
 }
 
-/// Sentinel for written outputs the kernel must not touch (outside the channel range, padding).
-private let untouched: Float = -12345.0
 
 /// The outputs of one backward call.
 private struct BwdGrads {
@@ -144,16 +142,6 @@ private func compare(_ got: [Float], _ want: [Float], accumulated: Bool, start: 
     return (diff, scale, outside)
 }
 
-/// The ISA levels this machine can run, each forced in turn; forcing is undone at the end.
-private func forEachISA(_ body: (Int32) throws -> Void) rethrows {
-    defer { mk_force_isa(-1) }
-    for isa in 0...mk_cpu_isa_detected() {
-        mk_force_isa(isa)
-        try body(isa)
-    }
-}
-
-private func isaName(_ isa: Int32) -> String { String(cString: mk_isa_name(isa)) }
 
 // MARK: - Double-precision forward (for finite differences)
 

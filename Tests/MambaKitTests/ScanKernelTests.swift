@@ -81,8 +81,6 @@ private struct ScanProblem {
     }
 }
 
-/// Sentinel for outputs the kernel must not touch.
-private let untouched: Float = -12345.0
 
 /// Runs the fast kernel (or the reference) on p. y starts as the sentinel everywhere.
 /// Returns y (Bsz, L, ldY) and h_last (Bsz, E, N), or nil when withHLast is false.
@@ -135,16 +133,6 @@ private func compare(_ a: [Float], _ b: [Float], inside: (Int) -> Bool,
     return (diff, scale)
 }
 
-/// The ISA levels this machine can run, each forced in turn; forcing is undone at the end.
-private func forEachISA(_ body: (Int32) throws -> Void) rethrows {
-    defer { mk_force_isa(-1) }
-    for isa in 0...mk_cpu_isa_detected() {
-        mk_force_isa(isa)
-        try body(isa)
-    }
-}
-
-private func isaName(_ isa: Int32) -> String { String(cString: mk_isa_name(isa)) }
 
 // MARK: - Tests
 

@@ -2,6 +2,7 @@
 import Foundation
 import MambaKit
 import XCTest
+import _MambaKernels
 
 enum Fixtures {
     /// Tests/MambaKitTests/Fixtures (copied into the test bundle).
@@ -66,3 +67,19 @@ func runCLI(_ args: [String], environment: [String: String] = [:]) throws -> Pro
     return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
                          stderr: String(decoding: e, as: UTF8.self))
 }
+
+// MARK: - Kernel tests
+
+/// The ISA levels this machine can run (portable, AVX2, AVX-512), each forced in turn; forcing is undone at the end.
+func forEachISA(_ body: (Int32) throws -> Void) rethrows {
+    defer { mk_force_isa(-1) }
+    for isa in 0...mk_cpu_isa_detected() {
+        mk_force_isa(isa)
+        try body(isa)
+    }
+}
+
+func isaName(_ isa: Int32) -> String { String(cString: mk_isa_name(isa)) }
+
+/// Sentinel for outputs a kernel must not touch (outside its channel range, row padding).
+let untouched: Float = -12345.0

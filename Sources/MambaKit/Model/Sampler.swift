@@ -1,4 +1,5 @@
 // Sampler.swift — choosing the next token from logits: temperature, top-k, top-p, repetition penalty.
+// Shared by every front end that generates (text tokens, audio samples).
 import Foundation
 
 /// Next-token sampling settings. Temperature 0 means greedy.
@@ -32,6 +33,14 @@ public struct Sampler {
             var best = 0
             for i in 1..<l.count where l[i] > l[best] { best = i }
             return best
+        }
+        if options.topK <= 0 && options.topP >= 1 {
+            // Plain temperature sampling: no ranking needed (this runs once per generated audio sample).
+            let m = l.max()!
+            let weights = l.map { Double(Foundation.exp(($0 - m) / options.temperature)) }
+            var u = Double(rng.next() >> 11) * 0x1p-53 * weights.reduce(0, +)
+            for i in 0..<weights.count { u -= weights[i]; if u < 0 { return i } }
+            return l.firstIndex(of: m)!   // rounding left u ≥ 0: the likeliest id
         }
         var order = Array(0..<l.count)
         order.sort { l[$0] > l[$1] }
