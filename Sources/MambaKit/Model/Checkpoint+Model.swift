@@ -11,28 +11,9 @@ extension MambaModel {
         let config = try MambaConfig.load(from: directory)
         let checkpoint = try SafetensorsCheckpoint(directory: directory)
         let model = MambaModel(config: config)
-        for slice in model.layout.slices {
-            let candidates = [slice.name] + ParameterLayout.aliases(of: slice.name)
-            guard let name = candidates.first(where: { checkpoint.contains($0) }) else {
-                throw CheckpointError.missingTensor(path: directory.path, name: slice.name)
-            }
-            let info = try checkpoint.info(name)
-            let accepted = acceptableShapes(for: slice)
-            guard accepted.contains(info.shape) else {
-                throw CheckpointError.shapeMismatch(
-                    path: checkpoint.path(of: name), name: name, expected: slice.shape, found: info.shape)
-            }
-            try checkpoint.readFloat32(name, into: model.parameters.slice(slice.range))
-            model.checkpointNames[slice.name] = name
-        }
+        model.checkpointNames = try model.layout.read(from: checkpoint, directory: directory, into: model.parameters)
         model.refreshDerived()
         return model
-    }
-
-    /// Shapes under which a tensor may be stored: conv1d weights are (E, 1, K) in PyTorch, (E, K) in some exports.
-    static func acceptableShapes(for slice: ParameterSlice) -> [[Int]] {
-        if slice.shape.count == 3 && slice.shape[1] == 1 { return [slice.shape, [slice.shape[0], slice.shape[2]]] }
-        return [slice.shape]
     }
 
     /// Writes `config.json` (Hugging Face keys) and `model.safetensors` (HF tensor names, the tied
@@ -52,5 +33,36 @@ extension MambaModel {
         try SafetensorsWriter.write(tensors, dtype: dtype, metadata: ["format": "pt"],
                                     to: directory.appendingPathComponent("model.safetensors"))
         try config.write(to: directory)
+    }
+}
+
+extension ParameterLayout {
+    /// Reads every slice of this layout from `checkpoint` (by its name or an alias) into `parameters`,
+    /// checking shapes; returns the name each tensor had in the checkpoint.
+    ///
+    /// - Throws: ``CheckpointError`` naming the file and tensor when one is missing or of another shape.
+    @discardableResult
+    public func read(from checkpoint: SafetensorsCheckpoint, directory: URL, into parameters: FloatBuffer) throws -> [String: String] {
+        var names: [String: String] = [:]
+        for slice in slices {
+            let candidates = [slice.name] + Self.aliases(of: slice.name)
+            guard let name = candidates.first(where: { checkpoint.contains($0) }) else {
+                throw CheckpointError.missingTensor(path: directory.path, name: slice.name)
+            }
+            let info = try checkpoint.info(name)
+            guard Self.acceptableShapes(for: slice).contains(info.shape) else {
+                throw CheckpointError.shapeMismatch(
+                    path: checkpoint.path(of: name), name: name, expected: slice.shape, found: info.shape)
+            }
+            try checkpoint.readFloat32(name, into: parameters.slice(slice.range))
+            names[slice.name] = name
+        }
+        return names
+    }
+
+    /// Shapes under which a tensor may be stored: conv1d weights are (E, 1, K) in PyTorch, (E, K) in some exports.
+    static func acceptableShapes(for slice: ParameterSlice) -> [[Int]] {
+        if slice.shape.count == 3 && slice.shape[1] == 1 { return [slice.shape, [slice.shape[0], slice.shape[2]]] }
+        return [slice.shape]
     }
 }

@@ -25,9 +25,9 @@ extension MambaModel {
         let st = state ?? makeState(batch: B)
         let flat = sequences.flatMap { $0.map { Int32(truncatingIfNeeded: $0) } }
         try checkIds(sequences)
-        try flat.withUnsafeBufferPointer { try backbone($0, batch: B, state: st) }
+        try flat.withUnsafeBufferPointer { try backbone.forward(.tokens($0), batch: B, state: st) }
         var out = [Float](repeating: 0, count: B * L * config.vocabSize)
-        out.withUnsafeMutableBufferPointer { headLogits(row0: 0, rows: B * L, into: $0.baseAddress!) }
+        try out.withUnsafeMutableBufferPointer { try headLogits(row0: 0, rows: B * L, into: $0.baseAddress!) }
         return out
     }
 
@@ -44,9 +44,9 @@ extension MambaModel {
         }
         try checkIds([tokens])
         let ids = tokens.map { Int32(truncatingIfNeeded: $0) }
-        try ids.withUnsafeBufferPointer { try backbone($0, batch: tokens.count, state: state) }
+        try ids.withUnsafeBufferPointer { try backbone.forward(.tokens($0), batch: tokens.count, state: state) }
         var out = [Float](repeating: 0, count: tokens.count * config.vocabSize)
-        out.withUnsafeMutableBufferPointer { headLogits(row0: 0, rows: tokens.count, into: $0.baseAddress!) }
+        try out.withUnsafeMutableBufferPointer { try headLogits(row0: 0, rows: tokens.count, into: $0.baseAddress!) }
         return out
     }
 
@@ -61,12 +61,12 @@ extension MambaModel {
         var start = 0, lastRows = 0
         while start < ids.count {
             let end = min(ids.count, start + max(1, chunkLength))
-            try ids[start..<end].withUnsafeBufferPointer { try backbone($0, batch: 1, state: state) }
+            try ids[start..<end].withUnsafeBufferPointer { try backbone.forward(.tokens($0), batch: 1, state: state) }
             lastRows = end - start
             start = end
         }
         var out = [Float](repeating: 0, count: config.vocabSize)
-        out.withUnsafeMutableBufferPointer { headLogits(row0: lastRows - 1, rows: 1, into: $0.baseAddress!) }
+        try out.withUnsafeMutableBufferPointer { try headLogits(row0: lastRows - 1, rows: 1, into: $0.baseAddress!) }
         return out
     }
 
@@ -96,12 +96,12 @@ extension MambaModel {
         var start = 0
         while start < n - 1 {
             let end = min(n - 1, start + chunk)
-            try ids[start..<end].withUnsafeBufferPointer { try backbone($0, batch: 1, state: state) }
+            try ids[start..<end].withUnsafeBufferPointer { try backbone.forward(.tokens($0), batch: 1, state: state) }
             var r0 = 0
             while r0 < end - start {
                 let rows = min(blockRows, end - start - r0)
-                logits.withUnsafeMutableBufferPointer { lg in
-                    headLogits(row0: r0, rows: rows, into: lg.baseAddress!)
+                try logits.withUnsafeMutableBufferPointer { lg in
+                    try headLogits(row0: r0, rows: rows, into: lg.baseAddress!)
                     lse.withUnsafeMutableBufferPointer { mk_logsumexp_rows(lg.baseAddress!, Int32(rows), Int32(V), Int32(V), $0.baseAddress!) }
                     for r in 0..<rows {
                         let i = start + r0 + r
@@ -113,6 +113,12 @@ extension MambaModel {
             start = end
         }
         return result
+    }
+
+    /// logits (rows, V) = hidden (rows, D) · headᵀ for hidden rows [row0, row0+rows) of the last backbone run.
+    func headLogits(row0: Int, rows: Int, into logits: UnsafeMutablePointer<Float>) throws {
+        guard let head = lmHead else { throw ModelError.notALanguageModel }
+        head.forward(backbone.workspace.normed.pointer + row0 * config.dModel, rows: rows, logits: logits, backbone.context())
     }
 
     func checkIds(_ sequences: [[Int]]) throws {

@@ -2,9 +2,13 @@
 import Foundation
 import _MambaKernels
 
-/// A Mamba LM (`MambaForCausalLM`): token embedding, `nLayer` residual blocks of
-/// RMSNorm → S6 mixer, a final RMSNorm and an LM head (tied to the embedding unless the
+/// A Mamba LM (`MambaForCausalLM`): a ``Backbone`` over token ids (embedding, `nLayer` residual
+/// blocks of RMSNorm → S6 mixer, a final RMSNorm) and an ``LMHead`` (tied to the embedding unless the
 /// config says otherwise). All parameters are Float32 in one block (see ``ParameterLayout``).
+///
+/// For backward compatibility a config with labels (`id2label`) makes a token classifier instead: the
+/// same backbone with a ``PooledHead`` (see ``SequenceClassifier`` for the composable form, which also
+/// takes continuous features).
 ///
 /// One instance runs one forward at a time (it reuses its workspace); use one instance per
 /// thread, or ``copy()``, to run several.
@@ -13,12 +17,17 @@ public final class MambaModel {
     public let layout: ParameterLayout
     /// All parameters, `layout.count` floats.
     public let parameters: FloatBuffer
-    /// Derived: A = -exp(A_log) for every layer, (nLayer, E, N), followed for bidirectional models by
-    /// the reverse mixers' (nLayer, E, N). Refreshed by ``refreshDerived()``.
-    let negA: FloatBuffer
+    /// Embedding, blocks and final norm, over `parameters`.
+    public let backbone: Backbone
+    /// The LM head (nil for a classifier).
+    public let lmHead: LMHead?
+    /// The classification head (configs with labels), nil for a language model.
+    public let classifierHead: PooledHead?
     /// Threads for the scan, the convolution and the row-wise kernels (OpenBLAS has its own setting).
-    public var threads: Int = Parallel.defaultThreads
-    var workspace = ForwardWorkspace()
+    public var threads: Int {
+        get { backbone.threads }
+        set { backbone.threads = newValue }
+    }
     /// Name each tensor had in the checkpoint it was loaded from, by Hugging Face name (e.g. a
     /// `mamba_ssm` checkpoint's `backbone.embedding.weight`); empty for a model made in memory.
     public internal(set) var checkpointNames: [String: String] = [:]
@@ -26,28 +35,42 @@ public final class MambaModel {
     /// The checkpoint's own name of a tensor (its Hugging Face name when not loaded from a file).
     public func checkpointName(of name: String) -> String { checkpointNames[name] ?? name }
 
+    /// The layers of a model for `config`, registered in checkpoint order.
+    struct Composition {
+        var layout = ParameterLayout()
+        var layers: Backbone.Layers! = nil
+        var lmHead: LMHead? = nil
+        var classifierHead: PooledHead? = nil
+    }
+
+    static func composition(config c: MambaConfig) -> Composition {
+        var k = Composition()
+        k.layers = Backbone.Layers(config: c, input: .tokens(vocabSize: c.vocabSize), layout: &k.layout)
+        if c.numLabels > 0 {
+            k.classifierHead = PooledHead(classes: c.numLabels, dim: c.dModel, pooling: c.pooling, layout: &k.layout)
+        } else {
+            k.lmHead = LMHead(tiedTo: c.tieWordEmbeddings ? k.layers.embedding : nil, vocabSize: c.vocabSize,
+                              dim: c.dModel, layout: &k.layout)
+        }
+        return k
+    }
+
     /// A model with all parameters zero (fill them, then call ``refreshDerived()``).
     public init(config: MambaConfig) {
         self.config = config
-        layout = ParameterLayout(config: config)
+        let k = Self.composition(config: config)
+        layout = k.layout
         parameters = FloatBuffer(count: layout.count)
-        negA = FloatBuffer(count: (config.bidirectional ? 2 : 1) * config.nLayer * config.dInner * config.dState)
+        backbone = Backbone(config: config, input: .tokens(vocabSize: config.vocabSize), layers: k.layers, parameters: parameters)
+        lmHead = k.lmHead
+        classifierHead = k.classifierHead
     }
 
     /// Number of parameters (the tied head counted once).
     public var parameterCount: Int { layout.count }
 
     /// Recomputes values derived from the parameters (A = -exp(A_log)); call after changing parameters.
-    public func refreshDerived() {
-        let EN = config.dInner * config.dState
-        for (l, off) in layout.layers.enumerated() {
-            mk_neg_exp(parameters.pointer + off.forward.aLog, negA.pointer + l * EN, EN)
-            if let r = off.reverse { mk_neg_exp(parameters.pointer + r.aLog, negA.pointer + (config.nLayer + l) * EN, EN) }
-        }
-    }
-
-    /// The LM head (V, D): the embedding when tied.
-    var headOffset: Int { layout.lmHead ?? layout.embedding }
+    public func refreshDerived() { backbone.refreshDerived() }
 
     /// A fresh, empty recurrent state for `batch` sequences.
     public func makeState(batch: Int = 1) -> MambaState { MambaState(config: config, batch: batch) }
@@ -77,32 +100,11 @@ public final class MambaModel {
     public static func randomlyInitialised(config c: MambaConfig, seed: UInt64) -> MambaModel {
         let m = MambaModel(config: c)
         var rng = SeededRandom(seed: seed)
-        let p = m.parameters.pointer
-        let D = c.dModel, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv, V = c.vocabSize
-        func uniform(_ off: Int, _ n: Int, _ bound: Float) {
-            for i in 0..<n { p[off + i] = rng.uniform(-bound, bound) }
+        m.backbone.initialise(random: &rng)
+        if let h = m.lmHead, !h.tied {
+            let p = m.parameters.pointer
+            for i in 0..<(c.vocabSize * c.dModel) { p[h.weight + i] = 0.02 * rng.normal() }
         }
-        func fill(_ off: Int, _ n: Int, _ v: Float) { for i in 0..<n { p[off + i] = v } }
-        for i in 0..<(V * D) { p[m.layout.embedding + i] = 0.02 * rng.normal() }
-        for o in m.layout.layers {
-            fill(o.norm, D, 1)
-            uniform(o.inProj, 2 * E * D, 1 / Float(D).squareRoot())
-            let f = o.forward
-            uniform(f.conv1d, E * K, 1 / Float(K).squareRoot())
-            if let b = f.conv1dBias { uniform(b, E, 1 / Float(K).squareRoot()) }
-            uniform(f.xProj, (R + 2 * N) * E, 1 / Float(E).squareRoot())
-            uniform(f.dtProj, E * R, c.timeStepScale / Float(R).squareRoot())
-            let lo = Foundation.log(c.timeStepMin), hi = Foundation.log(c.timeStepMax)
-            for e in 0..<E {
-                let dt = max(Foundation.exp(rng.uniform() * (hi - lo) + lo), c.timeStepFloor)
-                p[f.dtProjBias + e] = dt + Foundation.log(-Foundation.expm1(-dt))   // softplus⁻¹(dt)
-            }
-            for e in 0..<E { for n in 0..<N { p[f.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }
-            fill(f.D, E, 1)
-            uniform(o.outProj, D * E, 1 / Float(E).squareRoot() / Float(c.nLayer).squareRoot())
-        }
-        fill(m.layout.normF, D, 1)
-        if let h = m.layout.lmHead { for i in 0..<(V * D) { p[h + i] = 0.02 * rng.normal() } }
         m.initialiseClassification(seed: seed)
         m.refreshDerived()
         return m
@@ -117,29 +119,10 @@ public final class MambaModel {
     }
 
     func copyForwardMixersToReverse() {
-        let c = config, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv
-        let p = parameters.pointer
-        for o in layout.layers {
-            guard let r = o.reverse else { continue }
-            let f = o.forward
-            (p + r.conv1d).update(from: p + f.conv1d, count: E * K)
-            if let rb = r.conv1dBias, let fb = f.conv1dBias { (p + rb).update(from: p + fb, count: E) }
-            (p + r.xProj).update(from: p + f.xProj, count: (R + 2 * N) * E)
-            (p + r.dtProj).update(from: p + f.dtProj, count: E * R)
-            (p + r.dtProjBias).update(from: p + f.dtProjBias, count: E)
-            (p + r.aLog).update(from: p + f.aLog, count: E * N)
-            (p + r.D).update(from: p + f.D, count: E)
-        }
+        for o in backbone.blocks { o.reverse?.ssm.copyValues(from: o.mixer, parameters.pointer) }
     }
 
-    func initialiseHead(seed: UInt64) {
-        guard let w = layout.classifier, let b = layout.classifierBias else { return }
-        let C = config.numLabels, D = config.dModel, p = parameters.pointer
-        var rng = SeededRandom(seed: seed ^ 0x636C_6173_7369_6679)   // "classify"
-        let bound = 1 / Float(D).squareRoot()
-        for i in 0..<(C * D) { p[w + i] = rng.uniform(-bound, bound) }
-        for i in 0..<C { p[b + i] = 0 }
-    }
+    func initialiseHead(seed: UInt64) { classifierHead?.initialise(parameters.pointer, seed: seed) }
 
     // MARK: - Classification
 

@@ -14,7 +14,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case labelOutOfRange(label: Int, example: Int, numLabels: Int)
     /// Classification was asked of a model without a classification head.
     case notAClassifier
-
+    /// Next-token logits were asked of a classifier (it has no LM head).
+    case notALanguageModel
 
     public var description: String {
         switch self {
@@ -31,6 +32,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "model error: example \(example) has class id \(label), outside 0..<\(n) — the data has more classes than the model's labels"
         case .notAClassifier:
             return "model error: this model has no classification head (config.json has no num_labels/id2label) — train one with `mambakit train …-classify`, or build one with makeClassifier"
+        case .notALanguageModel:
+            return "model error: this model is a classifier (config.json has id2label); it has no LM head for next-token logits — use classifierLogits, or a language-model checkpoint"
         }
     }
 }

@@ -67,77 +67,64 @@ public struct StepReport: Sendable {
     public var accuracy: Double? = nil
 }
 
-/// Trains a ``MambaModel`` on a token sequence with AdamW.
+/// Trains a model with AdamW on a ``TrainingObjective`` (language modelling, classification, or one
+/// a user writes): gradient accumulation, clipping, warm-up and decay, non-finite guards, and
+/// checkpoints that resume bit-identically. The trainer owns the seeded data stream; the objective
+/// draws each micro-batch from it.
 public final class Trainer {
-    public let model: MambaModel
+    public let objective: any TrainingObjective
     public let optimizer: AdamW
     public var options: TrainingOptions
-    public let tokens: [Int32]
-    /// Classification examples (empty for language-model training).
-    public let examples: [LabeledSequence]
-    /// Applied to each drawn classification example (e.g. reverse complement with probability ½).
-    public let augment: ((inout [Int32], inout SeededRandom) -> Void)?
-    /// Where in the data the next windows come from: the state of the seeded generator.
+    /// Where in the data the next batches come from: the state of the seeded generator.
     public private(set) var dataRandom: SeededRandom
     let grads: FloatBuffer
-    let tape: TrainingTape
+
+    /// The model being trained.
+    public var trainee: any TrainableModel { objective.model }
+
+    /// The model being trained, for the built-in objectives over a ``MambaModel`` (language model or
+    /// token classifier); use ``trainee`` for any other model.
+    public var model: MambaModel {
+        guard let m = objective.model as? MambaModel else {
+            preconditionFailure("this trainer trains a \(type(of: objective.model)); use trainer.trainee")
+        }
+        return m
+    }
 
     /// Language-model training on one token stream: windows of seq-len + 1 tokens at random offsets.
     public convenience init(model: MambaModel, tokens: [Int32], options: TrainingOptions, source: String = "tokens") throws {
-        guard tokens.count >= options.seqLen + 1 else {
-            throw TrainingError.notEnoughTokens(have: tokens.count, need: options.seqLen + 1, source: source)
-        }
-        if model.config.bidirectional {
-            throw TrainingError.invalidOptions("a bidirectional model cannot be trained on next-token prediction")
-        }
-        try self.init(model: model, tokens: tokens, examples: [], augment: nil, options: options, source: source)
+        try Self.checkOptions(options)
+        try self.init(objective: LanguageModelObjective(model: model, tokens: tokens, seqLen: options.seqLen, source: source),
+                      options: options)
     }
 
-    /// Classification training: each micro-batch draws `batchSize` examples at random (with
-    /// replacement); a sequence longer than `seqLen` is cropped to a random `seqLen`-token window;
-    /// `augment` is applied to each drawn example. The loss is the mean cross-entropy per example.
+    /// Classification training (see ``ClassificationObjective``). The loss is the mean cross-entropy per example.
     public convenience init(model: MambaModel, examples: [LabeledSequence], options: TrainingOptions,
                             augment: ((inout [Int32], inout SeededRandom) -> Void)? = nil, source: String) throws {
-        guard model.config.numLabels > 0 else { throw ModelError.notAClassifier }
-        guard !examples.isEmpty else {
-            throw TrainingError.invalidOptions("\(source): no labelled examples to train on")
-        }
-        for (i, e) in examples.enumerated() {
-            if e.label < 0 || e.label >= model.config.numLabels {
-                throw ModelError.labelOutOfRange(label: e.label, example: i, numLabels: model.config.numLabels)
-            }
-            if e.tokens.isEmpty { throw TrainingError.invalidOptions("\(source): example \(i) is empty") }
-        }
-        try self.init(model: model, tokens: [], examples: examples, augment: augment, options: options, source: source)
+        try Self.checkOptions(options)
+        try self.init(objective: ClassificationObjective(model: model, examples: examples, augment: augment, source: source),
+                      options: options)
     }
 
-    private init(model: MambaModel, tokens: [Int32], examples: [LabeledSequence],
-                 augment: ((inout [Int32], inout SeededRandom) -> Void)?, options: TrainingOptions, source: String) throws {
+    static func checkOptions(_ options: TrainingOptions) throws {
         guard options.seqLen > 0, options.batchSize > 0, options.gradAccumulation > 0, options.chunkLength >= 0 else {
             throw TrainingError.invalidOptions("seq-len, batch-size and grad-accumulation must be positive")
         }
-        let V = model.config.vocabSize
-        if let i = tokens.firstIndex(where: { $0 < 0 || Int($0) >= V }) {
-            throw ModelError.tokenOutOfRange(token: Int(tokens[i]), position: i, vocabSize: V, source: source)
-        }
-        for (n, e) in examples.enumerated() {
-            if let i = e.tokens.firstIndex(where: { $0 < 0 || Int($0) >= V }) {
-                throw ModelError.tokenOutOfRange(token: Int(e.tokens[i]), position: i, vocabSize: V, source: "\(source), example \(n)")
-            }
-        }
-        self.model = model
-        self.tokens = tokens
-        self.examples = examples
-        self.augment = augment
+    }
+
+    /// Training of `objective.model` on any objective.
+    public init(objective: any TrainingObjective, options: TrainingOptions) throws {
+        try Self.checkOptions(options)
+        self.objective = objective
         self.options = options
         var adam = options.adamw
         adam.totalSteps = options.steps
         self.options.adamw = adam
+        let model = objective.model
         optimizer = AdamW(layout: model.layout, options: adam)
         optimizer.threads = options.threads
         dataRandom = SeededRandom(seed: options.seed)
         grads = FloatBuffer(count: model.parameters.count)
-        tape = TrainingTape(config: model.config)
         model.threads = options.threads
         MambaRuntime.blasThreads = options.threads
     }
@@ -145,72 +132,21 @@ public final class Trainer {
     /// Updates done so far.
     public var step: Int { optimizer.step }
 
-    /// Start offsets of the next batch of windows (seq-len + 1 tokens each).
-    func nextWindows() -> [Int] {
-        let span = tokens.count - (options.seqLen + 1)
-        return (0..<options.batchSize).map { _ in span == 0 ? 0 : dataRandom.below(span + 1) }
-    }
-
-    /// One optimiser step: `gradAccumulation` micro-batches of `batchSize` windows, mean loss over
-    /// all predictions, clipping, AdamW. A non-finite loss or gradient throws (or skips the update
-    /// with `skipNonFinite`); the parameters are then unchanged.
+    /// One optimiser step: `gradAccumulation` micro-batches, mean loss over all loss terms, clipping,
+    /// AdamW. A non-finite loss or gradient throws (or skips the update with `skipNonFinite`); the
+    /// parameters are then unchanged.
     public func trainStep() throws -> StepReport {
-        if !examples.isEmpty { return try classificationStep() }
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let L = options.seqLen, B = options.batchSize
-        let chunk = options.chunkLength > 0 ? min(options.chunkLength, L) : L
-        let totalPredictions = options.gradAccumulation * B * L
-        let scale = 1 / Float(totalPredictions)
+        let terms = options.gradAccumulation * objective.lossTerms(options: options)
         grads.zero()
-        var lossSum = 0.0
+        var lossSum = 0.0, tokenCount = 0, correct: Int? = nil
         for _ in 0..<options.gradAccumulation {
-            let starts = nextWindows()
-            let state = model.makeState(batch: B)          // each window starts from the empty state
-            var c0 = 0
-            while c0 < L {                                  // chunks of the window; state carried, detached
-                let n = min(chunk, L - c0)
-                var inputs = [Int32](repeating: 0, count: B * n), targets = inputs
-                for b in 0..<B {
-                    for i in 0..<n {
-                        inputs[b * n + i] = tokens[starts[b] + c0 + i]
-                        targets[b * n + i] = tokens[starts[b] + c0 + i + 1]
-                    }
-                }
-                let r = try model.accumulateGradient(inputs: inputs, targets: targets, batch: B, state: state,
-                                                     tape: tape, grads: grads, gradScale: scale)
-                lossSum += r.lossSum
-                c0 += n
-            }
+            let r = try objective.accumulate(options: options, random: &dataRandom, grads: grads, scale: 1 / Float(terms))
+            lossSum += r.lossSum; tokenCount += r.tokens
+            if let c = r.correct { correct = (correct ?? 0) + c }
         }
-        return try finishStep(lossSum: lossSum, count: totalPredictions, tokens: totalPredictions, started: t0)
-    }
-
-    /// The examples of the next classification micro-batch: drawn, cropped, augmented.
-    func nextExamples() -> [LabeledSequence] {
-        (0..<options.batchSize).map { _ in
-            var e = examples[dataRandom.below(examples.count)]
-            if e.tokens.count > options.seqLen {
-                let start = dataRandom.below(e.tokens.count - options.seqLen + 1)
-                e.tokens = Array(e.tokens[start..<(start + options.seqLen)])
-            }
-            augment?(&e.tokens, &dataRandom)
-            return e
-        }
-    }
-
-    func classificationStep() throws -> StepReport {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let n = options.gradAccumulation * options.batchSize
-        grads.zero()
-        var lossSum = 0.0, correct = 0, tokenCount = 0
-        for _ in 0..<options.gradAccumulation {
-            let batch = nextExamples()
-            tokenCount += batch.reduce(0) { $0 + $1.tokens.count }
-            let r = try model.accumulateClassificationGradient(batch, tape: tape, grads: grads, gradScale: 1 / Float(n))
-            lossSum += r.lossSum; correct += r.correct
-        }
-        var report = try finishStep(lossSum: lossSum, count: n, tokens: tokenCount, started: t0)
-        report.accuracy = Double(correct) / Double(n)
+        var report = try finishStep(lossSum: lossSum, count: terms, tokens: tokenCount, started: t0)
+        report.accuracy = correct.map { Double($0) / Double(terms) }
         return report
     }
 
@@ -228,8 +164,8 @@ public final class Trainer {
             }
             optimizer.step += 1           // the step is consumed (schedule moves on), parameters untouched
         } else {
-            lr = optimizer.update(parameters: model.parameters, grads: grads, gradNorm: norm).lr
-            model.refreshDerived()
+            lr = optimizer.update(parameters: trainee.parameters, grads: grads, gradNorm: norm).lr
+            trainee.refreshDerived()
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         if MambaRuntime.profiling {
@@ -263,12 +199,12 @@ public final class Trainer {
         } catch {
             throw CheckpointError.writeFailed(path: out.path, reason: error.localizedDescription)
         }
-        try model.save(to: tmp, dtype: modelDType)
-        let n = model.parameters.count
+        try trainee.save(to: tmp, dtype: modelDType)
+        let n = trainee.parameters.count
         try SafetensorsWriter.write([
             .init(name: "adamw.m", shape: [n], data: UnsafeBufferPointer(start: optimizer.m.pointer, count: n)),
             .init(name: "adamw.v", shape: [n], data: UnsafeBufferPointer(start: optimizer.v.pointer, count: n)),
-            .init(name: "master_weights", shape: [n], data: UnsafeBufferPointer(start: model.parameters.pointer, count: n)),
+            .init(name: "master_weights", shape: [n], data: UnsafeBufferPointer(start: trainee.parameters.pointer, count: n)),
         ], metadata: ["format": "mambakit-optimizer"], to: tmp.appendingPathComponent("optimizer.safetensors"))
         let state = TrainerState(step: step, dataRandom: dataRandom.stateWords.map { String($0) }, options: options,
                                  parameterCount: n)
@@ -324,20 +260,32 @@ public final class Trainer {
     }
 
     static func resume(from dir: URL, steps: Int?, make: (MambaModel, TrainingOptions) throws -> Trainer) throws -> Trainer {
+        try restore(from: dir, steps: steps) { ck, options in try make(MambaModel.load(directory: ck), options) }
+    }
+
+    /// Restores a run of any objective: `objective` gets the checkpoint directory and the saved options,
+    /// loads its model from that directory and returns the objective over it; the master weights,
+    /// moments, step and data position are then restored as for the built-in objectives.
+    public static func resume(from dir: URL, steps: Int? = nil,
+                              objective: (URL, TrainingOptions) throws -> any TrainingObjective) throws -> Trainer {
+        try restore(from: dir, steps: steps) { ck, options in try Trainer(objective: objective(ck, options), options: options) }
+    }
+
+    static func restore(from dir: URL, steps: Int?, make: (URL, TrainingOptions) throws -> Trainer) throws -> Trainer {
         let ck = try checkpointDirectory(dir)
         let stateURL = ck.appendingPathComponent("trainer_state.json")
         let state: TrainerState
         do { state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateURL)) } catch {
             throw TrainingError.badCheckpoint(path: stateURL.path, detail: "unreadable trainer state (\(error))")
         }
-        let model = try MambaModel.load(directory: ck)
+        var options = state.options
+        if let s = steps { options.steps = s }
+        let trainer = try make(ck, options)
+        let model = trainer.trainee
         guard state.parameterCount == model.parameters.count else {
             throw TrainingError.badCheckpoint(path: ck.path, detail: "trainer_state.json is for \(state.parameterCount) parameters, the model has \(model.parameters.count)")
         }
         let opt = try SafetensorsFile(url: ck.appendingPathComponent("optimizer.safetensors"))
-        var options = state.options
-        if let s = steps { options.steps = s }
-        let trainer = try make(model, options)
         try opt.readFloat32("master_weights", into: model.parameters.buffer)
         model.refreshDerived()
         try opt.readFloat32("adamw.m", into: trainer.optimizer.m.buffer)

@@ -79,7 +79,7 @@ public final class TrainingRun {
         guard let out = outDirectory, !trainCurve.isEmpty else { return }
         var series = [LossCurve.Series(name: "train loss", color: "#1f77b4", points: trainCurve)]
         if !valCurve.isEmpty { series.append(.init(name: "validation loss", color: "#d62728", points: valCurve)) }
-        let svg = LossCurve.svg(series, title: "MambaKit training — \(trainer.model.parameterCount) parameters")
+        let svg = LossCurve.svg(series, title: "MambaKit training — \(trainer.trainee.parameterCount) parameters")
         try? Data(svg.utf8).write(to: out.appendingPathComponent("loss_curve.svg"), options: .atomic)
     }
 }

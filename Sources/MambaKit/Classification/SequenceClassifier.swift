@@ -1,0 +1,264 @@
+// SequenceClassifier.swift — a classifier composed from layers: a ``Backbone`` over token ids or
+// continuous features, then a ``PooledHead``.
+//
+//   h       = Backbone(x)                           (B, L, D)  right-padded batch, valid lengths len_b
+//   logit_b = PooledHead(h_b[0 ..< len_b])          (B, C)
+//   loss    = Σ_b −log softmax(logit_b)[label_b]
+//
+// Files: the backbone's `config.json` (Hugging Face Mamba keys, no labels), `classifier.json` (the
+// head: labels, pooling, bidirectional, input kind) and `model.safetensors` (`input_proj.*` or
+// `backbone.embeddings.weight`, `backbone.layers.*`, `backbone.norm_f.weight`, `classifier.*`).
+// ``load(directory:)`` also reads the older token-classifier checkpoints whose `config.json` holds
+// `id2label`, `classifier_pooling` and `bidirectional`.
+import Foundation
+
+/// The head of a ``SequenceClassifier`` and what its backbone reads, saved as `classifier.json`.
+public struct ClassifierConfig: Codable, Equatable, Sendable {
+    public static let fileName = "classifier.json"
+    /// Class names, index = class id.
+    public var labels: [String]
+    public var pooling: Pooling
+    /// Caduceus-style BiMamba: every block adds a reverse-direction mixer.
+    public var bidirectional: Bool
+    /// Token ids (the backbone config's vocabulary) or `features` continuous values per step.
+    public var input: BackboneInput
+
+    public init(labels: [String], pooling: Pooling = .mean, bidirectional: Bool = false, input: BackboneInput) {
+        self.labels = labels; self.pooling = pooling; self.bidirectional = bidirectional; self.input = input
+    }
+
+    enum CodingKeys: String, CodingKey { case labels, pooling, bidirectional, input, numFeatures = "num_features", vocabSize = "vocab_size" }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        labels = try c.decode([String].self, forKey: .labels)
+        pooling = try c.decodeIfPresent(Pooling.self, forKey: .pooling) ?? .mean
+        bidirectional = try c.decodeIfPresent(Bool.self, forKey: .bidirectional) ?? false
+        switch try c.decode(String.self, forKey: .input) {
+        case "features": input = .features(try c.decode(Int.self, forKey: .numFeatures))
+        case "tokens": input = .tokens(vocabSize: try c.decode(Int.self, forKey: .vocabSize))
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .input, in: c, debugDescription: "is \"\(other)\", expected \"tokens\" or \"features\"")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(labels, forKey: .labels); try c.encode(pooling, forKey: .pooling)
+        try c.encode(bidirectional, forKey: .bidirectional)
+        switch input {
+        case .features(let F): try c.encode("features", forKey: .input); try c.encode(F, forKey: .numFeatures)
+        case .tokens(let V): try c.encode("tokens", forKey: .input); try c.encode(V, forKey: .vocabSize)
+        }
+    }
+}
+
+/// One example of feature input: (L, F) values row-major and a class id.
+public struct LabeledFeatures: Sendable, Equatable {
+    public var features: [Float]
+    public var label: Int
+    public init(features: [Float], label: Int) { self.features = features; self.label = label }
+}
+
+/// A sequence classifier built from layers: ``Backbone`` (embedding or input projection, Mamba blocks,
+/// final norm) → ``PooledHead``, over one parameter block.
+public final class SequenceClassifier: TrainableModel {
+    /// The backbone's dimensions (`bidirectional` as the head config says; no labels).
+    public let backboneConfig: MambaConfig
+    public let head: ClassifierConfig
+    public let layout: ParameterLayout
+    public let parameters: FloatBuffer
+    public let backbone: Backbone
+    public let pooledHead: PooledHead
+    public var threads: Int {
+        get { backbone.threads }
+        set { backbone.threads = newValue }
+    }
+
+    /// A classifier with all parameters zero (fill them, then call ``refreshDerived()``).
+    public init(backbone config: MambaConfig, head: ClassifierConfig) {
+        var c = config
+        c.labels = []; c.bidirectional = head.bidirectional
+        if case .tokens(let V) = head.input { c.vocabSize = V }
+        backboneConfig = c; self.head = head
+        var layout = ParameterLayout()
+        let layers = Backbone.Layers(config: c, input: head.input, layout: &layout)
+        pooledHead = PooledHead(classes: head.labels.count, dim: c.dModel, pooling: head.pooling, layout: &layout)
+        self.layout = layout
+        parameters = FloatBuffer(count: layout.count)
+        backbone = Backbone(config: c, input: head.input, layers: layers, parameters: parameters)
+    }
+
+    /// mamba_ssm's initialisation for the backbone (see ``MambaModel/randomlyInitialised(config:seed:)``),
+    /// U(±1/sqrt(F)) for an input projection's weight and bias, U(±1/sqrt(D)) and zero bias for the head.
+    public static func randomlyInitialised(backbone config: MambaConfig, head: ClassifierConfig, seed: UInt64) -> SequenceClassifier {
+        let m = SequenceClassifier(backbone: config, head: head)
+        var rng = SeededRandom(seed: seed)
+        m.backbone.initialise(random: &rng)
+        m.pooledHead.initialise(m.parameters.pointer, seed: seed)
+        m.refreshDerived()
+        return m
+    }
+
+    public var labels: [String] { head.labels }
+    public func refreshDerived() { backbone.refreshDerived() }
+    public func makeState(batch: Int = 1) -> MambaState { backbone.makeState(batch: batch) }
+    /// A tape for training this classifier.
+    public func makeTape() -> TrainingTape { TrainingTape(config: backboneConfig) }
+
+    /// A tensor's values by checkpoint name.
+    public func tensor(_ name: String) -> [Float]? { layout.slice(named: name).map { Array(parameters.slice($0.range)) } }
+
+    // MARK: - Batches
+
+    /// Right-pads sequences of `width` values per step into one (B, L, width) batch.
+    static func padded<T: Numeric>(_ sequences: [[T]], width: Int, pad: T) throws -> (values: [T], length: Int, lengths: [Int]) {
+        for (i, s) in sequences.enumerated() where s.isEmpty || s.count % width != 0 {
+            throw ModelError.invalidShape("example \(i) has \(s.count) values: " +
+                (s.isEmpty ? "every example needs at least one step" : "not a whole number of \(width)-value steps"))
+        }
+        guard let L = sequences.map({ $0.count / width }).max() else {
+            throw ModelError.emptyInput(what: "the batch", hint: "give at least one example")
+        }
+        var values = [T](repeating: pad, count: sequences.count * L * width)
+        for (b, s) in sequences.enumerated() {
+            for (i, v) in s.enumerated() { values[b * L * width + i] = v }
+        }
+        return (values, L, sequences.map { $0.count / width })
+    }
+
+    var stepWidth: Int { if case .features(let F) = head.input { return F } else { return 1 } }
+
+    // MARK: - Inference
+
+    /// Logits (n, C) of examples given as token ids (a token-input classifier).
+    public func logits(tokens sequences: [[Int32]], batchSize: Int = 16) throws -> [[Float]] {
+        try logits(count: sequences.count, lengths: sequences.map(\.count), batchSize: batchSize) { idx in
+            let (values, L, lengths) = try Self.padded(idx.map { sequences[$0] }, width: 1, pad: 0)
+            try values.withUnsafeBufferPointer { try self.backbone.forward(.tokens($0), batch: idx.count, state: self.makeState(batch: idx.count), lengths: lengths) }
+            return (L, lengths)
+        }
+    }
+
+    /// Logits (n, C) of examples given as features, each (L_i·F) values (a feature-input classifier).
+    public func logits(features sequences: [[Float]], batchSize: Int = 16) throws -> [[Float]] {
+        let F = stepWidth
+        return try logits(count: sequences.count, lengths: sequences.map { $0.count / F }, batchSize: batchSize) { idx in
+            let (values, L, lengths) = try Self.padded(idx.map { sequences[$0] }, width: F, pad: 0)
+            try values.withUnsafeBufferPointer { try self.backbone.forward(.features($0), batch: idx.count, state: self.makeState(batch: idx.count), lengths: lengths) }
+            return (L, lengths)
+        }
+    }
+
+    /// Groups examples by length into batches, runs `forward` on each, applies the head.
+    func logits(count n: Int, lengths: [Int], batchSize: Int, forward: ([Int]) throws -> (Int, [Int])) throws -> [[Float]] {
+        let C = pooledHead.classes
+        let order = (0..<n).sorted { lengths[$0] < lengths[$1] }
+        var out = [[Float]](repeating: [], count: n)
+        var i = 0
+        while i < order.count {
+            let idx = Array(order[i..<min(i + max(1, batchSize), order.count)])
+            let (L, lens) = try forward(idx)
+            let logits = FloatBuffer(count: idx.count * C)
+            pooledHead.forward(backbone.workspace.normed.pointer, batch: idx.count, length: L, lengths: lens,
+                               logits: logits.pointer, backbone.context())
+            for (b, j) in idx.enumerated() { out[j] = Array(UnsafeBufferPointer(start: logits.pointer + b * C, count: C)) }
+            i += idx.count
+        }
+        return out
+    }
+
+    // MARK: - Training
+
+    /// Forward and backward of the summed cross-entropy of feature examples (right-padded into one
+    /// batch). Gradients are **added** to `grads` scaled by `gradScale`; `dFeatures`, when given, gets
+    /// dLoss/d(features) per example (scaled likewise).
+    @discardableResult
+    public func accumulateGradient(_ examples: [LabeledFeatures], tape: TrainingTape, grads: FloatBuffer, gradScale: Float,
+                                   dFeatures: UnsafeMutablePointer<[[Float]]>? = nil) throws -> (lossSum: Double, correct: Int) {
+        let F = stepWidth
+        guard case .features = head.input else { throw ModelError.invalidShape("this classifier reads token ids, not features") }
+        let (values, L, lengths) = try Self.padded(examples.map(\.features), width: F, pad: 0)
+        let dX = dFeatures == nil ? nil : FloatBuffer(count: values.count)
+        let r = try values.withUnsafeBufferPointer {
+            try accumulate(.features($0), labels: examples.map(\.label), length: L, lengths: lengths, tape: tape,
+                           grads: grads, gradScale: gradScale, dFeatures: dX?.pointer)
+        }
+        if let dX, let dFeatures {
+            dFeatures.pointee = lengths.enumerated().map { b, n in Array(UnsafeBufferPointer(start: dX.pointer + b * L * F, count: n * F)) }
+        }
+        return r
+    }
+
+    /// The same for token examples (a token-input classifier).
+    @discardableResult
+    public func accumulateGradient(_ examples: [LabeledSequence], tape: TrainingTape, grads: FloatBuffer,
+                                   gradScale: Float) throws -> (lossSum: Double, correct: Int) {
+        guard case .tokens = head.input else { throw ModelError.invalidShape("this classifier reads features, not token ids") }
+        let (values, L, lengths) = try Self.padded(examples.map(\.tokens), width: 1, pad: 0)
+        return try values.withUnsafeBufferPointer {
+            try accumulate(.tokens($0), labels: examples.map(\.label), length: L, lengths: lengths, tape: tape,
+                           grads: grads, gradScale: gradScale, dFeatures: nil)
+        }
+    }
+
+    func accumulate(_ input: BackboneBatch, labels: [Int], length L: Int, lengths: [Int], tape: TrainingTape,
+                    grads: FloatBuffer, gradScale: Float, dFeatures: UnsafeMutablePointer<Float>?) throws -> (lossSum: Double, correct: Int) {
+        let C = pooledHead.classes, B = labels.count
+        for (i, y) in labels.enumerated() where y < 0 || y >= C {
+            throw ModelError.labelOutOfRange(label: y, example: i, numLabels: C)
+        }
+        try backbone.forward(input, batch: B, state: makeState(batch: B), tape: tape, lengths: lengths)
+        let r = pooledHead.lossAndBackward(tape.hidden.pointer, batch: B, length: L, lengths: lengths, labels: labels,
+                                           scale: gradScale, dHidden: tape.dHidden.pointer, backbone.context(gradients: grads))
+        backbone.backward(input: input, tape: tape, gradients: grads, dFeatures: dFeatures)
+        return r
+    }
+
+    // MARK: - Files
+
+    /// Writes `config.json` (the backbone; `vocab_size` 1 and unused for feature input),
+    /// `classifier.json` and `model.safetensors` into `directory`, each atomically.
+    public func save(to directory: URL, dtype: SafetensorsDType = .f32) throws {
+        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw CheckpointError.writeFailed(path: directory.path, reason: error.localizedDescription)
+        }
+        let tensors = layout.slices.map { s in
+            SafetensorsWriter.Tensor(name: s.name, shape: s.shape,
+                                     data: UnsafeBufferPointer(start: parameters.pointer + s.offset, count: s.count))
+        }
+        try SafetensorsWriter.write(tensors, dtype: dtype, metadata: ["format": "pt"],
+                                    to: directory.appendingPathComponent("model.safetensors"))
+        var c = backboneConfig
+        c.bidirectional = false
+        if case .features = head.input { c.vocabSize = 1 }
+        try c.write(to: directory)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(head), to: directory.appendingPathComponent(ClassifierConfig.fileName))
+    }
+
+    /// Loads a classifier saved by ``save(to:dtype:)``, or an older token classifier whose `config.json`
+    /// holds `id2label` (then the head config comes from there).
+    public static func load(directory: URL) throws -> SequenceClassifier {
+        let config = try MambaConfig.load(from: directory)
+        let headURL = directory.appendingPathComponent(ClassifierConfig.fileName)
+        let head: ClassifierConfig
+        if FileManager.default.fileExists(atPath: headURL.path) {
+            do { head = try JSONDecoder().decode(ClassifierConfig.self, from: Data(contentsOf: headURL)) } catch {
+                throw CheckpointError.invalidJSON(path: headURL.path, detail: "\(error)")
+            }
+        } else if config.numLabels > 0 {
+            head = ClassifierConfig(labels: config.labels, pooling: config.pooling, bidirectional: config.bidirectional,
+                                    input: .tokens(vocabSize: config.vocabSize))
+        } else {
+            throw CheckpointError.invalidConfigValue(
+                path: directory.appendingPathComponent(MambaConfig.fileName).path, key: "id2label",
+                detail: "is absent and there is no classifier.json beside it: this directory holds a language model, not a classifier")
+        }
+        let m = SequenceClassifier(backbone: config, head: head)
+        try m.layout.read(from: SafetensorsCheckpoint(directory: directory), directory: directory, into: m.parameters)
+        m.refreshDerived()
+        return m
+    }
+}

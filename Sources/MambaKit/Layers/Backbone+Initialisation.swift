@@ -1,0 +1,45 @@
+// Backbone+Initialisation.swift — mamba_ssm's initialisation of a backbone's parameters.
+import Foundation
+
+extension Backbone {
+    /// Initialises the backbone as `mamba_ssm` does, drawing from `rng` in checkpoint order:
+    /// embedding N(0, 0.02) (an input projection: weight and bias U(±1/sqrt(F)), PyTorch's `nn.Linear`
+    /// default); per block norm 1, in_proj U(±1/sqrt(D)), conv1d U(±1/sqrt(K)), x_proj U(±1/sqrt(E)),
+    /// dt_proj weight U(±R^-0.5·dt_scale), dt_proj bias = softplus⁻¹(dt) with dt log-uniform in
+    /// [dt_min, dt_max] floored at dt_init_floor, A_log = log(1…N), D = 1, out_proj U(±1/sqrt(E))
+    /// divided by sqrt(nLayer); norm_f 1. Reverse mixers are left for the caller (copies of the forward ones).
+    public func initialise(random rng: inout SeededRandom) {
+        let c = config
+        let p = parameters.pointer
+        let D = c.dModel, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv
+        func uniform(_ off: Int, _ n: Int, _ bound: Float) {
+            for i in 0..<n { p[off + i] = rng.uniform(-bound, bound) }
+        }
+        func fill(_ off: Int, _ n: Int, _ v: Float) { for i in 0..<n { p[off + i] = v } }
+        if let e = embedding { for i in 0..<(e.vocabSize * D) { p[e.weight + i] = 0.02 * rng.normal() } }
+        if let x = inputProjection {
+            let bound = 1 / Float(x.features).squareRoot()
+            uniform(x.weight, D * x.features, bound)
+            uniform(x.bias, D, bound)
+        }
+        for o in blocks {
+            fill(o.norm.weight, D, 1)
+            uniform(o.inProj, 2 * E * D, 1 / Float(D).squareRoot())
+            let f = o.mixer
+            uniform(f.conv1d, E * K, 1 / Float(K).squareRoot())
+            if let b = f.conv1dBias { uniform(b, E, 1 / Float(K).squareRoot()) }
+            uniform(f.xProj, (R + 2 * N) * E, 1 / Float(E).squareRoot())
+            uniform(f.dtProj, E * R, c.timeStepScale / Float(R).squareRoot())
+            let lo = Foundation.log(c.timeStepMin), hi = Foundation.log(c.timeStepMax)
+            for e in 0..<E {
+                let dt = max(Foundation.exp(rng.uniform() * (hi - lo) + lo), c.timeStepFloor)
+                p[f.dtProjBias + e] = dt + Foundation.log(-Foundation.expm1(-dt))   // softplus⁻¹(dt)
+            }
+            for e in 0..<E { for n in 0..<N { p[f.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }
+            fill(f.D, E, 1)
+            uniform(o.outProj, D * E, 1 / Float(E).squareRoot() / Float(c.nLayer).squareRoot())
+            o.reverse?.ssm.copyValues(from: f, p)
+        }
+        fill(normF.weight, D, 1)
+    }
+}

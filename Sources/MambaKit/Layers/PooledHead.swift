@@ -1,0 +1,114 @@
+// PooledHead.swift — a sequence classification head: pooled hidden states → linear → softmax.
+//
+//   p_b     = pool(h_b[0 ..< len_b])                (B, D)     mean or last (see Pooling)
+//   logit_b = W p_b + bias                          (B, C)     W (C, D), bias (C)
+//   loss    = Σ_b −log softmax(logit_b)[label_b]
+//   backward: dlogit = scale · (softmax − onehot); dW += dlogitᵀ·p; dbias += Σ dlogit; dp = dlogit·W;
+//             dh spreads dp over the pooled positions (zero at padding).
+import Foundation
+import _MambaKernels
+
+/// Mean or last pooling over each sequence's valid positions, then a linear layer to C classes
+/// (keys `classifier.weight` (C, D), `classifier.bias` (C)).
+public struct PooledHead: Sendable {
+    public let weight: Int, bias: Int
+    public let classes: Int, dim: Int
+    public let pooling: Pooling
+
+    public init(classes C: Int, dim D: Int, pooling: Pooling, prefix: String = "classifier", layout: inout ParameterLayout) {
+        weight = layout.add(prefix + ".weight", [C, D]); bias = layout.add(prefix + ".bias", [C])
+        classes = C; dim = D; self.pooling = pooling
+    }
+
+    /// pooled (B, D) from hidden (B·L, D) over each sequence's valid positions.
+    func pool(_ hidden: UnsafePointer<Float>, batch B: Int, length L: Int, lengths: [Int],
+              into pooled: UnsafeMutablePointer<Float>) {
+        let D = dim
+        for b in 0..<B {
+            let out = pooled + b * D, n = lengths[b]
+            switch pooling {
+            case .last:
+                out.update(from: hidden + (b * L + n - 1) * D, count: D)
+            case .mean:
+                out.update(repeating: 0, count: D)
+                for t in 0..<n { mk_add_inplace(out, hidden + (b * L + t) * D, D) }
+                let s = 1 / Float(n)
+                for i in 0..<D { out[i] *= s }
+            }
+        }
+    }
+
+    /// logits (B, C) = pool(hidden) · Wᵀ + bias.
+    public func forward(_ hidden: UnsafePointer<Float>, batch B: Int, length L: Int, lengths: [Int],
+                        logits: UnsafeMutablePointer<Float>, _ ctx: LayerContext) {
+        let pooled = FloatBuffer(count: B * dim)
+        pool(hidden, batch: B, length: L, lengths: lengths, into: pooled.pointer)
+        forwardPooled(pooled.pointer, batch: B, logits: logits, ctx)
+    }
+
+    /// Summed cross-entropy against `labels` (B) and its backward: writes dHidden (B·L, D) (zero at
+    /// padding and at unpooled positions) and adds dW, dbias, all scaled by `scale`.
+    /// - Returns: the summed loss (nats) and how many examples the logits classify correctly.
+    func lossAndBackward(_ hidden: UnsafePointer<Float>, batch B: Int, length L: Int, lengths: [Int], labels: [Int],
+                         scale: Float, dHidden: UnsafeMutablePointer<Float>, _ ctx: LayerContext) -> (lossSum: Double, correct: Int) {
+        let C = classes, D = dim
+        let pooled = FloatBuffer(count: B * D), logits = FloatBuffer(count: B * C)
+        pool(hidden, batch: B, length: L, lengths: lengths, into: pooled.pointer)
+        forwardPooled(pooled.pointer, batch: B, logits: logits.pointer, ctx)
+        var lossSum = 0.0, correct = 0
+        let w = ctx.parameters + weight, dW = ctx.grads + weight, dBias = ctx.grads + bias
+        let dPooled = FloatBuffer(count: B * D)
+        for b in 0..<B {
+            let z = Array(UnsafeBufferPointer(start: logits.pointer + b * C, count: C))
+            let m = z.max()!
+            let lse = Double(m) + Foundation.log(z.reduce(0.0) { $0 + Foundation.exp(Double($1 - m)) })
+            let y = labels[b]
+            lossSum += lse - Double(z[y])
+            if z.firstIndex(of: m) == y { correct += 1 }
+            let x = pooled.pointer + b * D, dx = dPooled.pointer + b * D
+            for k in 0..<C {
+                let g = Float(Foundation.exp(Double(z[k]) - lse) - (k == y ? 1 : 0)) * scale
+                dBias[k] += g
+                let row = w + k * D, dRow = dW + k * D
+                for i in 0..<D { dRow[i] += g * x[i]; dx[i] += g * row[i] }
+            }
+        }
+        // dHidden: dPooled spread over the pooled positions (zero at padding)
+        dHidden.update(repeating: 0, count: B * L * D)
+        for b in 0..<B {
+            let n = lengths[b], dp = dPooled.pointer + b * D
+            switch pooling {
+            case .last:
+                (dHidden + (b * L + n - 1) * D).update(from: dp, count: D)
+            case .mean:
+                let s = 1 / Float(n)
+                for t in 0..<n {
+                    let row = dHidden + (b * L + t) * D
+                    for i in 0..<D { row[i] = dp[i] * s }
+                }
+            }
+        }
+        return (lossSum, correct)
+    }
+
+    func forwardPooled(_ pooled: UnsafePointer<Float>, batch B: Int, logits: UnsafeMutablePointer<Float>, _ ctx: LayerContext) {
+        let C = classes, D = dim
+        let w = ctx.parameters + weight, bs = ctx.parameters + bias
+        for b in 0..<B {
+            for k in 0..<C {
+                var acc: Float = 0
+                let row = w + k * D, x = pooled + b * D
+                for i in 0..<D { acc += row[i] * x[i] }
+                logits[b * C + k] = acc + bs[k]
+            }
+        }
+    }
+
+    /// U(±1/sqrt(D)) weights (PyTorch's `nn.Linear` default), zero bias.
+    func initialise(_ p: UnsafeMutablePointer<Float>, seed: UInt64) {
+        var rng = SeededRandom(seed: seed ^ 0x636C_6173_7369_6679)   // "classify"
+        let bound = 1 / Float(dim).squareRoot()
+        for i in 0..<(classes * dim) { p[weight + i] = rng.uniform(-bound, bound) }
+        for i in 0..<classes { p[bias + i] = 0 }
+    }
+}

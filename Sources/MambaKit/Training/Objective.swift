@@ -1,0 +1,160 @@
+// Objective.swift — what a Trainer optimises: a model (one parameter block) and a loss over data it
+// draws itself. The Trainer owns the loop (accumulation, clipping, AdamW, non-finite guards,
+// checkpoints, the seeded data stream); an objective owns one micro-batch's forward and backward.
+import Foundation
+
+/// A model a ``Trainer`` can optimise: one parameter block with a layout, derived values to refresh
+/// after an update, and a checkpoint format.
+public protocol TrainableModel: AnyObject {
+    var parameters: FloatBuffer { get }
+    var layout: ParameterLayout { get }
+    var threads: Int { get set }
+    /// Recomputes values derived from the parameters (A = −exp(A_log)) after an update.
+    func refreshDerived()
+    /// Writes the model's files (config, weights, sidecars) into `directory`.
+    func save(to directory: URL, dtype: SafetensorsDType) throws
+}
+
+extension TrainableModel {
+    /// Number of parameters.
+    public var parameterCount: Int { layout.count }
+}
+
+/// What one micro-batch of an objective did.
+public struct ObjectiveResult: Sendable {
+    /// Summed loss (nats) over the micro-batch's loss terms.
+    public var lossSum: Double
+    /// Tokens (or steps of input) the micro-batch processed, for throughput.
+    public var tokens: Int
+    /// Correct predictions, for objectives that classify.
+    public var correct: Int?
+    public init(lossSum: Double, tokens: Int, correct: Int? = nil) {
+        self.lossSum = lossSum; self.tokens = tokens; self.correct = correct
+    }
+}
+
+/// A training objective: draws a micro-batch from its data with the trainer's seeded generator,
+/// runs the forward and backward, and **adds** `scale` × d(summed loss)/dθ to `grads`.
+///
+/// The trainer's loss is the mean over all loss terms of a step: it calls
+/// ``lossTerms(options:)`` to scale the gradient, so an objective never divides by itself.
+public protocol TrainingObjective: AnyObject {
+    var model: any TrainableModel { get }
+    /// Loss terms in one micro-batch (e.g. B·L next-token predictions, or B examples).
+    func lossTerms(options: TrainingOptions) -> Int
+    /// One micro-batch: draw with `random`, forward, backward into `grads` scaled by `scale`.
+    func accumulate(options: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer, scale: Float) throws -> ObjectiveResult
+}
+
+// MARK: - Language modelling
+
+/// Next-token prediction on one token stream: each micro-batch is `batchSize` windows of seq-len + 1
+/// tokens at random offsets, each window from the empty state, processed in `chunkLength` chunks
+/// (truncated backprop: the state is carried, detached, between chunks).
+public final class LanguageModelObjective: TrainingObjective {
+    public let lm: MambaModel
+    public let tokens: [Int32]
+    let tape: TrainingTape
+    public var model: any TrainableModel { lm }
+
+    public init(model: MambaModel, tokens: [Int32], seqLen: Int, source: String = "tokens") throws {
+        guard tokens.count >= seqLen + 1 else {
+            throw TrainingError.notEnoughTokens(have: tokens.count, need: seqLen + 1, source: source)
+        }
+        if model.config.bidirectional {
+            throw TrainingError.invalidOptions("a bidirectional model cannot be trained on next-token prediction")
+        }
+        guard model.lmHead != nil else { throw ModelError.notALanguageModel }
+        let V = model.config.vocabSize
+        if let i = tokens.firstIndex(where: { $0 < 0 || Int($0) >= V }) {
+            throw ModelError.tokenOutOfRange(token: Int(tokens[i]), position: i, vocabSize: V, source: source)
+        }
+        lm = model; self.tokens = tokens
+        tape = TrainingTape(config: model.config)
+    }
+
+    public func lossTerms(options o: TrainingOptions) -> Int { o.batchSize * o.seqLen }
+
+    public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
+                           scale: Float) throws -> ObjectiveResult {
+        let L = o.seqLen, B = o.batchSize
+        let chunk = o.chunkLength > 0 ? min(o.chunkLength, L) : L
+        let span = tokens.count - (L + 1)
+        let starts = (0..<B).map { _ in span == 0 ? 0 : random.below(span + 1) }
+        let state = lm.makeState(batch: B)          // each window starts from the empty state
+        var lossSum = 0.0
+        var c0 = 0
+        while c0 < L {                               // chunks of the window; state carried, detached
+            let n = min(chunk, L - c0)
+            var inputs = [Int32](repeating: 0, count: B * n), targets = inputs
+            for b in 0..<B {
+                for i in 0..<n {
+                    inputs[b * n + i] = tokens[starts[b] + c0 + i]
+                    targets[b * n + i] = tokens[starts[b] + c0 + i + 1]
+                }
+            }
+            lossSum += try lm.accumulateGradient(inputs: inputs, targets: targets, batch: B, state: state,
+                                                 tape: tape, grads: grads, gradScale: scale).lossSum
+            c0 += n
+        }
+        return ObjectiveResult(lossSum: lossSum, tokens: B * L)
+    }
+}
+
+// MARK: - Classification of token sequences
+
+/// Classification of labelled token sequences: each micro-batch draws `batchSize` examples at random
+/// (with replacement); a sequence longer than seq-len is cropped to a random seq-len window;
+/// `augment` is applied to each drawn example. One loss term per example.
+public final class ClassificationObjective: TrainingObjective {
+    public let classifier: MambaModel
+    public let examples: [LabeledSequence]
+    /// Applied to each drawn example (e.g. reverse complement with probability ½).
+    public let augment: ((inout [Int32], inout SeededRandom) -> Void)?
+    let tape: TrainingTape
+    public var model: any TrainableModel { classifier }
+
+    public init(model: MambaModel, examples: [LabeledSequence],
+                augment: ((inout [Int32], inout SeededRandom) -> Void)? = nil, source: String) throws {
+        guard model.config.numLabels > 0 else { throw ModelError.notAClassifier }
+        guard !examples.isEmpty else {
+            throw TrainingError.invalidOptions("\(source): no labelled examples to train on")
+        }
+        let V = model.config.vocabSize
+        for (i, e) in examples.enumerated() {
+            if e.label < 0 || e.label >= model.config.numLabels {
+                throw ModelError.labelOutOfRange(label: e.label, example: i, numLabels: model.config.numLabels)
+            }
+            if e.tokens.isEmpty { throw TrainingError.invalidOptions("\(source): example \(i) is empty") }
+            if let j = e.tokens.firstIndex(where: { $0 < 0 || Int($0) >= V }) {
+                throw ModelError.tokenOutOfRange(token: Int(e.tokens[j]), position: j, vocabSize: V, source: "\(source), example \(i)")
+            }
+        }
+        classifier = model; self.examples = examples; self.augment = augment
+        tape = TrainingTape(config: model.config)
+    }
+
+    public func lossTerms(options o: TrainingOptions) -> Int { o.batchSize }
+
+    /// The examples of the next micro-batch: drawn, cropped, augmented.
+    func draw(options o: TrainingOptions, random: inout SeededRandom) -> [LabeledSequence] {
+        (0..<o.batchSize).map { _ in
+            var e = examples[random.below(examples.count)]
+            if e.tokens.count > o.seqLen {
+                let start = random.below(e.tokens.count - o.seqLen + 1)
+                e.tokens = Array(e.tokens[start..<(start + o.seqLen)])
+            }
+            augment?(&e.tokens, &random)
+            return e
+        }
+    }
+
+    public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
+                           scale: Float) throws -> ObjectiveResult {
+        let batch = draw(options: o, random: &random)
+        let r = try classifier.accumulateClassificationGradient(batch, tape: tape, grads: grads, gradScale: scale)
+        return ObjectiveResult(lossSum: r.lossSum, tokens: batch.reduce(0) { $0 + $1.tokens.count }, correct: r.correct)
+    }
+}
+
+extension MambaModel: TrainableModel {}
