@@ -262,3 +262,51 @@ public final class SequenceClassifier: TrainableModel {
         return m
     }
 }
+
+/// Classification of labelled feature sequences with a feature-input ``SequenceClassifier``: each
+/// micro-batch draws `batchSize` examples at random (with replacement); an example longer than seq-len
+/// steps is cropped to a random seq-len-step window. One loss term per example.
+public final class FeatureClassificationObjective: TrainingObjective {
+    public let classifier: SequenceClassifier
+    public let examples: [LabeledFeatures]
+    let tape: TrainingTape
+    public var model: any TrainableModel { classifier }
+
+    public init(model: SequenceClassifier, examples: [LabeledFeatures], source: String) throws {
+        guard case .features(let F) = model.head.input else {
+            throw TrainingError.invalidOptions("\(source): the classifier reads token ids; use ClassificationObjective")
+        }
+        guard !examples.isEmpty else { throw TrainingError.invalidOptions("\(source): no labelled examples to train on") }
+        for (i, e) in examples.enumerated() {
+            if e.label < 0 || e.label >= model.labels.count {
+                throw ModelError.labelOutOfRange(label: e.label, example: i, numLabels: model.labels.count)
+            }
+            if e.features.isEmpty || e.features.count % F != 0 {
+                throw TrainingError.invalidOptions("\(source): example \(i) has \(e.features.count) values, not a positive multiple of \(F) features")
+            }
+            if let j = e.features.firstIndex(where: { !$0.isFinite }) {
+                throw TrainingError.invalidOptions("\(source): example \(i) has a non-finite feature at value \(j)")
+            }
+        }
+        classifier = model; self.examples = examples
+        tape = model.makeTape()
+    }
+
+    public func lossTerms(options o: TrainingOptions) -> Int { o.batchSize }
+
+    public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
+                           scale: Float) throws -> ObjectiveResult {
+        let F = classifier.stepWidth
+        let batch: [LabeledFeatures] = (0..<o.batchSize).map { _ in
+            var e = examples[random.below(examples.count)]
+            let steps = e.features.count / F
+            if steps > o.seqLen {
+                let start = random.below(steps - o.seqLen + 1)
+                e.features = Array(e.features[(start * F)..<((start + o.seqLen) * F)])
+            }
+            return e
+        }
+        let r = try classifier.accumulateGradient(batch, tape: tape, grads: grads, gradScale: scale)
+        return ObjectiveResult(lossSum: r.lossSum, tokens: batch.reduce(0) { $0 + $1.features.count / F }, correct: r.correct)
+    }
+}
