@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "MambaAudio", targets: ["MambaAudio"]),
         .library(name: "MambaDNA", targets: ["MambaDNA"]),
         .executable(name: "mambakit", targets: ["mambakit"]),
+        .executable(name: "custom-classifier", targets: ["custom-classifier"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,6 +45,11 @@ let package = Package(
         .executableTarget(
             name: "mambakit",
             dependencies: ["MambaKit", "MambaText", "MambaAudio", "MambaDNA", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // MARK: Examples built from the library's layers
+        .executableTarget(
+            name: "custom-classifier", dependencies: ["MambaKit", "MambaAudio", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/custom", exclude: ["fsdd_logmel.sh"]),
 
         .testTarget(
             name: "MambaKitTests",
