@@ -14,6 +14,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation --target MambaKit` (DocC catalogs under Sources/*/*.docc)
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // MARK: System libraries (Debian: libfftw3-dev, libsndfile1-dev; OpenBLAS is loaded at run time, see Docs/BLAS.md)
