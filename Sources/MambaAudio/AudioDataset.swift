@@ -69,7 +69,6 @@ public struct AudioDataset: Sendable {
 
     /// File extensions listed from directories (libsndfile reads them; others are ignored).
     public static let audioExtensions: Set<String> = ["wav", "flac", "ogg", "oga", "opus", "aif", "aiff", "au", "snd", "caf", "w64", "mp3"]
-    static let splitNames: Set<String> = ["train", "test", "valid", "validation", "dev", "val"]
 
     public init(source: String, clips: [AudioClip]) { self.source = source; self.clips = clips }
 
@@ -103,22 +102,15 @@ public struct AudioDataset: Sendable {
         guard !relative.isEmpty else { throw AudioDatasetError.noAudioFiles(path: path) }
         relative.sort { $0.joined(separator: "/") < $1.joined(separator: "/") }
         // The first directory (not the file name) named like a split.
-        func splitIndex(_ parts: [String]) -> Int? { parts.dropLast().firstIndex { splitNames.contains($0.lowercased()) } }
+        func splitIndex(_ parts: [String]) -> Int? { parts.dropLast().firstIndex(where: LabeledData.isSplitName) }
         let clips: [AudioClip] = relative.map { parts in
             let full = root.appendingPathComponent(parts.joined(separator: "/")).path
             if let i = splitIndex(parts) {
-                return AudioClip(path: full, label: i + 2 < parts.count ? parts[i + 1] : nil, split: normalisedSplit(parts[i]))
+                return AudioClip(path: full, label: i + 2 < parts.count ? parts[i + 1] : nil, split: LabeledData.canonicalSplit(parts[i]))
             }
             return AudioClip(path: full, label: parts.count > 1 ? parts[0] : nil, split: nil)
         }
         return AudioDataset(source: path, clips: clips)
-    }
-
-    static func normalisedSplit(_ s: String) -> String {
-        switch s.lowercased() {
-        case "validation", "dev", "val": return "valid"
-        default: return s.lowercased()
-        }
     }
 
     // MARK: Manifests
@@ -155,7 +147,7 @@ public struct AudioDataset: Sendable {
             guard !file.isEmpty else { throw AudioDatasetError.badManifest(path: path, line: n + 1, detail: "empty file name") }
             let full = file.hasPrefix("/") ? file : base.appendingPathComponent(file).path
             clips.append(AudioClip(path: full, label: labelIndex.map { f[$0] }.flatMap { $0.isEmpty ? nil : $0 },
-                                   split: splitIndex.map { normalisedSplit(f[$0]) }))
+                                   split: splitIndex.map { LabeledData.canonicalSplit(f[$0]) }))
         }
         guard !clips.isEmpty else { throw AudioDatasetError.badManifest(path: path, line: 2, detail: "no clips listed") }
         return AudioDataset(source: path, clips: clips)
@@ -163,20 +155,10 @@ public struct AudioDataset: Sendable {
 
     /// Splits one CSV line (RFC 4180 quoting: "a, b" and "" inside quotes).
     static func csvFields(_ line: String, path: String, line number: Int) throws -> [String] {
-        var fields: [String] = [], cur = "", quoted = false, i = line.startIndex
-        while i < line.endIndex {
-            let c = line[i]
-            if quoted {
-                if c == "\"" {
-                    let n = line.index(after: i)
-                    if n < line.endIndex, line[n] == "\"" { cur.append("\""); i = n } else { quoted = false }
-                } else { cur.append(c) }
-            } else if c == "\"" { quoted = true } else if c == "," { fields.append(cur); cur = "" } else { cur.append(c) }
-            i = line.index(after: i)
+        guard let f = LabeledData.fields(Array(line.utf8), delimiter: UInt8(ascii: ",")) else {
+            throw AudioDatasetError.badManifest(path: path, line: number, detail: "unterminated quote")
         }
-        if quoted { throw AudioDatasetError.badManifest(path: path, line: number, detail: "unterminated quote") }
-        fields.append(cur)
-        return fields
+        return f.map { String(decoding: $0, as: UTF8.self) }
     }
 
     // MARK: Selecting
@@ -188,7 +170,7 @@ public struct AudioDataset: Sendable {
     /// all its clips in every split when `allIfUnsplit`.
     public func clips(split name: String, allIfUnsplit: Bool = true) throws -> [AudioClip] {
         if splits.isEmpty, allIfUnsplit { return clips }
-        let want = Self.normalisedSplit(name)
+        let want = LabeledData.canonicalSplit(name)
         let chosen = clips.filter { $0.split == want }
         guard !chosen.isEmpty else { throw AudioDatasetError.emptySplit(path: source, split: name, available: splits) }
         return chosen
@@ -196,15 +178,12 @@ public struct AudioDataset: Sendable {
 
     /// Sorted distinct labels of `clips` (numeric labels in numeric order: 2 before 10).
     public static func labels(of clips: [AudioClip]) -> [String] {
-        Array(Set(clips.compactMap(\.label))).sorted { a, b in
-            if let x = Int(a), let y = Int(b) { return x < y }
-            return a < b
-        }
+        LabeledData.labelList(clips.compactMap(\.label))
     }
 
     /// Class ids of `clips` against `labels`; a clip without a label or with one not in `labels` is an error naming it.
     public static func labelIndices(_ clips: [AudioClip], labels: [String]) throws -> [Int] {
-        let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
+        let index = LabeledData.labelIndex(labels)
         return try clips.map { c in
             guard let l = c.label else { throw AudioDatasetError.missingLabel(path: c.path) }
             guard let i = index[l] else { throw AudioDatasetError.unknownLabel(path: c.path, label: l, known: labels) }

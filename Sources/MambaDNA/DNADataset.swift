@@ -6,6 +6,7 @@
 //   DIR/{train,test,…}/<label>/*.fa|fq        splits of class directories
 //   DIR/<label>/*.fa|fq                       one split ("all"): every record of DIR/<label>/ is labelled <label>
 import Foundation
+import MambaKit
 
 /// One labelled sequence and where it came from.
 public struct LabeledDNA: Sendable, Equatable {
@@ -23,12 +24,12 @@ public struct LabeledDNA: Sendable, Equatable {
 public struct DNADataset: Sendable {
     /// What was opened.
     public let source: String
-    /// Split name → the file (table) or directory (classes) holding it; `"all"` when unsplit.
+    /// Canonical split name (``LabeledData/canonicalSplit(_:)``: `dev` → `valid`) → the file (table) or
+    /// directory (classes) holding it; `"all"` when unsplit.
     public let splits: [String: String]
 
     static let tableExtensions = ["csv", "tsv", "csv.gz", "tsv.gz", "txt", "txt.gz"]
     static let sequenceExtensions = ["fa", "fasta", "fna", "fas", "fq", "fastq", "seq"].flatMap { [$0, $0 + ".gz"] }
-    static let splitNames = ["train", "dev", "valid", "validation", "val", "test"]
 
     /// Opens a table file or a directory (see the layouts above).
     public static func open(_ path: String) throws -> DNADataset {
@@ -42,9 +43,11 @@ public struct DNADataset: Sendable {
             var sub: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: full, isDirectory: &sub)
             let stem = e.split(separator: ".").first.map(String.init) ?? e
-            guard splitNames.contains(stem.lowercased()) else { continue }
-            if sub.boolValue && e == stem { splits[stem.lowercased()] = full }
-            if !sub.boolValue && tableExtensions.contains(where: { e.lowercased() == stem.lowercased() + "." + $0 }) { splits[stem.lowercased()] = full }
+            guard LabeledData.isSplitName(stem) else { continue }
+            if sub.boolValue && e == stem { splits[LabeledData.canonicalSplit(stem)] = full }
+            if !sub.boolValue && tableExtensions.contains(where: { e.lowercased() == stem.lowercased() + "." + $0 }) {
+                splits[LabeledData.canonicalSplit(stem)] = full
+            }
         }
         if splits.isEmpty { splits["all"] = path }
         return DNADataset(source: path, splits: splits)
@@ -53,8 +56,7 @@ public struct DNADataset: Sendable {
     /// The split's examples. `name` falls back to `"all"` for an unsplit set when `allIfUnsplit`;
     /// `"dev"` and `"valid"`/`"validation"`/`"val"` are synonyms.
     public func examples(split name: String, allIfUnsplit: Bool = true) throws -> [LabeledDNA] {
-        let synonyms: [String] = ["dev", "valid", "validation", "val"].contains(name) ? ["dev", "valid", "validation", "val"] : [name]
-        var target = synonyms.lazy.compactMap { self.splits[$0] }.first
+        var target = splits[LabeledData.canonicalSplit(name)]
         if target == nil, allIfUnsplit, splits.count == 1, let all = splits["all"] { target = all }
         guard let t = target else {
             throw DNAError.empty(path: source, what: "split '\(name)' (have: \(splits.keys.sorted().joined(separator: ", ")))")
@@ -68,20 +70,17 @@ public struct DNADataset: Sendable {
 
     /// True when the set has a split called `name` (or a synonym of it).
     public func hasSplit(_ name: String) -> Bool {
-        let synonyms: [String] = ["dev", "valid", "validation", "val"].contains(name) ? ["dev", "valid", "validation", "val"] : [name]
-        return synonyms.contains { splits[$0] != nil }
+        splits[LabeledData.canonicalSplit(name)] != nil
     }
 
     /// The class names of `examples`, sorted (numerically when all are integers, e.g. GUE's 0/1).
     public static func labels(of examples: [LabeledDNA]) -> [String] {
-        let set = Set(examples.map(\.label))
-        if set.allSatisfy({ Int($0) != nil }) { return set.sorted { Int($0)! < Int($1)! } }
-        return set.sorted()
+        LabeledData.labelList(examples.map(\.label))
     }
 
     /// Class ids of `examples` in `labels`; a label outside `labels` is an error naming its row.
     public static func labelIndices(_ examples: [LabeledDNA], labels: [String]) throws -> [Int] {
-        let index = Dictionary(labels.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        let index = LabeledData.labelIndex(labels)
         return try examples.map { e in
             guard let i = index[e.label] else {
                 let parts = e.origin.split(separator: ":")
@@ -114,9 +113,8 @@ public struct DNADataset: Sendable {
             let n = reader.lineNumber
             if first {
                 first = false
-                let hasTab = line.contains(0x09), hasComma = line.contains(UInt8(ascii: ","))
-                if path.lowercased().contains(".tsv") || (hasTab && !hasComma) { delimiter = 0x09 }
-                let fields = split(line, delimiter)
+                delimiter = LabeledData.delimiter(path: path, firstLine: line)
+                let fields = try split(line, delimiter, path: path, line: n)
                 let names = fields.map { String(decoding: $0, as: UTF8.self).lowercased().trimmingCharacters(in: .whitespaces) }
                 let isHeader = names.contains { seqNames.contains($0) } || !(fields.first.map(isDNA) ?? false)
                 if isHeader {
@@ -125,7 +123,7 @@ public struct DNADataset: Sendable {
                     continue
                 }
             }
-            let fields = split(line, delimiter)
+            let fields = try split(line, delimiter, path: path, line: n)
             guard fields.count > max(seqCol, labelCol) else {
                 throw DNAError.malformed(path: path, line: n, detail: "\(fields.count) field(s), need a sequence and a label",
                                          hint: "each row is sequence\(delimiter == 9 ? "<TAB>" : ",")label")
@@ -152,15 +150,12 @@ public struct DNADataset: Sendable {
         return out
     }
 
-    /// Fields of a line, surrounding double quotes removed (no embedded delimiters in quotes).
-    static func split(_ line: [UInt8], _ d: UInt8) -> [ArraySlice<UInt8>] {
-        line.split(separator: d, omittingEmptySubsequences: false).map { f in
-            var f = f
-            while let c = f.first, c == 0x20 { f = f.dropFirst() }
-            while let c = f.last, c == 0x20 { f = f.dropLast() }
-            if f.count >= 2, f.first == 0x22, f.last == 0x22 { f = f.dropFirst().dropLast() }
-            return f
+    /// Fields of a line (RFC 4180 quoting, ``LabeledData/fields(_:delimiter:)``).
+    static func split(_ line: [UInt8], _ d: UInt8, path: String, line n: Int) throws -> [ArraySlice<UInt8>] {
+        guard let f = LabeledData.fields(line, delimiter: d) else {
+            throw DNAError.malformed(path: path, line: n, detail: "a quoted field is not closed", hint: "close the quote (a quote inside a quoted field is written \"\")")
         }
+        return f.map { ArraySlice($0) }
     }
 
     static func isDNA(_ f: ArraySlice<UInt8>) -> Bool { !f.isEmpty && f.allSatisfy { Nucleotides.isValid($0) } }

@@ -164,7 +164,8 @@ final class DNAReaderTests: XCTestCase {
         _ = write("sequence,label\nGGGG,1\n", "gue/dev.csv.gz", in: dir)
         _ = write("sequence,label\nTTTT,0\n", "gue/test.csv", in: dir)
         let g = try DNADataset.open(gue.path)
-        XCTAssertEqual(g.splits.keys.sorted(), ["dev", "test", "train"])
+        XCTAssertEqual(g.splits.keys.sorted(), ["test", "train", "valid"])   // canonical names: dev → valid
+        XCTAssertEqual(try g.examples(split: "dev").map(\.label), ["1"])
         XCTAssertEqual(try g.examples(split: "valid").map(\.label), ["1"])
         XCTAssertEqual(try g.examples(split: "test").count, 1)
         // class directories with splits
