@@ -184,13 +184,16 @@ public final class Trainer {
     /// and removes older checkpoints. `extraFiles` may add files (a tokenizer) to the directory
     /// before it is moved into place. Every file is written to a temporary directory and fsynced
     /// first, and `latest` is replaced atomically, so a kill at any moment leaves the previous
-    /// checkpoint usable.
+    /// checkpoint usable; old checkpoints are renamed aside before they are deleted, so no
+    /// half-deleted `checkpoint-*` directory is ever left, and leftovers of a killed run are cleared
+    /// at the next save or resume (``clearLeftovers(in:)``).
     @discardableResult
     public func saveCheckpoint(to out: URL, modelDType: SafetensorsDType = .f32,
                                extraFiles: ((URL) throws -> Void)? = nil) throws -> URL {
         let fm = FileManager.default
         let name = String(format: "checkpoint-%08d", step)
         let final = out.appendingPathComponent(name)
+        Self.clearLeftovers(in: out)
         let tmp = out.appendingPathComponent(".tmp-\(name)-\(getpid())")
         do {
             try fm.createDirectory(at: out, withIntermediateDirectories: true)
@@ -212,19 +215,53 @@ public final class Trainer {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try enc.encode(state), to: tmp.appendingPathComponent("trainer_state.json"))
         try extraFiles?(tmp)   // e.g. the tokenizer, so the checkpoint is self-contained
-        try? fm.removeItem(at: final)
+        // The same step saved again: the old directory goes aside (restored by clearLeftovers if a kill
+        // comes before the new one is in place), the new one moves in, then the old one is deleted.
+        let aside = out.appendingPathComponent(".trash-\(name)-\(getpid())")
+        if fm.fileExists(atPath: final.path) { try? fm.removeItem(at: aside); try? fm.moveItem(at: final, to: aside) }
         do { try fm.moveItem(at: tmp, to: final) } catch {
             throw CheckpointError.writeFailed(path: final.path, reason: error.localizedDescription)
         }
         AtomicFile.syncDirectory(out)
         try AtomicFile.write(Data((name + "\n").utf8), to: out.appendingPathComponent("latest"))
-        // Older checkpoints go only after `latest` names the new one.
+        try? fm.removeItem(at: aside)
+        // Older checkpoints go only after `latest` names the new one, each renamed aside first.
         if let items = try? fm.contentsOfDirectory(atPath: out.path) {
             for item in items where item.hasPrefix("checkpoint-") && item != name {
-                try? fm.removeItem(at: out.appendingPathComponent(item))
+                try? Self.discard(out.appendingPathComponent(item), in: out)
             }
         }
         return final
+    }
+
+    /// Removes a checkpoint directory so that a kill at any moment leaves either the whole directory or
+    /// nothing under its name: it is renamed to `.trash-<name>-<pid>` (one atomic step), the directory is
+    /// synced, then the renamed copy is deleted. A leftover `.trash-*` is cleared by ``clearLeftovers(in:)``.
+    static func discard(_ dir: URL, in out: URL) throws {
+        let trash = out.appendingPathComponent(".trash-\(dir.lastPathComponent)-\(getpid())")
+        try? FileManager.default.removeItem(at: trash)
+        try FileManager.default.moveItem(at: dir, to: trash)
+        AtomicFile.syncDirectory(out)
+        try FileManager.default.removeItem(at: trash)
+    }
+
+    /// Deletes what a killed run can leave in an output directory: half-written `.tmp-checkpoint-*` and
+    /// half-deleted `.trash-checkpoint-*` directories. Complete checkpoints and `latest` are never touched;
+    /// when `latest` names a checkpoint that was renamed aside (a kill while the same step was being
+    /// saved again), that checkpoint is moved back instead. Called before every save and when a run resumes.
+    public static func clearLeftovers(in out: URL) {
+        let fm = FileManager.default
+        guard let items = try? fm.contentsOfDirectory(atPath: out.path) else { return }
+        let latest = (fm.contents(atPath: out.appendingPathComponent("latest").path)
+            .flatMap { String(data: $0, encoding: .utf8) } ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        for item in items.sorted() where item.hasPrefix(".trash-checkpoint-") {
+            let named = String(item.dropFirst(".trash-".count).prefix("checkpoint-00000000".count))
+            let url = out.appendingPathComponent(item), target = out.appendingPathComponent(named)
+            if named == latest, !fm.fileExists(atPath: target.path), (try? fm.moveItem(at: url, to: target)) != nil { continue }
+            try? fm.removeItem(at: url)
+        }
+        for item in items where item.hasPrefix(".tmp-checkpoint-") { try? fm.removeItem(at: out.appendingPathComponent(item)) }
+        AtomicFile.syncDirectory(out)
     }
 
     /// Resolves a checkpoint directory: `dir` itself if it holds trainer_state.json, or the one `dir/latest` names.
@@ -273,6 +310,7 @@ public final class Trainer {
 
     static func restore(from dir: URL, steps: Int?, make: (URL, TrainingOptions) throws -> Trainer) throws -> Trainer {
         let ck = try checkpointDirectory(dir)
+        clearLeftovers(in: ck.deletingLastPathComponent())
         let stateURL = ck.appendingPathComponent("trainer_state.json")
         let state: TrainerState
         do { state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateURL)) } catch {
