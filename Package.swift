@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MambaText", targets: ["MambaText"]),
         .library(name: "MambaAudio", targets: ["MambaAudio"]),
         .library(name: "MambaDNA", targets: ["MambaDNA"]),
+        .library(name: "MambaTasks", targets: ["MambaTasks"]),
         .executable(name: "mambakit", targets: ["mambakit"]),
         .executable(name: "custom-classifier", targets: ["custom-classifier"]),
     ],
@@ -42,6 +43,8 @@ let package = Package(
         .target(name: "MambaText", dependencies: ["MambaKit"]),
         .target(name: "MambaAudio", dependencies: ["MambaKit", "_CSndFile", "_CFFTW", "_CZlib"]),
         .target(name: "MambaDNA", dependencies: ["MambaKit", "_CZlib"]),
+        // Synthetic sequence tasks (the Mamba paper's Selective Copying and Induction Heads, MQAR)
+        .target(name: "MambaTasks", dependencies: ["MambaKit"]),
 
         // MARK: Command-line tool
         .executableTarget(
@@ -55,7 +58,7 @@ let package = Package(
 
         .testTarget(
             name: "MambaKitTests",
-            dependencies: ["MambaKit", "MambaText", "MambaAudio", "MambaDNA", "_MambaKernels", "_CFFTW", "_CSndFile", "_CZlib"],
+            dependencies: ["MambaKit", "MambaText", "MambaAudio", "MambaDNA", "MambaTasks", "_MambaKernels", "_CFFTW", "_CSndFile", "_CZlib"],
             resources: [.copy("Fixtures")]),
     ]
 )

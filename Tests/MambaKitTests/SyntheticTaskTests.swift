@@ -1,0 +1,79 @@
+// SyntheticTaskTests.swift — the task generators: seeded, the intended layout and distributions, the
+// target recoverable from the input by a plain oracle; the objective trains through the LM path.
+import Foundation
+import MambaKit
+import MambaTasks
+import XCTest
+
+final class SyntheticTaskTests: XCTestCase {
+    /// The oracle for each task: what a perfect model answers, computed from the input alone.
+    func selectiveCopyingOracle(_ e: TaskExample, spread: Int) -> [Int32] {
+        e.inputs[0..<spread].filter { $0 != SelectiveCopying.noise }
+    }
+
+    func testSelectiveCopying() {
+        let task = SelectiveCopying(spread: 256, tokens: 16, dataTokens: 16)
+        let a = task.examples(200, seed: 3), b = task.examples(200, seed: 3), c = task.examples(200, seed: 4)
+        XCTAssertEqual(a, b); XCTAssertNotEqual(a, c)
+        var positionCounts = [Int](repeating: 0, count: 4), tokenCounts = [Int](repeating: 0, count: 16)
+        for e in a {
+            XCTAssertEqual(e.inputs.count, 272); XCTAssertEqual(e.scored, Array(256..<272))
+            XCTAssertTrue(e.inputs[256...].allSatisfy { $0 == SelectiveCopying.marker })
+            XCTAssertEqual(selectiveCopyingOracle(e, spread: 256), e.targets.filter { $0 >= 0 })   // recoverable
+            for (p, t) in e.inputs[0..<256].enumerated() where t != SelectiveCopying.noise { positionCounts[p / 64] += 1; tokenCounts[Int(t) - 2] += 1 }
+        }
+        // 3,200 tokens: each quarter of the spread ≈ 800, each data token ≈ 200 (4σ bounds)
+        print("selective copying: tokens per quarter \(positionCounts), per data token \(tokenCounts)")
+        for n in positionCounts { XCTAssertEqual(Double(n), 800, accuracy: 4 * (800 * 0.75).squareRoot()) }
+        for n in tokenCounts { XCTAssertEqual(Double(n), 200, accuracy: 4 * (200 * 15.0 / 16).squareRoot()) }
+    }
+
+    func testInductionHeads() {
+        let task = InductionHeads(length: 64, dataTokens: 16)
+        let a = task.examples(500, seed: 1)
+        XCTAssertEqual(a, task.examples(500, seed: 1))
+        var early = 0
+        for e in a {
+            let triggers = e.inputs.indices.filter { e.inputs[$0] == InductionHeads.trigger }
+            XCTAssertEqual(triggers.count, 2); XCTAssertEqual(triggers.last, 63); XCTAssertEqual(e.scored, [63])
+            XCTAssertEqual(e.targets[63], e.inputs[triggers[0] + 1])           // the oracle: the token after the first trigger
+            XCTAssertNotEqual(e.targets[63], InductionHeads.trigger)
+            if triggers[0] < 31 { early += 1 }
+        }
+        XCTAssertEqual(Double(early), 250, accuracy: 4 * (500 * 0.25).squareRoot())   // trigger position uniform on 0..<62
+        XCTAssertEqual(task.at(length: 1 << 20).length, 1 << 20)
+    }
+
+    func testAssociativeRecall() {
+        let task = AssociativeRecall(length: 128, pairs: 8, keyTokens: 32, valueTokens: 32)
+        let a = task.examples(300, seed: 2)
+        XCTAssertEqual(a, task.examples(300, seed: 2))
+        for e in a {
+            var table: [Int32: Int32] = [:]
+            for i in 0..<8 {
+                let k = e.inputs[2 * i], v = e.inputs[2 * i + 1]
+                XCTAssertTrue((1...32).contains(k)); XCTAssertTrue((33...64).contains(v)); XCTAssertNil(table[k])   // distinct keys
+                table[k] = v
+            }
+            XCTAssertEqual(e.scored.count, 8); XCTAssertTrue(e.scored.allSatisfy { $0 >= 16 })
+            for p in e.scored { XCTAssertEqual(table[e.inputs[p]], e.targets[p]) }                      // the oracle: look it up
+            for p in 16..<128 where !e.scored.contains(p) { XCTAssertEqual(e.inputs[p], AssociativeRecall.filler) }
+        }
+    }
+
+    /// The objective counts only scored positions: a model trained for a few steps moves its loss, and
+    /// the accuracy scorer's chunked recurrent pass agrees with one pass.
+    func testObjectiveAndScorer() throws {
+        let task = InductionHeads(length: 32, dataTokens: 8)
+        let model = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: task.vocabSize), seed: 1)
+        var o = TrainingOptions(); o.batchSize = 8; o.seqLen = task.length; o.steps = 20; o.threads = 2
+        let trainer = try Trainer(objective: SyntheticTaskObjective(model: model, task: task), options: o)
+        let first = try trainer.trainStep().loss
+        XCTAssertEqual(first, Foundation.log(Double(task.vocabSize)), accuracy: 1.0)   // near uniform at the start
+        for _ in 0..<19 { _ = try trainer.trainStep() }
+        let whole = try task.accuracy(of: model, count: 20, seed: 9, chunkLength: 1 << 20)
+        let chunked = try task.accuracy(of: model, count: 20, seed: 9, chunkLength: 5)
+        XCTAssertEqual(whole, chunked)
+        XCTAssertThrowsError(try SyntheticTaskObjective(model: MambaModel(config: MambaConfig(dModel: 8, nLayer: 1, vocabSize: 4)), task: task))
+    }
+}
