@@ -10,8 +10,10 @@ extension MambaModel {
     public static func load(directory: URL) throws -> MambaModel {
         let config = try MambaConfig.load(from: directory)
         let checkpoint = try SafetensorsCheckpoint(directory: directory)
-        let model = MambaModel(config: config)
-        for slice in model.layout.slices {
+        // Every tensor the config needs is checked against the headers (whose byte ranges the reader
+        // has checked against the file sizes) before the parameter block is allocated.
+        var names: [String: String] = [:]
+        for slice in ParameterLayout(config: config).slices {
             let candidates = [slice.name] + ParameterLayout.aliases(of: slice.name)
             guard let name = candidates.first(where: { checkpoint.contains($0) }) else {
                 throw CheckpointError.missingTensor(path: directory.path, name: slice.name)
@@ -22,9 +24,13 @@ extension MambaModel {
                 throw CheckpointError.shapeMismatch(
                     path: checkpoint.path(of: name), name: name, expected: slice.shape, found: info.shape)
             }
-            try checkpoint.readFloat32(name, into: model.parameters.slice(slice.range))
-            model.checkpointNames[slice.name] = name
+            names[slice.name] = name
         }
+        let model = MambaModel(config: config)
+        for slice in model.layout.slices {
+            try checkpoint.readFloat32(names[slice.name]!, into: model.parameters.slice(slice.range))
+        }
+        model.checkpointNames = names
         model.refreshDerived()
         return model
     }

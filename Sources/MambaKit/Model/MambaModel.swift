@@ -71,10 +71,19 @@ public final class MambaModel {
 
     /// A randomly initialised model, as `mamba_ssm` initialises one (seeded, reproducible):
     /// embeddings N(0, 0.02); linear weights U(±1/sqrt(fan_in)) (PyTorch's default), out_proj
-    /// divided by sqrt(nLayer); conv1d U(±1/sqrt(K)); dt_proj weight U(±R^-0.5·dt_scale);
+    /// divided by sqrt(nLayer); conv1d U(±1/sqrt(K)); dt_proj weight U(±R^-0.5·dt_scale), or
+    /// R^-0.5·dt_scale everywhere for `timeStepInitScheme == "constant"`;
     /// dt_proj bias = softplus⁻¹(dt), dt log-uniform in [dt_min, dt_max] floored at dt_init_floor;
     /// A_log = log(1…N); D = 1; norms 1; other biases 0.
-    public static func randomlyInitialised(config c: MambaConfig, seed: UInt64) -> MambaModel {
+    ///
+    /// The scheme is mamba_ssm's whatever the config's Hugging Face `initializer_range` and
+    /// `rescale_prenorm_residual` say (see ``MambaConfig/initializerRange``).
+    ///
+    /// - Throws: ``ModelError/unsupportedInitialisation(key:value:detail:)`` for a config value that
+    ///   would be silently ignored: `initializerRange` other than 0.1 (HF default) or 0.02 (applied),
+    ///   `residualInFp32 == false`, or a `timeStepInitScheme` other than "random" and "constant".
+    public static func randomlyInitialised(config c: MambaConfig, seed: UInt64) throws -> MambaModel {
+        try c.checkInitialisationKeys()
         let m = MambaModel(config: c)
         var rng = SeededRandom(seed: seed)
         let p = m.parameters.pointer
@@ -91,7 +100,8 @@ public final class MambaModel {
             uniform(f.conv1d, E * K, 1 / Float(K).squareRoot())
             if let b = f.conv1dBias { uniform(b, E, 1 / Float(K).squareRoot()) }
             uniform(f.xProj, (R + 2 * N) * E, 1 / Float(E).squareRoot())
-            uniform(f.dtProj, E * R, c.timeStepScale / Float(R).squareRoot())
+            let dtInitStd = c.timeStepScale / Float(R).squareRoot()
+            if c.timeStepInitScheme == "constant" { fill(f.dtProj, E * R, dtInitStd) } else { uniform(f.dtProj, E * R, dtInitStd) }
             let lo = Foundation.log(c.timeStepMin), hi = Foundation.log(c.timeStepMax)
             for e in 0..<E {
                 let dt = max(Foundation.exp(rng.uniform() * (hi - lo) + lo), c.timeStepFloor)
