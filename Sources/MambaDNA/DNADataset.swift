@@ -6,6 +6,7 @@
 //   DIR/{train,test,…}/<label>/*.fa|fq        splits of class directories
 //   DIR/<label>/*.fa|fq                       one split ("all"): every record of DIR/<label>/ is labelled <label>
 import Foundation
+import MambaKit
 
 /// One labelled sequence and where it came from.
 public struct LabeledDNA: Sendable, Equatable {
@@ -34,7 +35,10 @@ public struct DNADataset: Sendable {
     public static func open(_ path: String) throws -> DNADataset {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw DNAError.fileNotFound(path: path) }
-        if !isDir.boolValue { return DNADataset(source: path, splits: ["all": path]) }
+        if !isDir.boolValue {
+            try FileChecks.requireRegularFile(path: path) { DNAError.unreadable(path: path, reason: $0) }
+            return DNADataset(source: path, splits: ["all": path])
+        }
         let entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
         var splits: [String: String] = [:]
         for e in entries {

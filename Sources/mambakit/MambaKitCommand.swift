@@ -32,6 +32,7 @@ func readTokenFile(_ path: String) throws -> [Int] {
     guard FileManager.default.fileExists(atPath: path) else {
         throw CLIError.tokenFile(path: path, detail: "no such file — pass a text file of whitespace-separated token ids")
     }
+    try FileChecks.requireRegularFile(path: path, what: "token file")
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
         throw CLIError.tokenFile(path: path, detail: "cannot be read as UTF-8 text — pass a text file of whitespace-separated token ids")
     }

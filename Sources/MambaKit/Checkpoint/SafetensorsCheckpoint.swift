@@ -77,6 +77,7 @@ public struct SafetensorsCheckpoint: Sendable {
 
     private init(directory: URL, index: URL) throws {
         let indexPath = index.path
+        try FileChecks.requireRegularFile(path: indexPath) { CheckpointError.unreadable(path: indexPath, reason: $0) }
         let data: Data
         do {
             data = try Data(contentsOf: index)

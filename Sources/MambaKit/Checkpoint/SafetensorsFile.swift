@@ -65,6 +65,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     ///   ``CheckpointError/invalidHeader(path:detail:)`` or ``CheckpointError/unsupportedDType(path:name:dtype:)``.
     public init(url: URL) throws {
         let path = url.path
+        try FileChecks.requireRegularFile(path: path) { CheckpointError.unreadable(path: path, reason: $0) }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             let code = errno

@@ -218,6 +218,7 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         guard FileManager.default.fileExists(atPath: path) else {
             throw CheckpointError.fileNotFound(path: path)
         }
+        try FileChecks.requireRegularFile(path: path) { CheckpointError.unreadable(path: path, reason: $0) }
         let data: Data
         do {
             data = try Data(contentsOf: fileURL)
