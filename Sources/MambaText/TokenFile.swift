@@ -145,77 +145,49 @@ public final class TokenFile: RandomAccessCollection, @unchecked Sendable {
     /// The number of ids.
     public let count: Int
 
-    private let mapping: UnsafeMutableRawPointer
-    private let mappedLength: Int
+    private let file: ReadOnlyMapping
     private let data: UnsafeRawPointer
 
     /// Memory-maps and validates the token file at `url`.
     public init(contentsOf url: URL) throws {
         let path = url.path
-        try FileChecks.requireRegularFile(path: path) { TokenFileError.unreadable(path: path, reason: $0) }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let code = errno
-            if code == ENOENT { throw TokenFileError.fileNotFound(path: path) }
-            throw TokenFileError.unreadable(path: path, reason: String(cString: strerror(code)))
-        }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else {
-            throw TokenFileError.unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            throw TokenFileError.unreadable(path: path, reason: "not a regular file")
-        }
-        let size = Int(status.st_size)
+        let file = try ReadOnlyMapping(path: path, notFound: { TokenFileError.fileNotFound(path: path) },
+                                       unreadable: { TokenFileError.unreadable(path: path, reason: $0) })
+        let size = file.bytes.count
         if size == 0 { throw TokenFileError.truncated(path: path, expectedBytes: Self.headerSize, actualBytes: 0) }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
-              mapped != UnsafeMutableRawPointer(bitPattern: -1) else {
-            throw TokenFileError.unreadable(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        let bytes = file.bytes
+        let magicLength = Swift.min(size, Self.magic.count)
+        guard Array(bytes[0..<magicLength]) == Array(Self.magic[0..<magicLength]) else {
+            throw TokenFileError.badMagic(path: path)
         }
-        do {
-            let bytes = UnsafeRawBufferPointer(start: mapped, count: size)
-            let magicLength = Swift.min(size, Self.magic.count)
-            guard Array(bytes[0..<magicLength]) == Array(Self.magic[0..<magicLength]) else {
-                throw TokenFileError.badMagic(path: path)
-            }
-            guard size >= Self.headerSize else {
-                throw TokenFileError.truncated(path: path, expectedBytes: Self.headerSize, actualBytes: size)
-            }
-            guard let dtype = TokenDType(rawValue: bytes[6]) else {
-                throw TokenFileError.invalidHeader(path: path, detail: "unknown id size \(bytes[6]) (expected 2 or 4)")
-            }
-            let count = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-            let vocabularySize = bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
-            let (dataBytes, overflow) = count.multipliedReportingOverflow(by: UInt64(dtype.byteSize))
-            guard !overflow, dataBytes <= UInt64(Int.max - Self.headerSize) else {
-                throw TokenFileError.invalidHeader(path: path, detail: "count \(count) is too large")
-            }
-            let expected = Self.headerSize + Int(dataBytes)
-            guard size >= expected else {
-                throw TokenFileError.truncated(path: path, expectedBytes: expected, actualBytes: size)
-            }
-            guard size == expected else {
-                throw TokenFileError.invalidHeader(path: path, detail: "\(size - expected) bytes after the \(count) ids")
-            }
-            guard vocabularySize <= 1 << 32 else {
-                throw TokenFileError.invalidHeader(path: path, detail: "vocabulary size \(vocabularySize) is too large")
-            }
-            self.dtype = dtype
-            self.count = Int(count)
-            self.vocabularySize = Int(vocabularySize)
-        } catch {
-            munmap(mapped, size)
-            throw error
+        guard size >= Self.headerSize else {
+            throw TokenFileError.truncated(path: path, expectedBytes: Self.headerSize, actualBytes: size)
         }
+        guard let dtype = TokenDType(rawValue: bytes[6]) else {
+            throw TokenFileError.invalidHeader(path: path, detail: "unknown id size \(bytes[6]) (expected 2 or 4)")
+        }
+        let count = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        let vocabularySize = bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
+        let (dataBytes, overflow) = count.multipliedReportingOverflow(by: UInt64(dtype.byteSize))
+        guard !overflow, dataBytes <= UInt64(Int.max - Self.headerSize) else {
+            throw TokenFileError.invalidHeader(path: path, detail: "count \(count) is too large")
+        }
+        let expected = Self.headerSize + Int(dataBytes)
+        guard size >= expected else {
+            throw TokenFileError.truncated(path: path, expectedBytes: expected, actualBytes: size)
+        }
+        guard size == expected else {
+            throw TokenFileError.invalidHeader(path: path, detail: "\(size - expected) bytes after the \(count) ids")
+        }
+        guard vocabularySize <= 1 << 32 else {
+            throw TokenFileError.invalidHeader(path: path, detail: "vocabulary size \(vocabularySize) is too large")
+        }
+        self.dtype = dtype
+        self.count = Int(count)
+        self.vocabularySize = Int(vocabularySize)
         self.url = url
-        mapping = mapped
-        mappedLength = size
-        data = UnsafeRawPointer(mapped) + Self.headerSize
-    }
-
-    deinit {
-        munmap(mapping, mappedLength)
+        self.file = file
+        data = bytes.baseAddress! + Self.headerSize
     }
 
     public var startIndex: Int { 0 }

@@ -54,6 +54,24 @@ enum JSONValue: Decodable, Equatable {
         }
     }
 
+    /// Reads and parses the JSON file `url` (config.json, a shard index), refusing a FIFO or device.
+    /// - Throws: ``CheckpointError/unreadable(path:reason:)`` or ``CheckpointError/invalidJSON(path:detail:)``.
+    static func read(contentsOf url: URL) throws -> JSONValue {
+        let path = url.path
+        try FileChecks.requireRegularFile(path: path) { CheckpointError.unreadable(path: path, reason: $0) }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw CheckpointError.unreadable(path: path, reason: error.localizedDescription)
+        }
+        do {
+            return try parse(data)
+        } catch let failure as ParseFailure {
+            throw CheckpointError.invalidJSON(path: path, detail: failure.message)
+        }
+    }
+
     /// "object", "array", "string", … for error messages.
     var kindName: String {
         switch self {
@@ -107,8 +125,16 @@ enum JSONValue: Decodable, Equatable {
         return "\(d)"
     }
 
-    /// A JSON string literal.
-    static func quoted(_ s: String) -> String {
+    /// A JSON string literal (see ``JSONText/quoted(_:)``).
+    static func quoted(_ s: String) -> String { JSONText.quoted(s) }
+}
+
+// MARK: - JSON text
+
+/// JSON text helpers, shared with the command-line tool's JSON output.
+public enum JSONText {
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    public static func quoted(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {

@@ -77,19 +77,7 @@ public struct SafetensorsCheckpoint: Sendable {
 
     private init(directory: URL, index: URL) throws {
         let indexPath = index.path
-        try FileChecks.requireRegularFile(path: indexPath) { CheckpointError.unreadable(path: indexPath, reason: $0) }
-        let data: Data
-        do {
-            data = try Data(contentsOf: index)
-        } catch {
-            throw CheckpointError.unreadable(path: indexPath, reason: error.localizedDescription)
-        }
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(data)
-        } catch let failure as JSONValue.ParseFailure {
-            throw CheckpointError.invalidJSON(path: indexPath, detail: failure.message)
-        }
+        let json = try JSONValue.read(contentsOf: index)
         guard case .object(let root) = json else {
             throw CheckpointError.invalidJSON(path: indexPath, detail: "the top level is a JSON \(json.kindName), expected an object")
         }

@@ -11,13 +11,6 @@
 // object of string → string. Tensor data is row-major and little-endian.
 
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 #if !_endian(little)
 #error("MambaKit's checkpoint I/O assumes a little-endian host (x86-64, AArch64)")
@@ -51,11 +44,10 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// The length of the JSON header in bytes (the `n` of the 8-byte prefix).
     public let headerByteCount: Int
 
-    private let mapping: UnsafeMutableRawPointer
-    private let mappedLength: Int
+    private let file: ReadOnlyMapping
 
     /// The first byte of the data section.
-    private var dataStart: UnsafeRawPointer { UnsafeRawPointer(mapping) + 8 + headerByteCount }
+    private var dataStart: UnsafeRawPointer { file.bytes.baseAddress! + 8 + headerByteCount }
 
     // MARK: Opening
 
@@ -65,52 +57,22 @@ public final class SafetensorsFile: @unchecked Sendable {
     ///   ``CheckpointError/invalidHeader(path:detail:)`` or ``CheckpointError/unsupportedDType(path:name:dtype:)``.
     public init(url: URL) throws {
         let path = url.path
-        try FileChecks.requireRegularFile(path: path) { CheckpointError.unreadable(path: path, reason: $0) }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let code = errno
-            if code == ENOENT { throw CheckpointError.fileNotFound(path: path) }
-            throw CheckpointError.unreadable(path: path, reason: posixMessage(code))
-        }
-        defer { close(fd) }
-
-        var status = stat()
-        guard fstat(fd, &status) == 0 else {
-            throw CheckpointError.unreadable(path: path, reason: posixMessage(errno))
-        }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            throw CheckpointError.unreadable(path: path, reason: "not a regular file")
-        }
-        let size = Int(status.st_size)
+        let file = try ReadOnlyMapping(path: path, notFound: { CheckpointError.fileNotFound(path: path) },
+                                       unreadable: { CheckpointError.unreadable(path: path, reason: $0) })
+        let size = file.bytes.count
         guard size >= 8 else {
             throw CheckpointError.invalidHeader(
                 path: path, detail: "the file is \(size) bytes long, too short for the 8-byte header length")
         }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
-              mapped != UnsafeMutableRawPointer(bitPattern: -1) else {
-            throw CheckpointError.unreadable(path: path, reason: "mmap failed: \(posixMessage(errno))")
-        }
-
-        let parsed: SafetensorsHeader
-        do {
-            parsed = try SafetensorsHeader.parse(UnsafeRawBufferPointer(start: mapped, count: size), path: path)
-        } catch {
-            munmap(mapped, size)
-            throw error
-        }
+        let parsed = try SafetensorsHeader.parse(file.bytes, path: path)
 
         self.url = url
-        self.mapping = mapped
-        self.mappedLength = size
+        self.file = file
         self.fileSize = size
         self.headerByteCount = parsed.headerByteCount
         self.metadata = parsed.metadata
         self.tensors = parsed.tensors
         self.names = parsed.tensors.keys.sorted()
-    }
-
-    deinit {
-        munmap(mapping, mappedLength)
     }
 
     // MARK: Lookup

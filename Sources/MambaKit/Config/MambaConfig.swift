@@ -218,20 +218,7 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         guard FileManager.default.fileExists(atPath: path) else {
             throw CheckpointError.fileNotFound(path: path)
         }
-        try FileChecks.requireRegularFile(path: path) { CheckpointError.unreadable(path: path, reason: $0) }
-        let data: Data
-        do {
-            data = try Data(contentsOf: fileURL)
-        } catch {
-            throw CheckpointError.unreadable(path: path, reason: error.localizedDescription)
-        }
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(data)
-        } catch let failure as JSONValue.ParseFailure {
-            throw CheckpointError.invalidJSON(path: path, detail: failure.message)
-        }
-        return try MambaConfig(json: json, path: path)
+        return try MambaConfig(json: JSONValue.read(contentsOf: fileURL), path: path)
     }
 
     /// Parses an already-decoded config object; `path` is used in error messages.
