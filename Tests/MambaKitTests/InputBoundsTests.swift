@@ -150,6 +150,30 @@ final class InputBoundsTests: XCTestCase {
             "audio error: /x: not a regular file (it is a character device)"), true)
     }
 
+    // MARK: Training checkpoints
+
+    /// trainer_state.json: a FIFO is refused by name, and a hostile seq_len × batch before anything is built.
+    func testTrainerStateIsChecked() throws {
+        var o = TrainingOptions()
+        o.seqLen = 16; o.batchSize = 2; o.steps = 1; o.threads = 1
+        let tokens = (0..<200).map { Int32($0 % 20) }
+        let model = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 1, vocabSize: 20, dState: 4), seed: 1)
+        let trainer = try Trainer(model: model, tokens: tokens, options: o)
+        _ = try trainer.trainStep()
+        let ck = try trainer.saveCheckpoint(to: temporaryDirectory(self))
+        let stateURL = ck.appendingPathComponent("trainer_state.json")
+        var state = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: stateURL)) as? [String: Any])
+        var options = try XCTUnwrap(state["options"] as? [String: Any])
+        options["seq_len"] = 1 << 40
+        state["options"] = options
+        try JSONSerialization.data(withJSONObject: state).write(to: stateURL)
+        assertOneLineError(naming: stateURL.path, mentions: ["seq_len"]) { _ = try Trainer.resume(from: ck, tokens: tokens) }
+
+        try FileManager.default.removeItem(at: stateURL)
+        XCTAssertEqual(mkfifo(stateURL.path, 0o600), 0)
+        assertOneLineError(naming: stateURL.path, mentions: ["not a regular file"]) { _ = try Trainer.resume(from: ck, tokens: tokens) }
+    }
+
     // MARK: Audio headers
 
     /// A 16-bit mono PCM WAV header declaring `sampleRate`, followed by `frames` zero samples.
