@@ -630,7 +630,7 @@ private struct ConfigReader {
     func fp32Residual(_ key: String) throws -> Bool {
         guard try bool(key) ?? true else {
             throw invalid(key, "is false; only true is supported (MambaKit keeps the residual stream, like everything "
-                          + "else, in float32) — set it to true, which for a float32 model computes the same")
+                          + "else, in float32; for a float32 checkpoint true computes the same)")
         }
         return true
     }
