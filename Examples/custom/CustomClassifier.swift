@@ -128,7 +128,7 @@ struct CustomClassifier: ParsableCommand {
         // The composition: InputProjection → MambaBlocks → norm_f → PooledHead.
         let backbone = MambaConfig(dModel: dModel, nLayer: layers, vocabSize: 1)
         let head = ClassifierConfig(labels: labels, pooling: .mean, input: .features(mels))
-        let model = SequenceClassifier.randomlyInitialised(backbone: backbone, head: head, seed: seed)
+        let model = try SequenceClassifier.randomlyInitialised(backbone: backbone, head: head, seed: seed)
         print("model: \(model.layout.count) parameters (D=\(dModel), \(layers) blocks, F=\(mels) → \(labels.count) classes)")
 
         var o = TrainingOptions()

@@ -83,6 +83,7 @@ public struct AudioDataset: Sendable {
             return try directory(path)
         }
         if path.lowercased().hasSuffix(".csv") { return try manifest(path, labelColumn: labelColumn) }
+        try FileChecks.requireRegularFile(path: path, what: "audio data")
         return AudioDataset(source: path, clips: [AudioClip(path: path)])
     }
 
@@ -116,6 +117,7 @@ public struct AudioDataset: Sendable {
     // MARK: Manifests
 
     static func manifest(_ path: String, labelColumn: String?) throws -> AudioDataset {
+        try FileChecks.requireRegularFile(path: path, what: "audio data")
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw AudioDatasetError.badManifest(path: path, line: 1, detail: "cannot be read as UTF-8 text")
         }

@@ -1,5 +1,6 @@
 // AudioFile.swift — reading and writing waveforms with libsndfile.
 import Foundation
+import MambaKit
 import _CSndFile
 
 /// Errors of audio input and output, naming the file and the fix.
@@ -9,6 +10,9 @@ public enum AudioError: Error, CustomStringConvertible, Equatable {
     case tooShort(path: String, samples: Int, need: Int)
     case writeFailed(path: String, reason: String)
     case notAudioModel(path: String, detail: String)
+    /// The header declares a sample rate or a length MambaKit refuses (see ``AudioFile/sampleRateRange``
+    /// and ``AudioFile/maximumSamples``).
+    case implausibleHeader(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -17,6 +21,7 @@ public enum AudioError: Error, CustomStringConvertible, Equatable {
         case let .tooShort(p, n, need): return "audio error: \(p): \(n) samples, but at least \(need) are needed — use a longer clip or a shorter window"
         case let .writeFailed(p, r): return "audio error: \(p): cannot write (\(r)) — check the directory exists and is writable"
         case let .notAudioModel(p, d): return "audio error: \(p): \(d) — pass a directory written by `mambakit train audio-lm` or `mambakit train audio-classify`"
+        case let .implausibleHeader(p, d): return "audio error: \(p): \(d) — the header is corrupt, or the clip is not one MambaKit reads (resample or cut it first)"
         }
     }
 }
@@ -43,14 +48,22 @@ public enum AudioFormat: String, CaseIterable, Sendable {
 }
 
 public enum AudioFile {
+    /// The sample rates accepted on reading, in Hz (telephone-band 1 kHz up to 768 kHz studio rates).
+    public static let sampleRateRange = 1_000...768_000
+    /// The most samples (frames × channels) a file may declare: 2³¹, an 8 GiB float buffer.
+    public static let maximumSamples = 1 << 31
+
     /// Reads any format libsndfile reads, any sample format and channel count, as mono Float32
-    /// (channels averaged).
+    /// (channels averaged). Refuses (by name) a path that is not a regular file, a sample rate
+    /// outside ``sampleRateRange`` and a length above ``maximumSamples``, before reading samples.
     public static func read(_ path: String) throws -> Waveform {
+        try FileChecks.requireRegularFile(path: path, what: "audio")
         var info = SF_INFO()
         guard let f = sf_open(path, Int32(SFM_READ), &info) else {
             throw AudioError.cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
         }
         defer { sf_close(f) }
+        try checkHeader(path: path, frames: Int64(info.frames), channels: Int(info.channels), sampleRate: Int(info.samplerate))
         let frames = Int(info.frames), channels = Int(max(info.channels, 1))
         guard frames > 0 else { throw AudioError.empty(path: path) }
         var interleaved = [Float](repeating: 0, count: frames * channels)
@@ -68,6 +81,19 @@ public enum AudioFile {
         }
         guard !mono.isEmpty else { throw AudioError.empty(path: path) }
         return Waveform(samples: mono, sampleRate: Int(info.samplerate))
+    }
+
+    /// Checks what a header declares before anything is allocated for it.
+    static func checkHeader(path: String, frames: Int64, channels: Int, sampleRate: Int) throws {
+        guard sampleRateRange.contains(sampleRate) else {
+            throw AudioError.implausibleHeader(
+                path: path, detail: "sample rate \(sampleRate) Hz is outside the supported \(sampleRateRange.lowerBound)…\(sampleRateRange.upperBound) Hz")
+        }
+        let (samples, overflow) = frames.multipliedReportingOverflow(by: Int64(max(channels, 1)))
+        guard frames >= 0, !overflow, samples <= Int64(maximumSamples) else {
+            throw AudioError.implausibleHeader(
+                path: path, detail: "\(frames) frames × \(channels) channels is more than the supported \(maximumSamples) samples (an 8 GiB buffer)")
+        }
     }
 
     /// Writes a mono 16-bit WAV or FLAC (samples clipped to [-1, 1]), atomically: a temporary file

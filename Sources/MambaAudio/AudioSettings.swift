@@ -63,6 +63,7 @@ public struct AudioSettings: Codable, Equatable, Sendable {
     /// Reads `audio.json` from a model directory.
     public static func load(from dir: URL) throws -> AudioSettings {
         let url = dir.appendingPathComponent(fileName)
+        try FileChecks.requireRegularFile(url, what: "audio")
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw AudioError.notAudioModel(path: dir.path, detail: "no audio.json (sample rate and encoding) in this model directory")
         }

@@ -90,6 +90,7 @@ public struct DNASettings: Codable, Sendable, Equatable {
     /// Reads dna.json of a model directory; nil when absent. A different tokenizer is an error.
     public static func load(from dir: URL) throws -> DNASettings? {
         let url = dir.appendingPathComponent(fileName)
+        try FileChecks.requireRegularFile(path: url.path) { DNAError.unreadable(path: url.path, reason: $0) }
         guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
         let s: DNASettings
         do { s = try JSONDecoder().decode(DNASettings.self, from: data) } catch {

@@ -35,7 +35,10 @@ public struct DNADataset: Sendable {
     public static func open(_ path: String) throws -> DNADataset {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw DNAError.fileNotFound(path: path) }
-        if !isDir.boolValue { return DNADataset(source: path, splits: ["all": path]) }
+        if !isDir.boolValue {
+            try FileChecks.requireRegularFile(path: path) { DNAError.unreadable(path: path, reason: $0) }
+            return DNADataset(source: path, splits: ["all": path])
+        }
         let entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
         var splits: [String: String] = [:]
         for e in entries {

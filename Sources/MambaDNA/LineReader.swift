@@ -2,6 +2,7 @@
 // (which reads uncompressed files unchanged). Memory is one buffer plus one line, whatever the file size.
 import _CZlib
 import Foundation
+import MambaKit
 
 /// Reads a text file line by line, transparently decompressing gzip.
 ///
@@ -21,6 +22,7 @@ public final class LineReader {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw DNAError.fileNotFound(path: path) }
         guard !isDir.boolValue else { throw DNAError.unreadable(path: path, reason: "it is a directory") }
+        try FileChecks.requireRegularFile(path: path) { DNAError.unreadable(path: path, reason: $0) }
         guard let f = gzopen(path, "rb") else { throw DNAError.unreadable(path: path, reason: String(cString: strerror(errno))) }
         gzbuffer(f, UInt32(bufferSize))
         file = f

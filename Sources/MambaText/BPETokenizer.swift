@@ -122,6 +122,7 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
         }
         let path = file.path
         guard FileManager.default.fileExists(atPath: path) else { throw TokenizerError.fileNotFound(path: path) }
+        try FileChecks.requireRegularFile(path: path) { TokenizerError.unreadable(path: path, reason: $0) }
         let data: Data
         do {
             data = try Data(contentsOf: file)

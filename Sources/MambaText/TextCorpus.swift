@@ -41,6 +41,7 @@ public struct TextCorpus {
             guard !names.isEmpty else { throw TextDataError.noTextFiles(path: path) }
             return try names.map { try readText(path: (path as NSString).appendingPathComponent($0)) }.joined(separator: "\n")
         }
+        try FileChecks.requireRegularFile(path: path, what: "text data")
         guard let data = FileManager.default.contents(atPath: path) else { throw TextDataError.notFound(path: path) }
         guard !data.isEmpty else { throw TextDataError.empty(path: path) }
         if data.prefix(1 << 16).contains(0) { throw TextDataError.binary(path: path, detail: "it contains NUL bytes") }
@@ -56,10 +57,10 @@ public struct TextCorpus {
     public static func load(path: String, tokenizer: any TextTokenizer) throws -> TextCorpus {
         if path.hasSuffix(".bin") {
             let file = try TokenFile(contentsOf: URL(fileURLWithPath: path))
-            let ids = file.allIDs()
+            let ids = try file.int32IDs(below: tokenizer.vocabularySize)
             guard !ids.isEmpty else { throw TextDataError.empty(path: path) }
-            let bytes = tokenizer.decode(ids).utf8.count
-            return TextCorpus(tokens: ids.map { Int32($0) }, byteCount: bytes, source: path)
+            let bytes = tokenizer.decode(ids.map { Int($0) }).utf8.count
+            return TextCorpus(tokens: ids, byteCount: bytes, source: path)
         }
         let text = try readText(path: path)
         let ids = tokenizer.encode(text)

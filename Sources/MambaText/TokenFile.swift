@@ -67,6 +67,9 @@ public enum TokenFileError: Error, CustomStringConvertible, Equatable, Sendable 
     case invalidHeader(path: String, detail: String)
     /// An id to be written is negative or not below the vocabulary size.
     case idOutOfRange(path: String, id: Int, vocabularySize: Int)
+    /// The id stored at `position` (0-based) is not below `limit` (the vocabulary it is read for,
+    /// the file's own vocabulary size, or 2³¹ for `Int32`).
+    case storedIDOutOfRange(path: String, position: Int, id: Int, limit: Int)
     /// Creating or writing the file failed.
     case writeFailed(path: String, reason: String)
 
@@ -74,7 +77,7 @@ public enum TokenFileError: Error, CustomStringConvertible, Equatable, Sendable 
     public var path: String {
         switch self {
         case .fileNotFound(let p), .unreadable(let p, _), .badMagic(let p), .truncated(let p, _, _),
-             .invalidHeader(let p, _), .idOutOfRange(let p, _, _), .writeFailed(let p, _):
+             .invalidHeader(let p, _), .idOutOfRange(let p, _, _), .storedIDOutOfRange(let p, _, _, _), .writeFailed(let p, _):
             return p
         }
     }
@@ -89,6 +92,8 @@ public enum TokenFileError: Error, CustomStringConvertible, Equatable, Sendable 
             return "truncated: the header promises \(expected) bytes but the file has \(actual)"
         case .invalidHeader(_, let detail): return "invalid header: \(detail)"
         case .idOutOfRange(_, let id, let v): return "id \(id) is outside the vocabulary 0..<\(v)"
+        case .storedIDOutOfRange(_, let position, let id, let limit):
+            return "the id at position \(position) is \(id), outside 0..<\(limit)"
         case .writeFailed(_, let reason): return "write failed: \(reason)"
         }
     }
@@ -101,6 +106,7 @@ public enum TokenFileError: Error, CustomStringConvertible, Equatable, Sendable 
         case .badMagic, .invalidHeader: return "token files are written by TokenFile.write / TokenFileWriter; re-create it"
         case .truncated: return "the write was interrupted or the copy is incomplete; re-create the file"
         case .idOutOfRange: return "pass the tokenizer's vocabularySize"
+        case .storedIDOutOfRange: return "the file was written for another tokenizer or is corrupt; re-create it with this tokenizer"
         case .writeFailed: return "check that the directory exists, is writable and has free space"
         }
     }
@@ -139,76 +145,49 @@ public final class TokenFile: RandomAccessCollection, @unchecked Sendable {
     /// The number of ids.
     public let count: Int
 
-    private let mapping: UnsafeMutableRawPointer
-    private let mappedLength: Int
+    private let file: ReadOnlyMapping
     private let data: UnsafeRawPointer
 
     /// Memory-maps and validates the token file at `url`.
     public init(contentsOf url: URL) throws {
         let path = url.path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let code = errno
-            if code == ENOENT { throw TokenFileError.fileNotFound(path: path) }
-            throw TokenFileError.unreadable(path: path, reason: String(cString: strerror(code)))
-        }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else {
-            throw TokenFileError.unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            throw TokenFileError.unreadable(path: path, reason: "not a regular file")
-        }
-        let size = Int(status.st_size)
+        let file = try ReadOnlyMapping(path: path, notFound: { TokenFileError.fileNotFound(path: path) },
+                                       unreadable: { TokenFileError.unreadable(path: path, reason: $0) })
+        let size = file.bytes.count
         if size == 0 { throw TokenFileError.truncated(path: path, expectedBytes: Self.headerSize, actualBytes: 0) }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
-              mapped != UnsafeMutableRawPointer(bitPattern: -1) else {
-            throw TokenFileError.unreadable(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        let bytes = file.bytes
+        let magicLength = Swift.min(size, Self.magic.count)
+        guard Array(bytes[0..<magicLength]) == Array(Self.magic[0..<magicLength]) else {
+            throw TokenFileError.badMagic(path: path)
         }
-        do {
-            let bytes = UnsafeRawBufferPointer(start: mapped, count: size)
-            let magicLength = Swift.min(size, Self.magic.count)
-            guard Array(bytes[0..<magicLength]) == Array(Self.magic[0..<magicLength]) else {
-                throw TokenFileError.badMagic(path: path)
-            }
-            guard size >= Self.headerSize else {
-                throw TokenFileError.truncated(path: path, expectedBytes: Self.headerSize, actualBytes: size)
-            }
-            guard let dtype = TokenDType(rawValue: bytes[6]) else {
-                throw TokenFileError.invalidHeader(path: path, detail: "unknown id size \(bytes[6]) (expected 2 or 4)")
-            }
-            let count = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-            let vocabularySize = bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
-            let (dataBytes, overflow) = count.multipliedReportingOverflow(by: UInt64(dtype.byteSize))
-            guard !overflow, dataBytes <= UInt64(Int.max - Self.headerSize) else {
-                throw TokenFileError.invalidHeader(path: path, detail: "count \(count) is too large")
-            }
-            let expected = Self.headerSize + Int(dataBytes)
-            guard size >= expected else {
-                throw TokenFileError.truncated(path: path, expectedBytes: expected, actualBytes: size)
-            }
-            guard size == expected else {
-                throw TokenFileError.invalidHeader(path: path, detail: "\(size - expected) bytes after the \(count) ids")
-            }
-            guard vocabularySize <= 1 << 32 else {
-                throw TokenFileError.invalidHeader(path: path, detail: "vocabulary size \(vocabularySize) is too large")
-            }
-            self.dtype = dtype
-            self.count = Int(count)
-            self.vocabularySize = Int(vocabularySize)
-        } catch {
-            munmap(mapped, size)
-            throw error
+        guard size >= Self.headerSize else {
+            throw TokenFileError.truncated(path: path, expectedBytes: Self.headerSize, actualBytes: size)
         }
+        guard let dtype = TokenDType(rawValue: bytes[6]) else {
+            throw TokenFileError.invalidHeader(path: path, detail: "unknown id size \(bytes[6]) (expected 2 or 4)")
+        }
+        let count = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        let vocabularySize = bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
+        let (dataBytes, overflow) = count.multipliedReportingOverflow(by: UInt64(dtype.byteSize))
+        guard !overflow, dataBytes <= UInt64(Int.max - Self.headerSize) else {
+            throw TokenFileError.invalidHeader(path: path, detail: "count \(count) is too large")
+        }
+        let expected = Self.headerSize + Int(dataBytes)
+        guard size >= expected else {
+            throw TokenFileError.truncated(path: path, expectedBytes: expected, actualBytes: size)
+        }
+        guard size == expected else {
+            throw TokenFileError.invalidHeader(path: path, detail: "\(size - expected) bytes after the \(count) ids")
+        }
+        guard vocabularySize <= 1 << 32 else {
+            throw TokenFileError.invalidHeader(path: path, detail: "vocabulary size \(vocabularySize) is too large")
+        }
+        self.dtype = dtype
+        self.count = Int(count)
+        self.vocabularySize = Int(vocabularySize)
         self.url = url
-        mapping = mapped
-        mappedLength = size
-        data = UnsafeRawPointer(mapped) + Self.headerSize
-    }
-
-    deinit {
-        munmap(mapping, mappedLength)
+        self.file = file
+        data = bytes.baseAddress! + Self.headerSize
     }
 
     public var startIndex: Int { 0 }
@@ -242,6 +221,33 @@ public final class TokenFile: RandomAccessCollection, @unchecked Sendable {
 
     /// All ids, copied.
     public func allIDs() -> [Int] { ids(in: 0..<count) }
+
+    /// All ids as `Int32`s (what a model takes), each checked to be below `limit` (the vocabulary
+    /// the ids are read for), below the file's own ``vocabularySize`` and inside `Int32`.
+    /// - Throws: ``TokenFileError/storedIDOutOfRange(path:position:id:limit:)`` naming the first bad id's position.
+    public func int32IDs(below limit: Int) throws -> [Int32] {
+        let bound = Swift.min(limit, vocabularySize, Int(Int32.max) + 1)
+        var out = [Int32](repeating: 0, count: count)
+        var bad: Int?
+        out.withUnsafeMutableBufferPointer { o in
+            func copy<T: FixedWidthInteger>(_ type: T.Type) {
+                let p = data.assumingMemoryBound(to: T.self)   // offset 24: aligned for 2 and 4 bytes
+                for k in 0..<count {
+                    let id = Int(p[k])
+                    if id >= bound { bad = k; return }
+                    o[k] = Int32(truncatingIfNeeded: id)
+                }
+            }
+            switch dtype {
+            case .uint16: copy(UInt16.self)
+            case .uint32: copy(UInt32.self)
+            }
+        }
+        if let k = bad {
+            throw TokenFileError.storedIDOutOfRange(path: url.path, position: k, id: self[k], limit: bound)
+        }
+        return out
+    }
 
     /// Writes `ids` to `url` (replacing any file there, atomically), with the smallest id type for
     /// `vocabularySize`. Throws ``TokenFileError/idOutOfRange(path:id:vocabularySize:)`` if an id is

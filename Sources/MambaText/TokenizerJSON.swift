@@ -56,10 +56,16 @@ struct TokenizerSpec {
         guard let vocabObject = model["vocab"] as? [String: Any] else {
             throw TokenizerError.invalidFile(path: path, detail: "model.vocab is missing or not an object")
         }
+        let addedCount = (root["added_tokens"] as? [Any])?.count ?? 0
+        let idLimit = Self.idLimit(entries: vocabObject.count + addedCount)
+        let entries = "\(vocabObject.count) vocabulary entries and \(addedCount) added tokens (ids must be below \(idLimit))"
         vocab.reserveCapacity(vocabObject.count)
         for (token, value) in vocabObject {
             guard let id = Self.int(value), id >= 0 else {
                 throw TokenizerError.invalidFile(path: path, detail: "model.vocab[\"\(token)\"] is not a non-negative integer")
+            }
+            guard id < idLimit else {
+                throw TokenizerError.invalidFile(path: path, detail: "model.vocab[\"\(token)\"] has id \(id), far above the \(entries)")
             }
             vocab[token] = id
         }
@@ -128,6 +134,9 @@ struct TokenizerSpec {
                       let content = t["content"] as? String else {
                     throw TokenizerError.invalidFile(path: path, detail: "added_tokens[\(k)] needs an \"id\" and a \"content\"")
                 }
+                guard id < idLimit else {
+                    throw TokenizerError.invalidFile(path: path, detail: "added_tokens[\(k)] \"\(content)\" has id \(id), far above the \(entries)")
+                }
                 if content.isEmpty || addedTokens.contains(where: { $0.content == content }) { continue }
                 let special = t["special"] as? Bool ?? false
                 addedTokens.append(BPETokenizer.AddedToken(
@@ -141,6 +150,11 @@ struct TokenizerSpec {
             throw TokenizerError.invalidFile(path: path, detail: "added_tokens is not an array")
         }
     }
+
+    /// The exclusive bound on token ids for a file of `entries` vocabulary entries and added tokens:
+    /// twice the entries plus 1,024 (room for padded or sparse id spaces), and never above 2²⁴. The ids
+    /// index dense decoding tables, so a corrupt id (2³¹, 1e18) is an error, not a giant allocation.
+    static func idLimit(entries: Int) -> Int { min(1 << 24, 2 * entries + 1024) }
 
     /// Whether a normalizer is NFC (possibly inside Sequences, with nothing else); nil/null is no normalizer.
     private static func isNFC(_ value: Any?, path: String) throws -> Bool {

@@ -174,7 +174,7 @@ struct BenchCommand: ParsableCommand {
 
     func makeModel() throws -> MambaModel {
         let c = try benchConfig()
-        return MambaModel.randomlyInitialised(config: c, seed: 42)
+        return try MambaModel.randomlyInitialised(config: c, seed: 42)
     }
 
     func benchPrefill() throws {

@@ -30,7 +30,7 @@ extension BenchCommand {
         let shapeName = shape == "130m" && trainShapeGiven == false ? "all" : shape
         for (name, config, defaultL, defaultB) in try BenchCommand.trainShapes(shapeName) {
             let L = length ?? defaultL, B = batch ?? defaultB
-            let model = MambaModel.randomlyInitialised(config: config, seed: 1)
+            let model = try MambaModel.randomlyInitialised(config: config, seed: 1)
             var rng = SeededRandom(seed: 9)
             let n = max(L + 1, min(1 << 22, L * B * 4 + 1))
             let tokens = (0..<n).map { _ in Int32(rng.below(config.vocabSize)) }
@@ -56,7 +56,7 @@ extension BenchCommand {
     func benchClassify() throws {
         let L = length ?? 1000, B = batch ?? 32
         let config = MambaConfig(dModel: 128, nLayer: 4, vocabSize: 16)
-        let model = MambaModel.randomlyInitialised(config: config, seed: 1)
+        let model = try MambaModel.randomlyInitialised(config: config, seed: 1)
             .makeClassifier(labels: ["a", "b"], pooling: .mean, bidirectional: bidirectional, seed: 1)
         var rng = SeededRandom(seed: 9)
         let examples = (0..<(4 * B)).map { _ in

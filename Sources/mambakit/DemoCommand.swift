@@ -24,7 +24,7 @@ struct DemoCommand: ParsableCommand {
         default: throw CLIError.usage("unknown --shape \(shape): use 130m or tiny")
         }
         var t0 = Date()
-        let fresh = MambaModel.randomlyInitialised(config: config, seed: seed)
+        let fresh = try MambaModel.randomlyInitialised(config: config, seed: seed)
         print(String(format: "1. initialised a %@-shape model (%d parameters, mamba_ssm init) in %.1f s",
                      shape, fresh.parameterCount, Date().timeIntervalSince(t0)))
 

@@ -32,6 +32,7 @@ func readTokenFile(_ path: String) throws -> [Int] {
     guard FileManager.default.fileExists(atPath: path) else {
         throw CLIError.tokenFile(path: path, detail: "no such file — pass a text file of whitespace-separated token ids")
     }
+    try FileChecks.requireRegularFile(path: path, what: "token file")
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
         throw CLIError.tokenFile(path: path, detail: "cannot be read as UTF-8 text — pass a text file of whitespace-separated token ids")
     }
@@ -55,17 +56,4 @@ func namingTokenFile<T>(_ path: String, _ body: () throws -> T) throws -> T {
 /// Shortest round-trip text of a Float for JSON (NaN/inf become null).
 func jsonNumber(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
 func jsonNumber(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for ch in s.unicodeScalars {
-        switch ch {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if ch.value < 0x20 { out += String(format: "\\u%04x", ch.value) } else { out.unicodeScalars.append(ch) }
-        }
-    }
-    return out + "\""
-}
+func jsonString(_ s: String) -> String { JSONText.quoted(s) }

@@ -117,7 +117,7 @@ func runAudioQuickstart(out: URL, seed: UInt64) throws {
     var o = TrainingOptions()
     o.seqLen = 4000; o.batchSize = 8; o.steps = 150; o.seed = seed; o.logEvery = 25; o.threads = threads
     o.adamw.learningRate = 3e-3; o.adamw.warmupSteps = 10; o.adamw.schedule = .cosine
-    let backbone = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 64, nLayer: 2, vocabSize: 256), seed: seed)
+    let backbone = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 64, nLayer: 2, vocabSize: 256), seed: seed)
     let classifier = backbone.makeClassifier(labels: labels, pooling: .mean, bidirectional: false, seed: seed)
     let clsDir = out.appendingPathComponent("audio_classifier")
     print("2. training a waveform digit classifier: D=64, 2 layers, mean pooling, \(classifier.parameterCount) parameters; " +
@@ -138,7 +138,7 @@ func runAudioQuickstart(out: URL, seed: UInt64) throws {
     var lo = TrainingOptions()
     lo.seqLen = 4000; lo.chunkLength = 1000; lo.batchSize = 4; lo.steps = 150; lo.seed = seed; lo.logEvery = 25; lo.threads = threads
     lo.adamw.learningRate = 3e-3; lo.adamw.warmupSteps = 10; lo.adamw.schedule = .cosine
-    let lm = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 64, nLayer: 2, vocabSize: 256), seed: seed)
+    let lm = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 64, nLayer: 2, vocabSize: 256), seed: seed)
     let lmDir = out.appendingPathComponent("audio_lm")
     print("3. training a waveform LM: D=64, 2 layers, \(lm.parameterCount) parameters; \(lo.steps) steps × \(lo.batchSize) windows × \(lo.seqLen) samples " +
           "(truncated backprop every \(lo.chunkLength)), on \(stream.count) samples")

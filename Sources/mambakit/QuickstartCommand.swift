@@ -74,7 +74,7 @@ struct QuickstartCommand: ParsableCommand {
         o.seqLen = seqLen; o.batchSize = batchSize; o.steps = steps; o.seed = seed; o.logEvery = 25
         o.adamw.learningRate = lr; o.adamw.warmupSteps = max(1, steps / 20); o.adamw.schedule = .cosine
         let config = MambaConfig(dModel: dModel, nLayer: nLayer, vocabSize: tok.vocabularySize)
-        let model = MambaModel.randomlyInitialised(config: config, seed: seed)
+        let model = try MambaModel.randomlyInitialised(config: config, seed: seed)
         let trainer = try Trainer(model: model, tokens: train.tokens, options: o, source: data)
         print("1. data: \(train.byteCount) bytes of KJV (Genesis–Acts) to train, \(test.byteCount) held out (Romans–Revelation)")
         print("2. training a byte-level Mamba: D=\(dModel), \(nLayer) layers, \(model.parameterCount) parameters; \(steps) steps × \(batchSize) × \(seqLen) bytes")

@@ -39,7 +39,7 @@ func runDNAQuickstart(out: URL, seed: UInt64) throws {
     o.seqLen = window; o.batchSize = 16; o.steps = 500; o.seed = seed; o.logEvery = 50
     o.adamw.learningRate = 3e-3; o.adamw.warmupSteps = 15; o.adamw.schedule = .cosine
     let tok = NucleotideTokenizer()
-    let base = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 64, nLayer: 2, vocabSize: tok.vocabularySize), seed: seed)
+    let base = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 64, nLayer: 2, vocabSize: tok.vocabularySize), seed: seed)
     let model = base.makeClassifier(labels: labels, pooling: .mean, bidirectional: false, seed: seed)
     let trainer = try Trainer(model: model, examples: train, options: o, augment: DNAClassifier.reverseComplementAugment, source: root)
     print("2. training a Mamba classifier: D=64, 2 layers, mean pooling, \(model.parameterCount) parameters; " +

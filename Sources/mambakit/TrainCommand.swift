@@ -81,12 +81,12 @@ struct TrainingArguments: ParsableArguments {
     func makeModel(defaultVocab: Int? = nil) throws -> MambaModel {
         if let dir = initFrom { return try MambaModel.load(directory: URL(fileURLWithPath: dir)) }
         if let file = config {
-            return MambaModel.randomlyInitialised(config: try MambaConfig.load(from: URL(fileURLWithPath: file)), seed: seed)
+            return try MambaModel.randomlyInitialised(config: try MambaConfig.load(from: URL(fileURLWithPath: file)), seed: seed)
         }
         guard let d = dModel, let n = nLayer, let v = vocabSize ?? defaultVocab else {
             throw CLIError.usage("say which model to train: --init DIR, --resume DIR, --config FILE, or --d-model, --n-layer and --vocab-size")
         }
-        return MambaModel.randomlyInitialised(config: MambaConfig(dModel: d, nLayer: n, vocabSize: v, dState: dState), seed: seed)
+        return try MambaModel.randomlyInitialised(config: MambaConfig(dModel: d, nLayer: n, vocabSize: v, dState: dState), seed: seed)
     }
 }
 

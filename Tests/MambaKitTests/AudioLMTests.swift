@@ -15,7 +15,7 @@ private func sine(_ f: Double, rate: Int, count: Int, amplitude: Double = 0.5, p
 
 /// A random waveform LM (V = 256) saved with audio.json into `dir`.
 private func savedAudioLM(_ dir: URL, rate: Int, seed: UInt64 = 7) throws -> MambaModel {
-    let m = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 256, dState: 8), seed: seed)
+    let m = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 256, dState: 8), seed: seed)
     try m.save(to: dir)
     try AudioSettings(sampleRate: rate, encoding: .muLaw, task: "lm").save(to: dir)
     return m
@@ -74,7 +74,7 @@ final class AudioLMTests: XCTestCase {
     /// Bits per sample over whole clips with the state carried between 97-sample windows equals one
     /// parallel pass per clip, and both equal the Double softmax of the full logits.
     func testEvaluationWithStatePassingEqualsOnePass() throws {
-        let m = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 256, dState: 8), seed: 3)
+        let m = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 256, dState: 8), seed: 3)
         let s = AudioSettings(sampleRate: 8000)
         let clips = [s.encode(sine(440, rate: 8000, count: 700)), s.encode(sine(97, rate: 8000, count: 1300, amplitude: 0.05))]
         let chunked = try AudioLM.evaluate(model: m, clips: clips, silence: s.silence, chunkLength: 97)
@@ -99,7 +99,7 @@ final class AudioLMTests: XCTestCase {
     /// Greedy generation through the recurrent path picks, at every step, the argmax of the parallel
     /// logits over prompt + generated so far.
     func testGreedyGenerationMatchesParallelArgmax() throws {
-        let m = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 256, dState: 8), seed: 11)
+        let m = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 256, dState: 8), seed: 11)
         let s = AudioSettings(sampleRate: 8000)
         let prompt = s.encode(sine(300, rate: 8000, count: 50))
         let gen = try AudioLM.generate(model: m, prompt: prompt, count: 40, silence: s.silence, temperature: 0, seed: 1)
@@ -230,7 +230,7 @@ final class AudioClassifyTests: XCTestCase {
         let s = AudioSettings(sampleRate: 8000, task: "classify")
         let trainEx = try AudioClassifier.examples(trainClips, labels: labels, settings: s)
         let testEx = try AudioClassifier.examples(testClips, labels: labels, settings: s)
-        let base = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 256, dState: 8), seed: 5)
+        let base = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 256, dState: 8), seed: 5)
         let model = base.makeClassifier(labels: labels, pooling: .mean, bidirectional: false, seed: 5)
         var o = TrainingOptions()
         o.seqLen = 128; o.batchSize = 8; o.steps = 40; o.threads = 2

@@ -15,7 +15,7 @@ final class CheckpointRetentionTests: XCTestCase {
     /// Leftovers of each kind are cleared; a checkpoint set aside while its step was being saved again
     /// (and that `latest` still names) is restored, not deleted.
     func testLeftoversAreClearedAndAsideCheckpointRestored() throws {
-        let model = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 8, nLayer: 1, vocabSize: 6), seed: 1)
+        let model = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 8, nLayer: 1, vocabSize: 6), seed: 1)
         var o = TrainingOptions(); o.seqLen = 8; o.batchSize = 2; o.steps = 3; o.threads = 1
         let tokens = (0..<200).map { Int32($0 % 6) }
         let trainer = try Trainer(model: model, tokens: tokens, options: o)

@@ -86,7 +86,7 @@ final class ClassifierTests: XCTestCase {
     /// makeClassifier keeps a language model's backbone (fine-tuning), adds a head and reverse mixers
     /// that start as copies of the forward ones; a bidirectional model refuses next-token training.
     func testMakeClassifierFromLanguageModel() throws {
-        let lm = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 32, nLayer: 2, vocabSize: 10), seed: 3)
+        let lm = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 32, nLayer: 2, vocabSize: 10), seed: 3)
         let clf = lm.makeClassifier(labels: ["a", "b"], pooling: .last, bidirectional: true, seed: 4)
         XCTAssertEqual(clf.config.numLabels, 2)
         for s in lm.layout.slices where s.name != "lm_head.weight" {
@@ -111,7 +111,7 @@ final class ClassifierTests: XCTestCase {
         }
         let train = (0..<400).map { _ in example() }, test = (0..<200).map { _ in example() }
         for bidirectional in [false, true] {
-            let base = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 32, nLayer: 2, vocabSize: 8), seed: 1)
+            let base = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 32, nLayer: 2, vocabSize: 8), seed: 1)
             let model = base.makeClassifier(labels: ["no", "yes"], pooling: .mean, bidirectional: bidirectional, seed: 2)
             var o = TrainingOptions()
             o.seqLen = 64; o.batchSize = 16; o.steps = 200; o.threads = 2
@@ -125,7 +125,7 @@ final class ClassifierTests: XCTestCase {
             XCTAssertGreaterThan(m.accuracy, 0.85)   // chance is 0.5
         }
         // resume is exact
-        let base = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 1, vocabSize: 8), seed: 1)
+        let base = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 1, vocabSize: 8), seed: 1)
         var o = TrainingOptions()
         o.seqLen = 16; o.batchSize = 4; o.steps = 6; o.threads = 1
         let augment: (inout [Int32], inout SeededRandom) -> Void = { t, r in if r.below(2) == 1 { t.reverse() } }
@@ -141,7 +141,7 @@ final class ClassifierTests: XCTestCase {
 
     /// Labels outside the head and empty examples are refused with the example named.
     func testBadExamples() throws {
-        let model = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 1, vocabSize: 8), seed: 1)
+        let model = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 1, vocabSize: 8), seed: 1)
             .makeClassifier(labels: ["a", "b"], pooling: .mean, bidirectional: false, seed: 1)
         XCTAssertThrowsError(try Trainer(model: model, examples: [LabeledSequence(tokens: [1, 2], label: 2)],
                                          options: TrainingOptions(), source: "x.csv")) {

@@ -264,6 +264,83 @@ final class ConfigTests: XCTestCase {
         assertLoadFails(#"{"d_model": 16, "n_layer": "two", "vocab_size": 10}"#, matches: invalidValue("n_layer"))
     }
 
+    // MARK: Bounds (issue #17)
+
+    /// Every dimension is bounded by name before anything is allocated: huge, beyond-Int, negative and
+    /// zero values are each one clear error naming the file and key.
+    func testConfigDimensionsAreBounded() {
+        let base: [String: String] = ["hidden_size": "16", "num_hidden_layers": "2", "vocab_size": "10"]
+        for key in ["hidden_size", "state_size", "conv_kernel", "intermediate_size", "time_step_rank",
+                    "num_hidden_layers", "vocab_size", "expand"] {
+            for value in ["16777216", "2147483648", "1e18", "99999999999999999999999", "-1", "0", "-9223372036854775808"] {
+                var fields = base
+                fields[key] = value
+                let text = "{" + fields.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + "}"
+                assertLoadFails(text) { error, path in
+                    guard case .invalidConfigValue(path, key, _) = error else { return false }
+                    return error.description.contains(key) && !error.description.contains("\n")
+                }
+            }
+        }
+        // mamba_ssm names
+        for (key, json) in [("d_model", #""d_model": 16777216, "n_layer": 2"#), ("n_layer", #""d_model": 16, "n_layer": 2147483648"#)] {
+            assertLoadFails("{\(json), \"vocab_size\": 10}", matches: invalidValue(key))
+        }
+        assertLoadFails(#"{"d_model": 16, "n_layer": 2, "vocab_size": 10, "ssm_cfg": {"d_state": 16777216}}"#,
+                        matches: invalidValue("ssm_cfg.d_state"))
+        assertLoadFails(#"{"hidden_size": 65536, "num_hidden_layers": 2, "vocab_size": 10, "expand": 8}"#,
+                        matches: invalidValue("expand"))
+    }
+
+    func testClassifierLabelsAreBounded() {
+        let base = #""hidden_size": 16, "num_hidden_layers": 2, "vocab_size": 10, "architectures": ["MambaForSequenceClassification"]"#
+        for n in ["16777216", "2147483648", "-1", "1e18"] {
+            assertLoadFails("{\(base), \"num_labels\": \(n)}", matches: invalidValue("num_labels"))
+        }
+        // A huge id2label id is an error, not a trap or a giant allocation.
+        for id in ["2147483648", "16777216", "9223372036854775807", "-1", "99999999999999999999999", "2"] {
+            assertLoadFails("{\(base), \"id2label\": {\"0\": \"a\", \"\(id)\": \"b\"}}") { error, path in
+                guard case .invalidConfigValue(path, "id2label", let detail) = error else { return false }
+                return id == "99999999999999999999999" || detail.contains(id)
+            }
+        }
+        // With num_labels, ids up to num_labels − 1 are fine (the others are named LABEL_i).
+        let config = try? MambaConfig.load(from: directory(with: "{\(base), \"num_labels\": 4, \"id2label\": {\"0\": \"a\", \"3\": \"d\"}}"))
+        XCTAssertEqual(config?.labels, ["a", "LABEL_1", "LABEL_2", "d"])
+        assertLoadFails("{\(base), \"num_labels\": 4, \"id2label\": {\"4\": \"e\"}}", matches: invalidValue("id2label"))
+    }
+
+    /// Dimensions each within bounds can still describe an absurd model: the total is computed with
+    /// overflow checks and refused above 2^34 parameters, with the bytes it would need.
+    func testTotalParameterCountIsBounded() {
+        assertLoadFails(#"{"hidden_size": 65536, "intermediate_size": 262144, "num_hidden_layers": 4096, "vocab_size": 4194304}"#) { error, path in
+            guard case .modelTooLarge(path, let count?, 1 << 34) = error else { return false }
+            return count > 1 << 34 && error.description.contains("bytes") && error.description.contains("TiB")
+        }
+        let huge = MambaConfig(dModel: 1 << 40, nLayer: 1 << 40, vocabSize: 1 << 40)
+        XCTAssertNil(huge.checkedParameterCount)
+        XCTAssertEqual(huge.parameterCount, Int.max)
+        XCTAssertEqual(CheckpointError.modelTooLarge(path: "p", parameters: nil, limit: 1 << 34).description.contains("64-bit"), true)
+        XCTAssertEqual(MambaConfig(dModel: 768, nLayer: 24, vocabSize: 50280).checkedParameterCount, mamba130mParameters)
+    }
+
+    /// residual_in_fp32 = false and unknown Δ init schemes are refused, naming the file, key, value and what is supported.
+    func testIgnoredInitialisationKeysAreRejected() {
+        let base = #""hidden_size": 16, "num_hidden_layers": 2, "vocab_size": 10"#
+        assertLoadFails(#"{\#(base), "residual_in_fp32": false}"#) { error, path in
+            guard case .invalidConfigValue(path, "residual_in_fp32", let detail) = error else { return false }
+            return detail.contains("false") && detail.contains("only true")
+        }
+        assertLoadFails(#"{"d_model": 16, "n_layer": 2, "vocab_size": 10, "residual_in_fp32": false}"#, matches: invalidValue("residual_in_fp32"))
+        assertLoadFails(#"{\#(base), "time_step_init_scheme": "xavier"}"#) { error, path in
+            guard case .invalidConfigValue(path, "time_step_init_scheme", let detail) = error else { return false }
+            return detail.contains("\"xavier\"") && detail.contains("\"random\"") && detail.contains("\"constant\"")
+        }
+        assertLoadFails(#"{"d_model": 16, "n_layer": 2, "vocab_size": 10, "ssm_cfg": {"dt_init": "xavier"}}"#, matches: invalidValue("ssm_cfg.dt_init"))
+        // Kept for round-tripping: any non-negative initializer_range and either rescale value load.
+        XCTAssertEqual(try MambaConfig.load(from: directory(with: #"{\#(base), "initializer_range": 0.05, "rescale_prenorm_residual": true}"#)).initializerRange, 0.05)
+    }
+
     func testInvalidJSON() {
         for text in [#"{"hidden_size": 16, "#, "not json at all", "", #"{"a": tru}"#] {
             assertLoadFails(text) { error, path in
@@ -290,7 +367,7 @@ final class ConfigTests: XCTestCase {
         let dir = scratchDirectory().appendingPathComponent("saved")   // created by write(to:)
         let config = MambaConfig(dModel: 80, nLayer: 5, vocabSize: 1001, dState: 12, dConv: 3, expand: 3,
                                  dInner: 250, dtRank: 9, useBias: true, useConvBias: false,
-                                 layerNormEpsilon: 1e-6, residualInFp32: false, tieWordEmbeddings: false,
+                                 layerNormEpsilon: 1e-6, residualInFp32: true, tieWordEmbeddings: false,
                                  timeStepScale: 0.5, timeStepMin: 0.0005, timeStepMax: 0.05, timeStepFloor: 2e-4,
                                  timeStepInitScheme: "constant", initializerRange: 0.03, rescalePrenormResidual: true,
                                  bosTokenId: 1, eosTokenId: 2, padTokenId: nil)

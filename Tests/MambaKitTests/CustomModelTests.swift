@@ -133,7 +133,7 @@ final class CustomModelTests: XCTestCase {
         let train = (0..<300).map { _ in example() }, test = (0..<200).map { _ in example() }
         let config = MambaConfig(dModel: 16, nLayer: 2, vocabSize: 1)
         let head = ClassifierConfig(labels: ["no", "yes"], pooling: .mean, input: .features(F))
-        let model = SequenceClassifier.randomlyInitialised(backbone: config, head: head, seed: 1)
+        let model = try SequenceClassifier.randomlyInitialised(backbone: config, head: head, seed: 1)
         var o = TrainingOptions()
         o.seqLen = 32; o.batchSize = 16; o.steps = 150; o.threads = 2
         o.adamw.learningRate = 5e-3; o.adamw.weightDecay = 0; o.adamw.warmupSteps = 10
@@ -146,7 +146,7 @@ final class CustomModelTests: XCTestCase {
 
         var o2 = o; o2.steps = 6; o2.threads = 1; o2.batchSize = 4
         let a = try Trainer(objective: FeatureClassificationObjective(
-            model: SequenceClassifier.randomlyInitialised(backbone: config, head: head, seed: 2), examples: train, source: "s"), options: o2)
+            model: try SequenceClassifier.randomlyInitialised(backbone: config, head: head, seed: 2), examples: train, source: "s"), options: o2)
         for _ in 0..<3 { _ = try a.trainStep() }
         let dir = temporaryDirectory(self)
         try a.saveCheckpoint(to: dir)

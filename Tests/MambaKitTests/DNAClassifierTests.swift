@@ -41,7 +41,7 @@ final class DNAClassifierTests: XCTestCase {
     }
 
     func tinyClassifier(bidirectional: Bool) -> MambaModel {
-        let base = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 10, dState: 4), seed: 3)
+        let base = try! MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 10, dState: 4), seed: 3)
         return base.makeClassifier(labels: ["x", "y", "z"], pooling: .mean, bidirectional: bidirectional, seed: 4)
     }
 
@@ -66,7 +66,7 @@ final class DNAClassifierTests: XCTestCase {
     }
 
     func testStreamedBitsPerBaseMatchLogProbs() throws {
-        let m = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 10, dState: 4), seed: 5)
+        let m = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 10, dState: 4), seed: 5)
         var rng = SeededRandom(seed: 2)
         let bases = Array("ACGTN".utf8)
         let records: [[UInt8]] = [300, 1, 77].map { n in (0..<n).map { _ in bases[rng.below(5)] } }

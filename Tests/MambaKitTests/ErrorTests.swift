@@ -38,6 +38,21 @@ final class ErrorTests: XCTestCase {
         }
     }
 
+    /// A config far larger than its weights (but under the parameter limit: 8 layers of width 16384,
+    /// ~52 GB as Float32) is checked against the safetensors headers before the parameter block is allocated.
+    func testConfigIsCheckedAgainstTensorsBeforeAllocating() throws {
+        let dir = try copyFixture("tiny_f32")
+        let config = MambaConfig(dModel: 16384, nLayer: 8, vocabSize: 1000)
+        XCTAssertLessThan(config.parameterCount, MambaConfig.maximumParameterCount)
+        try config.write(to: dir)
+        XCTAssertThrowsError(try MambaModel.load(directory: dir)) { e in
+            guard case let CheckpointError.shapeMismatch(_, name, expected, _) = e else { return XCTFail("\(e)") }
+            XCTAssertEqual(name, "backbone.embeddings.weight")
+            XCTAssertEqual(expected, [1000, 16384])
+            XCTAssertTrue("\(e)".contains("model.safetensors"), "\(e)")
+        }
+    }
+
     func testMissingTensorIsNamed() throws {
         let src = try MambaModel.load(directory: Fixtures.dir("tiny_f32"))
         let dir = temporaryDirectory(self)

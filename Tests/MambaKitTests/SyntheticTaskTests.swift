@@ -65,7 +65,7 @@ final class SyntheticTaskTests: XCTestCase {
     /// the accuracy scorer's chunked recurrent pass agrees with one pass.
     func testObjectiveAndScorer() throws {
         let task = InductionHeads(length: 32, dataTokens: 8)
-        let model = MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: task.vocabSize), seed: 1)
+        let model = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: task.vocabSize), seed: 1)
         var o = TrainingOptions(); o.batchSize = 8; o.seqLen = task.length; o.steps = 20; o.threads = 2
         let trainer = try Trainer(objective: SyntheticTaskObjective(model: model, task: task), options: o)
         let first = try trainer.trainStep().loss

@@ -41,6 +41,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     /// A config.json key has the wrong type or an out-of-range value.
     case invalidConfigValue(path: String, key: String, detail: String)
 
+    /// A config.json describes a model of more than `limit` parameters (`parameters` is nil when the
+    /// count does not even fit an `Int`); it is refused before anything is allocated.
+    case modelTooLarge(path: String, parameters: Int?, limit: Int)
+
     // MARK: safetensors
 
     /// A safetensors header is malformed or inconsistent with the file: truncated file,
@@ -78,7 +82,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     public var path: String {
         switch self {
         case .fileNotFound(let path, _), .unreadable(let path, _), .invalidJSON(let path, _),
-             .missingConfigKey(let path, _), .invalidConfigValue(let path, _, _),
+             .missingConfigKey(let path, _), .invalidConfigValue(let path, _, _), .modelTooLarge(let path, _, _),
              .invalidHeader(let path, _), .missingTensor(let path, _),
              .shapeMismatch(let path, _, _, _), .unsupportedDType(let path, _, _),
              .invalidIndex(let path, _), .writeFailed(let path, _):
@@ -106,6 +110,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
             return "add \"\(key)\" to config.json"
         case .invalidConfigValue:
             return "fix the value in config.json (see the Hugging Face MambaConfig documentation)"
+        case .modelTooLarge:
+            return "check hidden_size, intermediate_size, num_hidden_layers and vocab_size in config.json"
         case .invalidHeader:
             return "the safetensors file is corrupt or truncated; re-download or re-export it"
         case .missingTensor:
@@ -141,6 +147,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
             return "required key \"\(key)\" is missing"
         case .invalidConfigValue(_, let key, let detail):
             return "key \"\(key)\" has an invalid value: \(detail)"
+        case .modelTooLarge(_, let parameters, let limit):
+            let count = parameters.map { "\($0) parameters (\(Self.byteText(Double($0) * 4)) as Float32)" }
+                ?? "more parameters than fit a 64-bit integer"
+            return "the config describes a model of \(count), above the supported \(limit) parameters (\(Self.byteText(Double(limit) * 4)))"
         case .invalidHeader(_, let detail):
             return "invalid safetensors header: \(detail)"
         case .missingTensor(_, let name):
@@ -156,6 +166,15 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
         case .writeFailed(_, let reason):
             return "write failed: \(reason)"
         }
+    }
+
+    /// A byte count for messages, e.g. "17179869184 bytes (16.0 GiB)".
+    static func byteText(_ bytes: Double) -> String {
+        let units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var value = bytes, unit = -1
+        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+        let exact = bytes < 0x1p63 ? String(Int64(bytes)) : String(format: "%.3g", bytes)
+        return unit < 0 ? "\(exact) bytes" : "\(exact) bytes, " + String(format: "%.1f ", value) + units[unit]
     }
 
     /// One line: `checkpoint error: <path>: <problem> — <hint>`.

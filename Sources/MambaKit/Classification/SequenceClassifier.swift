@@ -91,7 +91,10 @@ public final class SequenceClassifier: TrainableModel {
 
     /// mamba_ssm's initialisation for the backbone (see ``MambaModel/randomlyInitialised(config:seed:)``),
     /// U(±1/sqrt(F)) for an input projection's weight and bias, U(±1/sqrt(D)) and zero bias for the head.
-    public static func randomlyInitialised(backbone config: MambaConfig, head: ClassifierConfig, seed: UInt64) -> SequenceClassifier {
+    ///
+    /// - Throws: ``ModelError/unsupportedInitialisation(key:value:detail:)`` as ``MambaModel/randomlyInitialised(config:seed:)``.
+    public static func randomlyInitialised(backbone config: MambaConfig, head: ClassifierConfig, seed: UInt64) throws -> SequenceClassifier {
+        try config.checkInitialisationKeys()
         let m = SequenceClassifier(backbone: config, head: head)
         var rng = SeededRandom(seed: seed)
         m.backbone.initialise(random: &rng)

@@ -45,7 +45,9 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
     public var useConvBias: Bool
     /// RMSNorm epsilon (HF `layer_norm_epsilon`; fixed 1e-5 in mamba_ssm).
     public var layerNormEpsilon: Float
-    /// Whether the residual stream is kept in float32. Default true.
+    /// Whether the residual stream is kept in float32. Default true, and the only value supported:
+    /// MambaKit computes in float32 throughout. ``load(from:)`` rejects `residual_in_fp32: false`
+    /// and ``MambaModel/randomlyInitialised(config:seed:)`` a config made with `false`.
     public var residualInFp32: Bool
     /// Whether the LM head shares the embedding matrix (HF `tie_word_embeddings`, mamba_ssm `tie_embeddings`).
     public var tieWordEmbeddings: Bool
@@ -62,11 +64,23 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
     public var timeStepMax: Float
     /// Lower clamp of the initial Δ (HF `time_step_floor`, mamba_ssm `dt_init_floor`). Default 1e-4.
     public var timeStepFloor: Float
-    /// `dt_proj` weight initialisation, `"random"` or `"constant"` (HF `time_step_init_scheme`, mamba_ssm `dt_init`).
+    /// `dt_proj` weight initialisation (HF `time_step_init_scheme`, mamba_ssm `dt_init`): `"random"`,
+    /// U(±dt_scale/√R), or `"constant"`, every weight dt_scale/√R — mamba_ssm's two schemes, both
+    /// honoured by ``MambaModel/randomlyInitialised(config:seed:)``. ``load(from:)`` rejects any other value.
     public var timeStepInitScheme: String
-    /// Standard deviation of the embedding initialisation (HF default 0.1; mamba_ssm uses 0.02).
+    /// The Hugging Face `initializer_range` (HF default 0.1; mamba_ssm's `_init_weights` uses 0.02).
+    ///
+    /// Kept for round-tripping config.json only: ``MambaModel/randomlyInitialised(config:seed:)``
+    /// follows mamba_ssm and always draws embeddings (and an untied LM head) from N(0, 0.02),
+    /// whatever this says. So that a value is never silently ignored, it refuses a config whose
+    /// value is neither 0.1 (the Hugging Face default that configs carry) nor 0.02 (what is applied).
     public var initializerRange: Float
-    /// Whether `out_proj` weights are scaled by 1/√nLayer at initialisation (HF default false; mamba_ssm true).
+    /// The Hugging Face `rescale_prenorm_residual` (HF default false; mamba_ssm's `_init_weights` true).
+    ///
+    /// Kept for round-tripping config.json only: ``MambaModel/randomlyInitialised(config:seed:)``
+    /// follows mamba_ssm and always divides the `out_proj` initialisation bound by √nLayer, whatever
+    /// this says (false, the default of `MambaConfig(dModel:nLayer:vocabSize:)`, and true, which
+    /// describes what is done, are both accepted).
     public var rescalePrenormResidual: Bool
 
     // MARK: Tokens
@@ -143,20 +157,38 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
 
     // MARK: Derived
 
-    /// The number of parameters (an untied LM head counted separately; a tied one once).
-    public var parameterCount: Int {
+    /// The number of parameters (an untied LM head counted separately; a tied one once);
+    /// `Int.max` when the count does not fit an `Int` (see ``checkedParameterCount``).
+    public var parameterCount: Int { checkedParameterCount ?? Int.max }
+
+    /// The number of parameters, computed with overflow checks: nil when it does not fit an `Int`
+    /// (a config made in memory with absurd dimensions; ``load(from:)`` refuses such files).
+    public var checkedParameterCount: Int? {
+        var overflow = false
+        func mul(_ a: Int, _ b: Int) -> Int {
+            let (p, o) = a.multipliedReportingOverflow(by: b); overflow = overflow || o; return p
+        }
+        func add(_ terms: Int...) -> Int {
+            terms.reduce(0) { let (s, o) = $0.addingReportingOverflow($1); overflow = overflow || o; return s }
+        }
         let D = dModel, E = dInner, N = dState, K = dConv, R = dtRank, V = vocabSize
-        var layer = D                                   // norm
-        layer += 2 * E * D + (useBias ? 2 * E : 0)      // in_proj
-        layer += E * K + (useConvBias ? E : 0)          // conv1d
-        layer += (R + 2 * N) * E                        // x_proj
-        layer += E * R + E                              // dt_proj (+ bias)
-        layer += E * N                                  // A_log
-        layer += E                                      // D
-        layer += D * E + (useBias ? D : 0)              // out_proj
-        let reverse = bidirectional ? E * K + (useConvBias ? E : 0) + (R + 2 * N) * E + E * R + E + E * N + E : 0
-        return V * D + nLayer * (layer + reverse) + D + (tieWordEmbeddings ? 0 : V * D) + numLabels * (D + 1)
+        let mixer = add(mul(E, K), useConvBias ? E : 0,         // conv1d
+                        mul(add(R, mul(2, N)), E),              // x_proj
+                        mul(E, R), E,                           // dt_proj (+ bias)
+                        mul(E, N),                              // A_log
+                        E)                                      // D
+        let layer = add(D,                                      // norm
+                        mul(mul(2, E), D), useBias ? mul(2, E) : 0,  // in_proj
+                        mixer,
+                        mul(D, E), useBias ? D : 0,             // out_proj
+                        bidirectional ? mixer : 0)              // the reverse mixer
+        let total = add(mul(V, D), mul(nLayer, layer), D, tieWordEmbeddings ? 0 : mul(V, D), mul(numLabels, add(D, 1)))
+        return overflow ? nil : total
     }
+
+    /// The most parameters a config may describe (2³⁴ floats, 64 GiB as Float32); ``load(from:)``
+    /// refuses larger models before anything is allocated.
+    public static let maximumParameterCount = 1 << 34
 
     /// A one-line summary, e.g. `Mamba d_model=768 n_layer=24 vocab=50280 … 129.1M parameters`.
     public var description: String {
@@ -186,19 +218,7 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         guard FileManager.default.fileExists(atPath: path) else {
             throw CheckpointError.fileNotFound(path: path)
         }
-        let data: Data
-        do {
-            data = try Data(contentsOf: fileURL)
-        } catch {
-            throw CheckpointError.unreadable(path: path, reason: error.localizedDescription)
-        }
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(data)
-        } catch let failure as JSONValue.ParseFailure {
-            throw CheckpointError.invalidJSON(path: path, detail: failure.message)
-        }
-        return try MambaConfig(json: json, path: path)
+        return try MambaConfig(json: JSONValue.read(contentsOf: fileURL), path: path)
     }
 
     /// Parses an already-decoded config object; `path` is used in error messages.
@@ -239,14 +259,14 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             useBias: try r.bool("use_bias") ?? false,
             useConvBias: try r.bool("use_conv_bias") ?? true,
             layerNormEpsilon: try r.float("layer_norm_epsilon") ?? 1e-5,
-            residualInFp32: try r.bool("residual_in_fp32") ?? true,
+            residualInFp32: try r.fp32Residual("residual_in_fp32"),
             tieWordEmbeddings: try r.bool("tie_word_embeddings") ?? true,
             padVocabSizeMultiple: 1,  // HF's vocab_size is final; pad_vocab_size_multiple is informational
             timeStepScale: try r.float("time_step_scale") ?? 1.0,
             timeStepMin: try r.float("time_step_min") ?? 0.001,
             timeStepMax: try r.float("time_step_max") ?? 0.1,
             timeStepFloor: try r.float("time_step_floor") ?? 1e-4,
-            timeStepInitScheme: try r.string("time_step_init_scheme") ?? "random",
+            timeStepInitScheme: try r.initScheme("time_step_init_scheme"),
             initializerRange: try r.float("initializer_range") ?? 0.1,
             rescalePrenormResidual: try r.bool("rescale_prenorm_residual") ?? false,
             bosTokenId: try r.tokenID("bos_token_id"),
@@ -259,12 +279,21 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
 
     /// `num_labels`, `id2label`, `classifier_pooling`, `bidirectional` (all optional).
     private mutating func readClassifier(_ r: ConfigReader) throws {
+        let maxLabels = ConfigReader.limit(of: "num_labels")
         let n = try r.int("num_labels") ?? 0
-        var names = (0..<max(n, 0)).map { "LABEL_\($0)" }
+        guard n >= 0 else { throw r.invalid("num_labels", "must not be negative, got \(n)") }
+        guard n <= maxLabels else { throw r.invalid("num_labels", "is \(n), above the supported maximum \(maxLabels)") }
+        var names = (0..<n).map { "LABEL_\($0)" }
         if case .object(let map)? = r.object["id2label"] {
+            // Ids index a dense list of classes: below num_labels, or below the number of entries without it.
+            let idLimit = min(max(n, map.count), maxLabels)
             for (k, v) in map {
-                guard let i = Int(k), i >= 0, case .string(let name) = v else {
+                guard let i = Int(k), case .string(let name) = v else {
                     throw r.invalid("id2label", "expected {\"0\": \"name\", …}, got key \(k)")
+                }
+                guard i >= 0 && i < idLimit else {
+                    throw r.invalid("id2label", "has class id \(k), outside 0..<\(idLimit) (ids must be 0 … num_labels − 1, "
+                                    + "or 0 … number of entries − 1 without num_labels; at most \(maxLabels) classes)")
                 }
                 if i >= names.count { names += (names.count...i).map { "LABEL_\($0)" } }
                 names[i] = name
@@ -301,7 +330,6 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         if case .array(let layers)? = r.object["attn_layer_idx"], !layers.isEmpty {
             throw r.invalid("attn_layer_idx", "lists attention layers; hybrid attention models are not supported")
         }
-        _ = try r.bool("residual_in_fp32")
         _ = try r.bool("fused_add_norm")
 
         let ssm: ConfigReader
@@ -326,14 +354,14 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             useBias: try ssm.bool("bias") ?? false,
             useConvBias: try ssm.bool("conv_bias") ?? true,
             layerNormEpsilon: 1e-5,
-            residualInFp32: try r.bool("residual_in_fp32") ?? true,
+            residualInFp32: try r.fp32Residual("residual_in_fp32"),
             tieWordEmbeddings: try r.bool("tie_embeddings") ?? true,
             padVocabSizeMultiple: multiple,
             timeStepScale: try ssm.float("dt_scale") ?? 1.0,
             timeStepMin: try ssm.float("dt_min") ?? 0.001,
             timeStepMax: try ssm.float("dt_max") ?? 0.1,
             timeStepFloor: try ssm.float("dt_init_floor") ?? 1e-4,
-            timeStepInitScheme: try ssm.string("dt_init") ?? "random",
+            timeStepInitScheme: try ssm.initScheme("dt_init"),
             initializerRange: 0.02,            // mamba_ssm's _init_weights default
             rescalePrenormResidual: true,      // mamba_ssm's _init_weights default
             bosTokenId: 0, eosTokenId: 0, padTokenId: 0)
@@ -358,8 +386,36 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         guard timeStepFloor >= 0 else { throw invalid("time_step_floor", "must not be negative, got \(timeStepFloor)") }
         guard timeStepScale > 0 else { throw invalid("time_step_scale", "must be positive, got \(timeStepScale)") }
         guard initializerRange >= 0 else { throw invalid("initializer_range", "must not be negative, got \(initializerRange)") }
-        guard ["random", "constant"].contains(timeStepInitScheme) else {
-            throw invalid("time_step_init_scheme", "is \"\(timeStepInitScheme)\", expected \"random\" or \"constant\"")
+        guard let count = checkedParameterCount, count <= Self.maximumParameterCount else {
+            throw CheckpointError.modelTooLarge(path: path, parameters: checkedParameterCount, limit: Self.maximumParameterCount)
+        }
+    }
+
+    // MARK: Initialisation keys
+
+    /// The `initializer_range` values ``MambaModel/randomlyInitialised(config:seed:)`` accepts:
+    /// the Hugging Face default that configs carry and mamba_ssm's 0.02, which is what it applies.
+    public static let acceptedInitializerRanges: [Float] = [0.1, 0.02]
+
+    /// Throws ``ModelError/unsupportedInitialisation(key:value:detail:)`` when random initialisation
+    /// would silently ignore a value of this config (see ``initializerRange``, ``residualInFp32``,
+    /// ``timeStepInitScheme``).
+    public func checkInitialisationKeys() throws {
+        guard Self.acceptedInitializerRanges.contains(initializerRange) else {
+            throw ModelError.unsupportedInitialisation(
+                key: "initializer_range", value: "\(initializerRange)",
+                detail: "initialisation follows mamba_ssm (embeddings N(0, 0.02), out_proj scaled by 1/√n_layer) and "
+                    + "does not use initializer_range, which is kept for round-tripping only; set it to 0.1 (the "
+                    + "Hugging Face default) or 0.02")
+        }
+        guard residualInFp32 else {
+            throw ModelError.unsupportedInitialisation(
+                key: "residual_in_fp32", value: "false", detail: "MambaKit computes in float32 throughout; only true is supported")
+        }
+        guard timeStepInitScheme == "random" || timeStepInitScheme == "constant" else {
+            throw ModelError.unsupportedInitialisation(
+                key: "time_step_init_scheme", value: "\"\(timeStepInitScheme)\"",
+                detail: "supported are \"random\" and \"constant\" (mamba_ssm's dt_init schemes)")
         }
     }
 
@@ -453,6 +509,24 @@ private struct ConfigReader {
     /// Integers above this are rejected as implausible (and to keep shape products far from overflow).
     static let maximumDimension = 1 << 24
 
+    /// The largest value accepted for each dimension (Hugging Face and mamba_ssm names): far above any
+    /// published Mamba model, and small enough that a corrupt or hostile config.json is refused by
+    /// name before anything is allocated. Other integer keys are bounded by ``maximumDimension``.
+    static let dimensionLimits: [String: Int] = [
+        "hidden_size": 1 << 16, "d_model": 1 << 16,
+        "intermediate_size": 1 << 18,
+        "num_hidden_layers": 1 << 12, "n_layer": 1 << 12,
+        "vocab_size": 1 << 22,
+        "state_size": 1 << 12, "d_state": 1 << 12,
+        "conv_kernel": 1 << 10, "d_conv": 1 << 10,
+        "time_step_rank": 1 << 16, "dt_rank": 1 << 16,
+        "expand": 1 << 8,
+        "num_labels": 1 << 16,
+    ]
+
+    /// The largest value accepted for `key` (without the `ssm_cfg.` prefix).
+    static func limit(of key: String) -> Int { dimensionLimits[key] ?? maximumDimension }
+
     func has(_ key: String) -> Bool {
         if let value = object[key], value != .null { return true }
         return false
@@ -473,8 +547,10 @@ private struct ConfigReader {
         switch value {
         case .int(let i):
             return i
-        case .double(let d) where d == d.rounded() && abs(d) <= Double(Self.maximumDimension):
-            return Int(d)
+        case .double(let d) where d == d.rounded():
+            // A whole number written as 16.0 or 1e18; beyond Int it cannot be any dimension.
+            guard let i = Int(exactly: d) else { throw invalid(key, "is \(value.compactText), far outside the supported range") }
+            return i
         default:
             throw invalid(key, "expected an integer, got \(value.compactText)")
         }
@@ -483,7 +559,8 @@ private struct ConfigReader {
     func positiveInt(_ key: String) throws -> Int? {
         guard let i = try int(key) else { return nil }
         guard i > 0 else { throw invalid(key, "must be a positive integer, got \(i)") }
-        guard i <= Self.maximumDimension else { throw invalid(key, "is implausibly large (\(i))") }
+        let limit = Self.limit(of: key)
+        guard i <= limit else { throw invalid(key, "is \(i), above the supported maximum \(limit)") }
         return i
     }
 
@@ -500,9 +577,13 @@ private struct ConfigReader {
         throw CheckpointError.missingConfigKey(path: path, key: hfKey)
     }
 
+    /// `expand × dModel`, the inner width when `intermediate_size` is not given.
     func product(_ a: Int, _ b: Int, key: String) throws -> Int {
         let (p, overflow) = a.multipliedReportingOverflow(by: b)
-        guard !overflow, p <= Self.maximumDimension else { throw invalid(key, "gives an implausibly large inner width") }
+        let limit = Self.limit(of: "intermediate_size")
+        guard !overflow, p <= limit else {
+            throw invalid(key, "is \(a), which makes the inner width \(a) × \(b) above the supported maximum \(limit)")
+        }
         return p
     }
 
@@ -543,6 +624,24 @@ private struct ConfigReader {
         default:
             return try positiveInt(key)!
         }
+    }
+
+    /// `residual_in_fp32`: absent → true; false is refused (MambaKit computes in float32 throughout).
+    func fp32Residual(_ key: String) throws -> Bool {
+        guard try bool(key) ?? true else {
+            throw invalid(key, "is false; only true is supported (MambaKit keeps the residual stream, like everything "
+                          + "else, in float32; for a float32 checkpoint true computes the same)")
+        }
+        return true
+    }
+
+    /// The Δ projection's initialisation scheme: absent → "random"; only mamba_ssm's "random" and "constant".
+    func initScheme(_ key: String) throws -> String {
+        let scheme = try string(key) ?? "random"
+        guard scheme == "random" || scheme == "constant" else {
+            throw invalid(key, "is \"\(scheme)\"; supported are \"random\" and \"constant\" (mamba_ssm's dt_init schemes)")
+        }
+        return scheme
     }
 
     /// A token id: absent → 0 (the HF default), `null` → nil, otherwise a non-negative integer.

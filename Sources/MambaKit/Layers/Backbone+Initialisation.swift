@@ -5,7 +5,8 @@ extension Backbone {
     /// Initialises the backbone as `mamba_ssm` does, drawing from `rng` in checkpoint order:
     /// embedding N(0, 0.02) (an input projection: weight and bias U(±1/sqrt(F)), PyTorch's `nn.Linear`
     /// default); per block norm 1, in_proj U(±1/sqrt(D)), conv1d U(±1/sqrt(K)), x_proj U(±1/sqrt(E)),
-    /// dt_proj weight U(±R^-0.5·dt_scale), dt_proj bias = softplus⁻¹(dt) with dt log-uniform in
+    /// dt_proj weight U(±R^-0.5·dt_scale) (R^-0.5·dt_scale everywhere for `time_step_init_scheme`
+    /// "constant"), dt_proj bias = softplus⁻¹(dt) with dt log-uniform in
     /// [dt_min, dt_max] floored at dt_init_floor, A_log = log(1…N), D = 1, out_proj U(±1/sqrt(E))
     /// divided by sqrt(nLayer); norm_f 1. Reverse mixers are left for the caller (copies of the forward ones).
     public func initialise(random rng: inout SeededRandom) {
@@ -29,7 +30,8 @@ extension Backbone {
             uniform(f.conv1d, E * K, 1 / Float(K).squareRoot())
             if let b = f.conv1dBias { uniform(b, E, 1 / Float(K).squareRoot()) }
             uniform(f.xProj, (R + 2 * N) * E, 1 / Float(E).squareRoot())
-            uniform(f.dtProj, E * R, c.timeStepScale / Float(R).squareRoot())
+            let dtInitStd = c.timeStepScale / Float(R).squareRoot()
+            if c.timeStepInitScheme == "constant" { fill(f.dtProj, E * R, dtInitStd) } else { uniform(f.dtProj, E * R, dtInitStd) }
             let lo = Foundation.log(c.timeStepMin), hi = Foundation.log(c.timeStepMax)
             for e in 0..<E {
                 let dt = max(Foundation.exp(rng.uniform() * (hi - lo) + lo), c.timeStepFloor)

@@ -10,8 +10,12 @@ extension MambaModel {
     public static func load(directory: URL) throws -> MambaModel {
         let config = try MambaConfig.load(from: directory)
         let checkpoint = try SafetensorsCheckpoint(directory: directory)
+        // Every tensor the config needs is checked against the headers (whose byte ranges the reader
+        // has checked against the file sizes) before the parameter block is allocated.
+        let names = try ParameterLayout(config: config).resolve(in: checkpoint, directory: directory)
         let model = MambaModel(config: config)
-        model.checkpointNames = try model.layout.read(from: checkpoint, directory: directory, into: model.parameters)
+        try model.layout.read(from: checkpoint, names: names, into: model.parameters)
+        model.checkpointNames = names
         model.refreshDerived()
         return model
     }
@@ -37,12 +41,11 @@ extension MambaModel {
 }
 
 extension ParameterLayout {
-    /// Reads every slice of this layout from `checkpoint` (by its name or an alias) into `parameters`,
-    /// checking shapes; returns the name each tensor had in the checkpoint.
+    /// The checkpoint's name of every slice of this layout (its own name or an alias), with every
+    /// shape checked against the header — nothing is allocated or read.
     ///
     /// - Throws: ``CheckpointError`` naming the file and tensor when one is missing or of another shape.
-    @discardableResult
-    public func read(from checkpoint: SafetensorsCheckpoint, directory: URL, into parameters: FloatBuffer) throws -> [String: String] {
+    public func resolve(in checkpoint: SafetensorsCheckpoint, directory: URL) throws -> [String: String] {
         var names: [String: String] = [:]
         for slice in slices {
             let candidates = [slice.name] + Self.aliases(of: slice.name)
@@ -54,9 +57,21 @@ extension ParameterLayout {
                 throw CheckpointError.shapeMismatch(
                     path: checkpoint.path(of: name), name: name, expected: slice.shape, found: info.shape)
             }
-            try checkpoint.readFloat32(name, into: parameters.slice(slice.range))
             names[slice.name] = name
         }
+        return names
+    }
+
+    /// Reads every slice into `parameters` under the names ``resolve(in:directory:)`` found.
+    public func read(from checkpoint: SafetensorsCheckpoint, names: [String: String], into parameters: FloatBuffer) throws {
+        for slice in slices { try checkpoint.readFloat32(names[slice.name]!, into: parameters.slice(slice.range)) }
+    }
+
+    /// ``resolve(in:directory:)`` then ``read(from:names:into:)``; returns the names.
+    @discardableResult
+    public func read(from checkpoint: SafetensorsCheckpoint, directory: URL, into parameters: FloatBuffer) throws -> [String: String] {
+        let names = try resolve(in: checkpoint, directory: directory)
+        try read(from: checkpoint, names: names, into: parameters)
         return names
     }
 

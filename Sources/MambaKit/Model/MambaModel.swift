@@ -94,10 +94,19 @@ public final class MambaModel {
 
     /// A randomly initialised model, as `mamba_ssm` initialises one (seeded, reproducible):
     /// embeddings N(0, 0.02); linear weights U(±1/sqrt(fan_in)) (PyTorch's default), out_proj
-    /// divided by sqrt(nLayer); conv1d U(±1/sqrt(K)); dt_proj weight U(±R^-0.5·dt_scale);
+    /// divided by sqrt(nLayer); conv1d U(±1/sqrt(K)); dt_proj weight U(±R^-0.5·dt_scale), or
+    /// R^-0.5·dt_scale everywhere for `timeStepInitScheme == "constant"`;
     /// dt_proj bias = softplus⁻¹(dt), dt log-uniform in [dt_min, dt_max] floored at dt_init_floor;
     /// A_log = log(1…N); D = 1; norms 1; other biases 0.
-    public static func randomlyInitialised(config c: MambaConfig, seed: UInt64) -> MambaModel {
+    ///
+    /// The scheme is mamba_ssm's whatever the config's Hugging Face `initializer_range` and
+    /// `rescale_prenorm_residual` say (see ``MambaConfig/initializerRange``).
+    ///
+    /// - Throws: ``ModelError/unsupportedInitialisation(key:value:detail:)`` for a config value that
+    ///   would be silently ignored: `initializerRange` other than 0.1 (HF default) or 0.02 (applied),
+    ///   `residualInFp32 == false`, or a `timeStepInitScheme` other than "random" and "constant".
+    public static func randomlyInitialised(config c: MambaConfig, seed: UInt64) throws -> MambaModel {
+        try c.checkInitialisationKeys()
         let m = MambaModel(config: c)
         var rng = SeededRandom(seed: seed)
         m.backbone.initialise(random: &rng)

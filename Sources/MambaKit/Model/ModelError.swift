@@ -16,6 +16,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case notAClassifier
     /// Next-token logits were asked of a classifier (it has no LM head).
     case notALanguageModel
+    /// A config value that random initialisation would otherwise silently ignore.
+    case unsupportedInitialisation(key: String, value: String, detail: String)
+
 
     public var description: String {
         switch self {
@@ -30,6 +33,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "model error: \(detail)"
         case let .labelOutOfRange(label, example, n):
             return "model error: example \(example) has class id \(label), outside 0..<\(n) — the data has more classes than the model's labels"
+        case let .unsupportedInitialisation(key, value, detail):
+            return "model error: cannot initialise a model whose config has \(key) = \(value): \(detail)"
         case .notAClassifier:
             return "model error: this model has no classification head (config.json has no num_labels/id2label) — train one with `mambakit train …-classify`, or build one with makeClassifier"
         case .notALanguageModel:

@@ -269,6 +269,7 @@ public final class Trainer {
         let fm = FileManager.default
         if fm.fileExists(atPath: dir.appendingPathComponent("trainer_state.json").path) { return dir }
         let latest = dir.appendingPathComponent("latest")
+        try FileChecks.requireRegularFile(path: latest.path) { TrainingError.badCheckpoint(path: latest.path, detail: $0) }
         guard let data = fm.contents(atPath: latest.path),
               let name = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty
         else { throw TrainingError.badCheckpoint(path: dir.path, detail: "no trainer_state.json and no 'latest' file") }
@@ -313,8 +314,14 @@ public final class Trainer {
         clearLeftovers(in: ck.deletingLastPathComponent())
         let stateURL = ck.appendingPathComponent("trainer_state.json")
         let state: TrainerState
+        try FileChecks.requireRegularFile(path: stateURL.path) { TrainingError.badCheckpoint(path: stateURL.path, detail: $0) }
         do { state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateURL)) } catch {
             throw TrainingError.badCheckpoint(path: stateURL.path, detail: "unreadable trainer state (\(error))")
+        }
+        // Bound what the state asks to allocate per step (sequence length × batch) before building anything.
+        let (tokensPerStep, overflow) = state.options.seqLen.multipliedReportingOverflow(by: state.options.batchSize)
+        guard !overflow, tokensPerStep <= 1 << 28 else {
+            throw TrainingError.badCheckpoint(path: stateURL.path, detail: "seq_len \(state.options.seqLen) × batch \(state.options.batchSize) is implausibly large (at most 2^28 tokens a step)")
         }
         var options = state.options
         if let s = steps { options.steps = s }
