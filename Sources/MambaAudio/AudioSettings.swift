@@ -16,16 +16,16 @@ public enum SampleEncoding: String, Codable, CaseIterable, Sendable {
 /// ```json
 /// {"sample_rate": 16000, "encoding": "mu-law", "task": "lm"}
 /// ```
-public struct AudioSettings: Codable, Equatable, Sendable {
+public struct AudioSettings: ModelSidecar, Equatable, Sendable {
     public static let fileName = "audio.json"
 
     /// Every clip is resampled to this rate before it is tokenized.
     public var sampleRate: Int
     public var encoding: SampleEncoding
     /// `lm` (waveform language model) or `classify` (clip classifier).
-    public var task: String
+    public var task: ModelTask
 
-    public init(sampleRate: Int, encoding: SampleEncoding = .muLaw, task: String = "lm") {
+    public init(sampleRate: Int, encoding: SampleEncoding = .muLaw, task: ModelTask = .languageModel) {
         self.sampleRate = sampleRate; self.encoding = encoding; self.task = task
     }
 
@@ -50,25 +50,14 @@ public struct AudioSettings: Codable, Equatable, Sendable {
     /// The id of a zero sample (128 for both encodings): the context before a clip's first sample.
     public var silence: Int { encode([0])[0] }
 
-    /// Writes `audio.json` into a model directory.
-    public func save(to dir: URL) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let url = dir.appendingPathComponent(Self.fileName)
-        do { try (enc.encode(self) + Data("\n".utf8)).write(to: url, options: .atomic) } catch {
-            throw AudioError.writeFailed(path: url.path, reason: error.localizedDescription)
-        }
-    }
+    /// Writes `audio.json` into a model directory (atomically).
+    public func save(to dir: URL) throws { try write(to: dir) }
 
     /// Reads `audio.json` from a model directory.
     public static func load(from dir: URL) throws -> AudioSettings {
-        let url = dir.appendingPathComponent(fileName)
-        try FileChecks.requireRegularFile(url, what: "audio")
-        guard let data = FileManager.default.contents(atPath: url.path) else {
+        guard let s = try read(from: dir) else {
             throw AudioError.notAudioModel(path: dir.path, detail: "no audio.json (sample rate and encoding) in this model directory")
         }
-        do { return try JSONDecoder().decode(AudioSettings.self, from: data) } catch {
-            throw AudioError.notAudioModel(path: url.path, detail: "invalid audio.json (\(error))")
-        }
+        return s
     }
 }

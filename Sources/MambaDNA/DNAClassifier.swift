@@ -67,37 +67,26 @@ public enum DNAClassifier {
 // MARK: - Settings saved with a DNA model
 
 /// What a DNA checkpoint carries besides the model (dna.json): the tokenizer and the task.
-public struct DNASettings: Codable, Sendable, Equatable {
+public struct DNASettings: ModelSidecar, Sendable, Equatable {
     public static let fileName = "dna.json"
     public var tokenizer = NucleotideTokenizer.name
-    /// "classify" or "lm".
-    public var task: String
+    /// `classify` or `lm`.
+    public var task: ModelTask
     public var rcAugment: Bool = false
 
     enum CodingKeys: String, CodingKey { case tokenizer, task, rcAugment = "rc_augment" }
 
-    public init(task: String, rcAugment: Bool = false) { self.task = task; self.rcAugment = rcAugment }
+    public init(task: ModelTask, rcAugment: Bool = false) { self.task = task; self.rcAugment = rcAugment }
 
-    public func save(to dir: URL) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let url = dir.appendingPathComponent(Self.fileName)
-        do { try enc.encode(self).write(to: url, options: .atomic) } catch {
-            throw DNAError.writeFailed(path: url.path, reason: error.localizedDescription)
-        }
-    }
+    /// Writes dna.json (atomically).
+    public func save(to dir: URL) throws { try write(to: dir) }
 
     /// Reads dna.json of a model directory; nil when absent. A different tokenizer is an error.
     public static func load(from dir: URL) throws -> DNASettings? {
-        let url = dir.appendingPathComponent(fileName)
-        try FileChecks.requireRegularFile(path: url.path) { DNAError.unreadable(path: url.path, reason: $0) }
-        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
-        let s: DNASettings
-        do { s = try JSONDecoder().decode(DNASettings.self, from: data) } catch {
-            throw DNAError.malformed(path: url.path, line: 1, detail: "not a DNA settings file (\(error))", hint: "re-save the model with mambakit train dna-*")
-        }
+        guard let s = try read(from: dir) else { return nil }
         guard s.tokenizer == NucleotideTokenizer.name else {
-            throw DNAError.malformed(path: url.path, line: 1, detail: "tokenizer '\(s.tokenizer)' is not \(NucleotideTokenizer.name)",
+            throw DNAError.malformed(path: dir.appendingPathComponent(fileName).path, line: 1,
+                                     detail: "tokenizer '\(s.tokenizer)' is not \(NucleotideTokenizer.name)",
                                      hint: "this model was made by a different DNA tokenizer version")
         }
         return s
@@ -131,7 +120,7 @@ extension TrainingRun {
                 return [("val_loss", e.nll), ("val_bits_per_base", e.bitsPerBase)]
             }
         }
-        run.extraFiles = { dir in try DNASettings(task: "lm").save(to: dir) }
+        run.extraFiles = { dir in try DNASettings(task: .languageModel).save(to: dir) }
         return run
     }
 }

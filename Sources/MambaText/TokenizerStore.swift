@@ -28,16 +28,28 @@ public enum TokenizerStore {
         return nil
     }
 
-    /// Saves `tokenizer` into a model directory (copies tokenizer.json, or writes the byte marker).
+    /// The byte-tokenizer marker file (a ``ModelSidecar``).
+    struct ByteMarker: ModelSidecar {
+        static let fileName = TokenizerStore.byteMarker
+        var type = "byte"
+        var vocabSize: Int
+        var endOfText: Int
+        enum CodingKeys: String, CodingKey { case type, vocabSize = "vocab_size", endOfText = "end_of_text" }
+    }
+
+    /// Saves `tokenizer` into a model directory (tokenizer.json copied, or the byte marker written),
+    /// atomically like every sidecar.
     public static func save(_ tokenizer: any TextTokenizer, to dir: URL) throws {
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw CheckpointError.writeFailed(path: dir.path, reason: error.localizedDescription)
+        }
         if let bpe = tokenizer as? BPETokenizer {
-            let dst = dir.appendingPathComponent("tokenizer.json")
-            try? FileManager.default.removeItem(at: dst)
-            try FileManager.default.copyItem(at: URL(fileURLWithPath: bpe.path), to: dst)
+            guard let data = FileManager.default.contents(atPath: bpe.path) else {
+                throw CheckpointError.unreadable(path: bpe.path, reason: "the tokenizer file can no longer be read")
+            }
+            try AtomicFile.write(data, to: dir.appendingPathComponent("tokenizer.json"))
         } else {
-            let json = "{\"type\": \"byte\", \"vocab_size\": \(tokenizer.vocabularySize), \"end_of_text\": \(ByteTokenizer.endOfText)}\n"
-            try Data(json.utf8).write(to: dir.appendingPathComponent(byteMarker), options: .atomic)
+            try ByteMarker(vocabSize: tokenizer.vocabularySize, endOfText: Int(ByteTokenizer.endOfText)).write(to: dir)
         }
     }
 }

@@ -79,16 +79,17 @@ private let systemWrite = Darwin.write
 
 
 /// Small conveniences over ``AtomicFileWriter``.
-enum AtomicFile {
+public enum AtomicFile {
     /// Writes `data` to `url` atomically (temporary file, fsync, rename, fsync of the directory).
-    static func write(_ data: Data, to url: URL) throws {
+    /// - Throws: ``CheckpointError/writeFailed(path:reason:)`` naming the file.
+    public static func write(_ data: Data, to url: URL) throws {
         try AtomicFileWriter.write(to: url) { writer in
             try data.withUnsafeBytes { try writer.write($0) }
         }
     }
 
     /// fsyncs a directory so that renames inside it are durable (best effort).
-    static func syncDirectory(_ url: URL) {
+    public static func syncDirectory(_ url: URL) {
         let fd = open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 { _ = fsync(fd); close(fd) }
     }

@@ -13,7 +13,7 @@
 import Foundation
 
 /// The head of a ``SequenceClassifier`` and what its backbone reads, saved as `classifier.json`.
-public struct ClassifierConfig: Codable, Equatable, Sendable {
+public struct ClassifierConfig: ModelSidecar, Equatable, Sendable {
     public static let fileName = "classifier.json"
     /// Class names, index = class id.
     public var labels: [String]
@@ -236,21 +236,16 @@ public final class SequenceClassifier: TrainableModel {
         c.bidirectional = false
         if case .features = head.input { c.vocabSize = 1 }
         try c.write(to: directory)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try enc.encode(head), to: directory.appendingPathComponent(ClassifierConfig.fileName))
+        try head.write(to: directory)
     }
 
     /// Loads a classifier saved by ``save(to:dtype:)``, or an older token classifier whose `config.json`
     /// holds `id2label` (then the head config comes from there).
     public static func load(directory: URL) throws -> SequenceClassifier {
         let config = try MambaConfig.load(from: directory)
-        let headURL = directory.appendingPathComponent(ClassifierConfig.fileName)
         let head: ClassifierConfig
-        if FileManager.default.fileExists(atPath: headURL.path) {
-            do { head = try JSONDecoder().decode(ClassifierConfig.self, from: Data(contentsOf: headURL)) } catch {
-                throw CheckpointError.invalidJSON(path: headURL.path, detail: "\(error)")
-            }
+        if let h = try ClassifierConfig.read(from: directory) {
+            head = h
         } else if config.numLabels > 0 {
             head = ClassifierConfig(labels: config.labels, pooling: config.pooling, bidirectional: config.bidirectional,
                                     input: .tokens(vocabSize: config.vocabSize))
