@@ -53,8 +53,18 @@ final class BackwardKernelTests: XCTestCase {
         for isa in levels {
             mk_force_isa(isa)
             var dx = [Float](repeating: .nan, count: B * L * E), dw = [Float](repeating: 0, count: E * K), db = [Float](repeating: 0, count: E)
-            mk_conv1d_bwd(x, Int32(E), w, bias, st, dout, Int32(E), &dx, Int32(E), &dw, &db, Int32(B), Int32(L), Int32(E), Int32(K), 1, 0, 2)
-            mk_conv1d_bwd(x, Int32(E), w, bias, st, dout, Int32(E), &dx, Int32(E), &dw, &db, Int32(B), Int32(L), Int32(E), Int32(K), 1, 2, Int32(E))
+            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+            st.withUnsafeBufferPointer { sp in dout.withUnsafeBufferPointer { gp in
+            dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in db.withUnsafeMutableBufferPointer { dbp in
+                var conv = mk_conv1d_bwd_params(
+                    fwd: mk_conv1d_params(x: xp.baseAddress, ld_x: Int32(E), w: wp.baseAddress, bias: bp.baseAddress,
+                                          state_in: sp.baseAddress, state_out: nil, out: nil, ld_out: 0,
+                                          Bsz: Int32(B), L: Int32(L), E: Int32(E), K: Int32(K), act: 1),
+                    dout: gp.baseAddress, ld_dout: Int32(E), dx: dxp.baseAddress, ld_dx: Int32(E),
+                    dw: dwp.baseAddress, dbias: dbp.baseAddress)
+                mk_conv1d_bwd(&conv, 0, 2)
+                mk_conv1d_bwd(&conv, 2, Int32(E))
+            }}}}}}}}
             for i in 0..<x.count { assertClose(dx[i], fd(xd, i) { loss($0, wd, bd) }, "dx[\(i)]") }
             for i in 0..<w.count { assertClose(dw[i], fd(wd, i) { loss(xd, $0, bd) }, "dw[\(i)]") }
             for i in 0..<E { assertClose(db[i], fd(bd, i) { loss(xd, wd, $0) }, "dbias[\(i)]") }

@@ -256,9 +256,10 @@ extension MambaModel {
         // causal depthwise conv1d + SiLU over time: xc (T, E)
         let convW = p + o.conv1d, convB: UnsafePointer<Float>? = o.conv1dBias.map { UnsafePointer(p + $0) }
         Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * K) { r in
-            mk_conv1d_fwd(xz, Int32(2 * E), convW, convB, convState, convState,
-                          xc, Int32(E), Int32(B), Int32(L), Int32(E), Int32(K), 1,
-                          Int32(r.lowerBound), Int32(r.upperBound))
+            var conv = mk_conv1d_params(x: xz, ld_x: Int32(2 * E), w: convW, bias: convB, state_in: convState,
+                                        state_out: convState, out: xc, ld_out: Int32(E),
+                                        Bsz: Int32(B), L: Int32(L), E: Int32(E), K: Int32(K), act: 1)
+            mk_conv1d_fwd(&conv, Int32(r.lowerBound), Int32(r.upperBound))
         }
         // x_proj: dbc (T, R+2N); dt_proj: dt (T, E) (bias + softplus happen in the scan)
         linear(xc, ldIn: E, rows: T, weight: o.xProj, outFeatures: ldBC, inFeatures: E, bias: nil, out: dbc, ldOut: ldBC)
@@ -266,10 +267,12 @@ extension MambaModel {
         // fused selective scan with D skip and SiLU(z) gate: y (T, E)
         let dSkip = p + o.D, dtBias = p + o.dtProjBias
         Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * N * 4) { r in
-            mk_scan_fwd(xc, Int32(E), dt, Int32(E), A, dbc + R, dbc + R + N, Int32(ldBC),
-                        dSkip, dtBias, 1, xz + E, Int32(2 * E), y, Int32(E),
-                        ssm, ssm, Int32(B), Int32(L), Int32(E), Int32(N),
-                        Int32(r.lowerBound), Int32(r.upperBound))
+            var scan = mk_scan_params(u: xc, ld_u: Int32(E), delta: dt, ld_delta: Int32(E), A: A,
+                                      Bm: dbc + R, Cm: dbc + R + N, ld_bc: Int32(ldBC),
+                                      D: dSkip, delta_bias: dtBias, delta_softplus: 1, z: xz + E, ld_z: Int32(2 * E),
+                                      y: y, ld_y: Int32(E), h0: ssm, h_last: ssm,
+                                      Bsz: Int32(B), L: Int32(L), E: Int32(E), N: Int32(N))
+            mk_scan_fwd(&scan, Int32(r.lowerBound), Int32(r.upperBound))
         }
     }
 

@@ -162,12 +162,17 @@ extension MambaModel {
         let used = Parallel.forParts(E, threads: nThreads, align: 16) { part, r in
             let mine = parts.pointer + part * partSize
             mine.update(repeating: 0, count: partSize)
-            mk_scan_bwd(xc, Int32(E), dt, Int32(E), A, dbc + R, dbc + R + N, Int32(ldBC),
-                        p + o.D, p + o.dtProjBias, 1, xz + E, Int32(2 * E), ssmIn,
-                        dY, Int32(E),
-                        tape.dXc.pointer, Int32(E), tape.dDt.pointer, Int32(E), dXz + E, Int32(2 * E),
-                        tape.dA.pointer, g + o.D, g + o.dtProjBias, mine + R, mine + R + N, Int32(ldBC), nil,
-                        Int32(B), Int32(L), Int32(E), Int32(N), Int32(r.lowerBound), Int32(r.upperBound))
+            var scan = mk_scan_bwd_params(
+                fwd: mk_scan_params(u: xc, ld_u: Int32(E), delta: dt, ld_delta: Int32(E), A: A,
+                                    Bm: dbc + R, Cm: dbc + R + N, ld_bc: Int32(ldBC),
+                                    D: p + o.D, delta_bias: p + o.dtProjBias, delta_softplus: 1, z: xz + E, ld_z: Int32(2 * E),
+                                    y: nil, ld_y: 0, h0: ssmIn, h_last: nil,
+                                    Bsz: Int32(B), L: Int32(L), E: Int32(E), N: Int32(N)),
+                dy: dY, ld_dy: Int32(E),
+                du: tape.dXc.pointer, ld_du: Int32(E), ddelta: tape.dDt.pointer, ld_ddelta: Int32(E), dz: dXz + E, ld_dz: Int32(2 * E),
+                dA: tape.dA.pointer, dD: g + o.D, ddelta_bias: g + o.dtProjBias, dBm: mine + R, dCm: mine + R + N,
+                ld_dbc: Int32(ldBC), dh0: nil)
+            mk_scan_bwd(&scan, Int32(r.lowerBound), Int32(r.upperBound))
         }
         // dA_log = dA ⊙ A  (A = −exp(A_log))
         let dALog = g + o.aLog
@@ -189,9 +194,12 @@ extension MambaModel {
         let convB: UnsafePointer<Float>? = o.conv1dBias.map { UnsafePointer(p + $0) }
         let dConvB: UnsafeMutablePointer<Float>? = o.conv1dBias.map { g + $0 }
         Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * K * 2) { r in
-            mk_conv1d_bwd(xz, Int32(2 * E), p + o.conv1d, convB, convIn, tape.dXc.pointer, Int32(E),
-                          dXz, Int32(2 * E), g + o.conv1d, dConvB, Int32(B), Int32(L), Int32(E), Int32(K), 1,
-                          Int32(r.lowerBound), Int32(r.upperBound))
+            var conv = mk_conv1d_bwd_params(
+                fwd: mk_conv1d_params(x: xz, ld_x: Int32(2 * E), w: p + o.conv1d, bias: convB, state_in: convIn,
+                                      state_out: nil, out: nil, ld_out: 0,
+                                      Bsz: Int32(B), L: Int32(L), E: Int32(E), K: Int32(K), act: 1),
+                dout: tape.dXc.pointer, ld_dout: Int32(E), dx: dXz, ld_dx: Int32(2 * E), dw: g + o.conv1d, dbias: dConvB)
+            mk_conv1d_bwd(&conv, Int32(r.lowerBound), Int32(r.upperBound))
         }
     }
 
