@@ -22,14 +22,7 @@ static void linear_small_portable(const float *x, int ld_x, int Bsz, const float
         const float *w = W + (size_t)j * K;
         for (int b = 0; b < Bsz; b++) {
             const float *xb = x + (size_t)b * ld_x;
-            float acc[8] = {0};
-            const int K8 = K / 8 * 8;
-            for (int k = 0; k < K8; k += 8)
-                for (int i = 0; i < 8; i++) acc[i] += w[k + i] * xb[k + i];
-            float s = 0.0f;
-            for (int i = 0; i < 8; i++) s += acc[i];
-            for (int k = K8; k < K; k++) s += w[k] * xb[k];
-            out[(size_t)b * ld_out + j] = s + (bias ? bias[j] : 0.0f);
+            out[(size_t)b * ld_out + j] = mk_dot_partial(w, xb, K, 8) + (bias ? bias[j] : 0.0f);   // 8 partial sums
         }
     }
 }

@@ -164,14 +164,7 @@ static const scan_fwd_isa scan_fwd_portable = { SCAN_W_PORTABLE, scan_chunk_port
 void mk_scan_fwd(const mk_scan_params *p, int e_begin, int e_end) {
     const int Bsz = p->Bsz, L = p->L, N = p->N;
     if (Bsz <= 0 || e_end <= e_begin || N < 0) return;
-    const scan_fwd_isa *isa = &scan_fwd_portable;
-#if defined(__x86_64__)
-    switch (mk_cpu_isa()) {
-    case MK_ISA_AVX512: isa = &scan_fwd_avx512; break;
-    case MK_ISA_AVX2: isa = &scan_fwd_avx2; break;
-    default: break;
-    }
-#endif
+    const scan_fwd_isa *isa = SCAN_ISA(scan_fwd);
     const scan_chunk_fn chunk = N == 16 ? isa->chunk_n16 : isa->chunk;
     const int W = isa->W;                                                // channels per block
     const int Nh = N > 0 ? N : 1;

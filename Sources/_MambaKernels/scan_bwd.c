@@ -302,7 +302,7 @@ static void bwd_reduce_portable(const mk_scan_bwd_params *a, const bwd_work *w, 
     bwd_reduce_one_portable(a, w, w->pbc + BWD_W_PORTABLE, a->dCm, r0, nt);
 }
 
-static const bwd_isa bwd_isa_portable = {
+static const bwd_isa scan_bwd_portable = {
     BWD_W_PORTABLE, bwd_prep_portable, bwd_sweep_portable, bwd_rev_portable, bwd_finish_portable,
     bwd_reduce_portable,
 };
@@ -349,14 +349,7 @@ void mk_scan_bwd(const mk_scan_bwd_params *p, int e_begin, int e_end) {
                 memset(dh0 + ((ptrdiff_t)b * E + e_begin) * N, 0, sizeof(float) * (size_t)(e_end - e_begin) * N);
         return;
     }
-    const bwd_isa *isa = &bwd_isa_portable;
-#if defined(__x86_64__)
-    switch (mk_cpu_isa()) {
-    case MK_ISA_AVX512: isa = &scan_bwd_avx512; break;
-    case MK_ISA_AVX2: isa = &scan_bwd_avx2; break;
-    default: break;
-    }
-#endif
+    const bwd_isa *isa = SCAN_ISA(scan_bwd);
     const int W = isa->W;                                                 // channels per block
     const int T = BWD_T;                                                  // steps per chunk
     const int nC = (L + T - 1) / T;                                       // chunks

@@ -79,13 +79,13 @@ VF_INLINE void bwd_sweep_group(const mk_scan_bwd_params *a, const bwd_work *w, c
     const int N = a->fwd.N;
     const ptrdiff_t ld_bc = a->fwd.ld_bc;
     VF h[NG];                                                             // registers
-    for (int j = 0; j < NG; j++) h[j] = vf_load(Hin + (n0 + j) * BWD_W);
     const float *Atm = k->At2 + n0 * BWD_W;                               // (NG, W)
 #if BWD_SWEEP_AT_REGS
     VF At[NG];
-    for (int j = 0; j < NG; j++) At[j] = vf_load(Atm + j * BWD_W);
+    for (int j = 0; j < NG; j++) { h[j] = vf_load(Hin + (n0 + j) * BWD_W); At[j] = vf_load(Atm + j * BWD_W); }
 #define BWD_AT(j) At[j]
 #else
+    for (int j = 0; j < NG; j++) h[j] = vf_load(Hin + (n0 + j) * BWD_W);
 #define BWD_AT(j) vf_load(Atm + (j) * BWD_W)
 #endif
     const float *Bt = a->fwd.Bm + r0 * ld_bc + n0, *Ct = a->fwd.Cm + r0 * ld_bc + n0;   // (NG) per row

@@ -86,9 +86,22 @@ typedef struct {
     void (*reduce)(const mk_scan_bwd_params *a, const bwd_work *w, ptrdiff_t r0, int nt);
 } bwd_isa;
 
+// MARK: - Dispatch
+
+// SCAN_ISA(scan_fwd) is &scan_fwd_portable, &scan_fwd_avx2 or &scan_fwd_avx512, as mk_cpu_isa() says.
 #if defined(__x86_64__)
 MK_HIDDEN extern const scan_fwd_isa scan_fwd_avx2, scan_fwd_avx512;   // scan_avx2.c, scan_avx512.c
 MK_HIDDEN extern const bwd_isa scan_bwd_avx2, scan_bwd_avx512;
+MK_INLINE const void *scan_pick_isa(const void *portable, const void *avx2, const void *avx512) {
+    switch (mk_cpu_isa()) {
+    case MK_ISA_AVX512: return avx512;
+    case MK_ISA_AVX2: return avx2;
+    default: return portable;
+    }
+}
+#define SCAN_ISA(name) scan_pick_isa(&name##_portable, &name##_avx2, &name##_avx512)
+#else
+#define SCAN_ISA(name) ((const void *)&name##_portable)
 #endif
 
 #endif

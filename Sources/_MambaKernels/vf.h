@@ -5,6 +5,8 @@
 //   VF, VF_W            the float vector and its lanes (16 for AVX-512, 8 for AVX2)
 //   VL, vf_lanes(cnt)   a mask of the first cnt lanes (the channel tail of a block)
 //   VM                  a comparison result: vf_gt(a, b), vf_ge(a, b); vf_select(m, a, b) = m ? b : a per lane
+//   VF_MM               the intrinsics prefix (_mm512_, _mm256_): the operations named alike on both ISAs
+//                       (VF_PS(add) = _mm512_add_ps / _mm256_add_ps) are defined once, the others per ISA
 //   VF_TARGET           the target attribute of every function compiled for this ISA; VF_INLINE adds always_inline
 //   VF_SFX(name)        name##_avx512 / name##_avx2: the few symbols a body exports
 //   VF_PER_LINE         vectors per 64-byte cache line (the prefetch step)
@@ -42,31 +44,17 @@
 #define VL __mmask16
 #define VM __mmask16
 #define VF_W 16
+#define VF_MM _mm512_                 // the intrinsics prefix: VF_PS(add) is _mm512_add_ps
 #define VF_PER_LINE 1
 #define VF_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma,avx2")))
 #define VF_SFX(name) name##_avx512
 #define VF_INLINE VF_TARGET MK_INLINE
 
-VF_INLINE VF vf_load(const float *p) { return _mm512_load_ps(p); }
-VF_INLINE void vf_store(float *p, VF v) { _mm512_store_ps(p, v); }
-VF_INLINE VF vf_loadu(const float *p) { return _mm512_loadu_ps(p); }
-VF_INLINE void vf_storeu(float *p, VF v) { _mm512_storeu_ps(p, v); }
 VF_INLINE VL vf_lanes(int cnt) { return cnt >= VF_W ? (VL)0xFFFF : (VL)((1u << cnt) - 1u); }
 VF_INLINE VF vf_load_n(const float *p, int cnt, VL m) { (void)cnt; return _mm512_maskz_loadu_ps(m, p); }
 VF_INLINE void vf_store_n(float *p, int cnt, VL m, VF v) { (void)cnt; _mm512_mask_storeu_ps(p, m, v); }
-VF_INLINE VF vf_set1(float x) { return _mm512_set1_ps(x); }
-VF_INLINE VF vf_zero(void) { return _mm512_setzero_ps(); }
-VF_INLINE VF vf_add(VF a, VF b) { return _mm512_add_ps(a, b); }
-VF_INLINE VF vf_sub(VF a, VF b) { return _mm512_sub_ps(a, b); }
-VF_INLINE VF vf_mul(VF a, VF b) { return _mm512_mul_ps(a, b); }
-VF_INLINE VF vf_div(VF a, VF b) { return _mm512_div_ps(a, b); }
-VF_INLINE VF vf_fma(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
-VF_INLINE VF vf_fnma(VF a, VF b, VF c) { return _mm512_fnmadd_ps(a, b, c); }
-VF_INLINE VF vf_min(VF a, VF b) { return _mm512_min_ps(a, b); }
-VF_INLINE VF vf_max(VF a, VF b) { return _mm512_max_ps(a, b); }
 VF_INLINE VF vf_abs(VF a) { return _mm512_abs_ps(a); }
-VF_INLINE VM vf_gt(VF a, VF b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-VF_INLINE VM vf_ge(VF a, VF b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+#define vf_cmp(a, b, pred) _mm512_cmp_ps_mask(a, b, pred)
 VF_INLINE VF vf_select(VM m, VF a, VF b) { return _mm512_mask_blend_ps(m, a, b); }
 // round to nearest; p 2^k for integral k; t clamp for 2^t (none); t - floor(t); p 2^floor(t)
 VF_INLINE VF vf_round(VF x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
@@ -100,15 +88,12 @@ VF_INLINE VF vf_hsum_w(const float *p, ptrdiff_t stride) {
 #define VL __m256i
 #define VM __m256
 #define VF_W 8
+#define VF_MM _mm256_
 #define VF_PER_LINE 2
 #define VF_TARGET __attribute__((target("avx2,fma")))
 #define VF_SFX(name) name##_avx2
 #define VF_INLINE VF_TARGET MK_INLINE
 
-VF_INLINE VF vf_load(const float *p) { return _mm256_load_ps(p); }
-VF_INLINE void vf_store(float *p, VF v) { _mm256_store_ps(p, v); }
-VF_INLINE VF vf_loadu(const float *p) { return _mm256_loadu_ps(p); }
-VF_INLINE void vf_storeu(float *p, VF v) { _mm256_storeu_ps(p, v); }
 VF_INLINE VL vf_lanes(int cnt) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
 // Whole vectors for full blocks (vmaskmovps is slow on AMD CPUs), masked otherwise.
 VF_INLINE VF vf_load_n(const float *p, int cnt, VL m) { return cnt == VF_W ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m); }
@@ -116,19 +101,8 @@ VF_INLINE void vf_store_n(float *p, int cnt, VL m, VF v) {
     if (cnt == VF_W) _mm256_storeu_ps(p, v);
     else _mm256_maskstore_ps(p, m, v);
 }
-VF_INLINE VF vf_set1(float x) { return _mm256_set1_ps(x); }
-VF_INLINE VF vf_zero(void) { return _mm256_setzero_ps(); }
-VF_INLINE VF vf_add(VF a, VF b) { return _mm256_add_ps(a, b); }
-VF_INLINE VF vf_sub(VF a, VF b) { return _mm256_sub_ps(a, b); }
-VF_INLINE VF vf_mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
-VF_INLINE VF vf_div(VF a, VF b) { return _mm256_div_ps(a, b); }
-VF_INLINE VF vf_fma(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
-VF_INLINE VF vf_fnma(VF a, VF b, VF c) { return _mm256_fnmadd_ps(a, b, c); }
-VF_INLINE VF vf_min(VF a, VF b) { return _mm256_min_ps(a, b); }
-VF_INLINE VF vf_max(VF a, VF b) { return _mm256_max_ps(a, b); }
 VF_INLINE VF vf_abs(VF a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-VF_INLINE VM vf_gt(VF a, VF b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-VF_INLINE VM vf_ge(VF a, VF b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
+#define vf_cmp(a, b, pred) _mm256_cmp_ps(a, b, pred)
 VF_INLINE VF vf_select(VM m, VF a, VF b) { return _mm256_blendv_ps(a, b, m); }
 VF_INLINE VF vf_round(VF x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 VF_INLINE VF vf_mul_pow2(VF p, VF k) {              // k in [-126, 127]: 2^k is a normal number
@@ -160,54 +134,63 @@ VF_INLINE VF vf_hsum_w(const float *p, ptrdiff_t stride) {
 #error "define VF_AVX512 or VF_AVX2 before including vf.h"
 #endif
 
+// MARK: - The operations named alike on every ISA (_mm512_X_ps / _mm256_X_ps), defined once
+
+#define VF_CAT_(a, b, c) a##b##c
+#define VF_CAT(a, b, c) VF_CAT_(a, b, c)
+#define VF_PS(op) VF_CAT(VF_MM, op, _ps)
+
+VF_INLINE VF vf_load(const float *p) { return VF_PS(load)(p); }
+VF_INLINE void vf_store(float *p, VF v) { VF_PS(store)(p, v); }
+VF_INLINE VF vf_loadu(const float *p) { return VF_PS(loadu)(p); }
+VF_INLINE void vf_storeu(float *p, VF v) { VF_PS(storeu)(p, v); }
+VF_INLINE VF vf_set1(float x) { return VF_PS(set1)(x); }
+VF_INLINE VF vf_zero(void) { return VF_PS(setzero)(); }
+VF_INLINE VF vf_add(VF a, VF b) { return VF_PS(add)(a, b); }
+VF_INLINE VF vf_sub(VF a, VF b) { return VF_PS(sub)(a, b); }
+VF_INLINE VF vf_mul(VF a, VF b) { return VF_PS(mul)(a, b); }
+VF_INLINE VF vf_div(VF a, VF b) { return VF_PS(div)(a, b); }
+VF_INLINE VF vf_fma(VF a, VF b, VF c) { return VF_PS(fmadd)(a, b, c); }
+VF_INLINE VF vf_fnma(VF a, VF b, VF c) { return VF_PS(fnmadd)(a, b, c); }
+VF_INLINE VF vf_min(VF a, VF b) { return VF_PS(min)(a, b); }
+VF_INLINE VF vf_max(VF a, VF b) { return VF_PS(max)(a, b); }
+VF_INLINE VM vf_gt(VF a, VF b) { return vf_cmp(a, b, _CMP_GT_OQ); }
+VF_INLINE VM vf_ge(VF a, VF b) { return vf_cmp(a, b, _CMP_GE_OQ); }
 VF_INLINE void vf_prefetch(const float *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
 
 // MARK: - Math, written once
 
-// e^x: x = k ln2 + r (ln2 split hi/lo so k HI is exact, |r| <= ln2/2), e^r by the Cephes polynomial, times 2^k.
+// c[0] x^(n-1) + c[1] x^(n-2) + ... + c[n-1] by Horner's rule: one FMA per coefficient after the first.
+VF_INLINE VF vf_horner(VF x, const float *c, int n) {
+    VF p = vf_set1(c[0]);
+    for (int i = 1; i < n; i++) p = vf_fma(p, x, vf_set1(c[i]));
+    return p;
+}
+
+// e^x: x = k ln2 + r (ln2 split hi/lo so k HI is exact, |r| <= ln2/2), e^r by the Cephes polynomial
+// 1 + r (1 + r (P5 + r (P4 + ... + r P0))), times 2^k.
+static const float vf_exp_coef[8] = { SCAN_EXP_P0, SCAN_EXP_P1, SCAN_EXP_P2, SCAN_EXP_P3, SCAN_EXP_P4, SCAN_EXP_P5, 1.0f, 1.0f };
 VF_INLINE VF vf_exp(VF x) {
     x = vf_max(vf_min(x, vf_set1(SCAN_EXP_MAX)), vf_set1(SCAN_EXP_MIN));
     const VF k = vf_round(vf_mul(x, vf_set1(SCAN_LOG2E)));
     VF r = vf_fnma(k, vf_set1(SCAN_LN2_HI), x);                           // x - k HI (exact)
     r = vf_fnma(k, vf_set1(SCAN_LN2_LO), r);                              // ... - k LO
-    VF p = vf_set1(SCAN_EXP_P0);
-    p = vf_fma(p, r, vf_set1(SCAN_EXP_P1));
-    p = vf_fma(p, r, vf_set1(SCAN_EXP_P2));
-    p = vf_fma(p, r, vf_set1(SCAN_EXP_P3));
-    p = vf_fma(p, r, vf_set1(SCAN_EXP_P4));
-    p = vf_fma(p, r, vf_set1(SCAN_EXP_P5));
-    p = vf_fma(p, r, vf_set1(1.0f));
-    p = vf_fma(p, r, vf_set1(1.0f));                                      // e^r
-    return vf_mul_pow2(p, k);                                             // e^r 2^k
+    return vf_mul_pow2(vf_horner(r, vf_exp_coef, 8), k);                  // e^r 2^k
 }
 
 // 2^t for the decay factors: f = t - floor(t) in [0, 1), 2^f by a degree-6 polynomial, times 2^floor(t).
+static const float vf_exp2_coef[7] = { SCAN_EXP2_Q6, SCAN_EXP2_Q5, SCAN_EXP2_Q4, SCAN_EXP2_Q3, SCAN_EXP2_Q2, SCAN_EXP2_Q1, 1.0f };
 VF_INLINE VF vf_exp2(VF t) {
     t = vf_exp2_clamp(t);
-    const VF f = vf_frac(t);
-    VF p = vf_set1(SCAN_EXP2_Q6);
-    p = vf_fma(p, f, vf_set1(SCAN_EXP2_Q5));
-    p = vf_fma(p, f, vf_set1(SCAN_EXP2_Q4));
-    p = vf_fma(p, f, vf_set1(SCAN_EXP2_Q3));
-    p = vf_fma(p, f, vf_set1(SCAN_EXP2_Q2));
-    p = vf_fma(p, f, vf_set1(SCAN_EXP2_Q1));
-    p = vf_fma(p, f, vf_set1(1.0f));                                      // 2^f
-    return vf_mul_pow2_floor(p, t);                                       // 2^f 2^floor(t)
+    return vf_mul_pow2_floor(vf_horner(vf_frac(t), vf_exp2_coef, 7), t);   // 2^f 2^floor(t)
 }
 
 // log1p(w) for w in [0, 1]: s = w / (2 + w), 2 atanh(s) = 2s (1 + s^2/3 + ... + s^14/15).
+static const float vf_log1p_coef[8] = { 2.0f / 15.0f, 2.0f / 13.0f, 2.0f / 11.0f, 2.0f / 9.0f, 2.0f / 7.0f, 2.0f / 5.0f,
+                                        2.0f / 3.0f, 2.0f };
 VF_INLINE VF vf_log1p01(VF w) {
     const VF s = vf_div(w, vf_add(w, vf_set1(2.0f)));
-    const VF s2 = vf_mul(s, s);
-    VF p = vf_set1(2.0f / 15.0f);
-    p = vf_fma(p, s2, vf_set1(2.0f / 13.0f));
-    p = vf_fma(p, s2, vf_set1(2.0f / 11.0f));
-    p = vf_fma(p, s2, vf_set1(2.0f / 9.0f));
-    p = vf_fma(p, s2, vf_set1(2.0f / 7.0f));
-    p = vf_fma(p, s2, vf_set1(2.0f / 5.0f));
-    p = vf_fma(p, s2, vf_set1(2.0f / 3.0f));
-    p = vf_fma(p, s2, vf_set1(2.0f));
-    return vf_mul(p, s);
+    return vf_mul(vf_horner(vf_mul(s, s), vf_log1p_coef, 8), s);
 }
 
 // softplus(x) = max(x, 0) + log1p(w), w = exp(-|x|); x above the threshold. *w_out = w (the backward's sigmoid).

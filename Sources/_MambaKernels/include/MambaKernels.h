@@ -2,8 +2,10 @@
 //
 // Every kernel has a portable scalar version (the spec) and, where it pays, AVX2 and
 // AVX-512 versions compiled with __attribute__((target(...))) and chosen at run time
-// (mk_cpu_isa). Nothing here allocates per call, nothing here starts threads: callers
-// split channels across threads by passing a channel range [e_begin, e_end).
+// (mk_cpu_isa); the SIMD scan bodies are written once over a vector layer (vf.h) and
+// compiled per ISA. Nothing here starts threads: callers split channels across threads
+// by passing a channel range [e_begin, e_end). The large kernels take one parameter
+// struct (mk_scan_params, ...) whose fields carry their shapes, plus that range.
 //
 // Letters (Docs/Glossary.md): B batch, L length, D d_model, E d_inner, N d_state,
 // R dt_rank, K d_conv, V vocab. Matrices are row-major; "ld" is a row stride in floats.
