@@ -144,7 +144,13 @@ final class BackwardKernelTests: XCTestCase {
             pi -= Double(lr) / bc1 * mi / ((vi / bc2).squareRoot() + Double(eps))
             want[i] = pi
         }
-        mk_adamw(&p, g, &m, &v, n, lr, b1, b2, eps, wd, Float(bc1), Float(bc2), scale)
+        p.withUnsafeMutableBufferPointer { pp in g.withUnsafeBufferPointer { gp in
+        m.withUnsafeMutableBufferPointer { mp in v.withUnsafeMutableBufferPointer { vp in
+            var update = mk_adamw_params(p: pp.baseAddress, g: gp.baseAddress, m: mp.baseAddress, v: vp.baseAddress,
+                                         lr: lr, beta1: b1, beta2: b2, eps: eps, wd: wd, bc1: Float(bc1), bc2: Float(bc2),
+                                         grad_scale: scale)
+            mk_adamw(&update, 0, n)
+        }}}}
         for i in 0..<n { worst = max(worst, abs(Double(p[i]) - want[i])); XCTAssertEqual(Double(p[i]), want[i], accuracy: 1e-6) }
     }
 }

@@ -174,8 +174,13 @@ final class KernelTests: XCTestCase {
                     var out = [Float](repeating: .nan, count: Bsz * ldOut)
                     let cut = M / 3
                     for r in [0..<cut, cut..<M] where !r.isEmpty {
-                        mk_linear_small(x, Int32(ldX), Int32(Bsz), W, Int32(K), bias, &out, Int32(ldOut),
-                                        Int32(r.lowerBound), Int32(r.upperBound))
+                        x.withUnsafeBufferPointer { xp in W.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+                        out.withUnsafeMutableBufferPointer { op in
+                            var lin = mk_linear_small_params(x: xp.baseAddress, ld_x: Int32(ldX), W: wp.baseAddress,
+                                                             bias: bp.baseAddress, out: op.baseAddress, ld_out: Int32(ldOut),
+                                                             Bsz: Int32(Bsz), K: Int32(K))
+                            mk_linear_small(&lin, Int32(r.lowerBound), Int32(r.upperBound))
+                        }}}}
                     }
                     for b in 0..<Bsz { for j in 0..<M {
                         let ref = Double(bias[j]) + (0..<K).map { Double(W[j * K + $0]) * Double(x[b * ldX + $0]) }.reduce(0, +)

@@ -58,10 +58,20 @@ void mk_sgemm(int transA, int transB, int M, int N, int K, float alpha,
 void mk_sgemv(int transA, int M, int N, float alpha, const float *A, int lda,
               const float *x, float beta, float *y);
 
-/// out[b, j] = bias[j] + sum_k W[j, k] * x[b, k] for b < Bsz, j in [j_begin, j_end): x (Bsz, K) ld_x,
-/// W (M, K) row-major, bias (M) or NULL, out (Bsz, M) ld_out. For few rows (generation): streams W once.
-void mk_linear_small(const float *x, int ld_x, int Bsz, const float *W, int K, const float *bias,
-                     float *out, int ld_out, int j_begin, int j_end);
+/// Arguments of mk_linear_small (M, the output features, is implied by the range and out).
+typedef struct {
+    const float *x;             // (B, K) row stride ld_x: the input rows (few: generation)
+    int ld_x;
+    const float *W;             // (M, K) contiguous: a PyTorch Linear weight
+    const float *bias;          // (M) or NULL
+    float *out;                 // (B, M) row stride ld_out
+    int ld_out;
+    int Bsz, K;                 // B (rows of x), K (in-features)
+} mk_linear_small_params;
+
+/// out[b, j] = bias[j] + sum_k W[j, k] * x[b, k] for b < B, j in [j_begin, j_end).
+/// For few rows (generation): streams W once.
+void mk_linear_small(const mk_linear_small_params *p, int j_begin, int j_end);
 
 // MARK: - Selective scan (S6), fused: discretise + recur + output (+ D skip, + gate)
 
@@ -194,12 +204,22 @@ double mk_xent_fwd_bwd(float *logits, int rows, int V, int ld, const int32_t *ta
 /// col[j] (+=) Σ_r x[r, j] for x (rows, n) row stride ld.
 void mk_colsum_add(const float *x, int rows, int n, int ld, float *col);
 
-/// AdamW (PyTorch semantics) over n contiguous parameters:
+/// Arguments of mk_adamw: a block of n contiguous parameters and the step's hyperparameters.
+typedef struct {
+    float *p;                   // (n): the parameters, updated in place
+    const float *g;             // (n): their gradients
+    float *m;                   // (n): first moments, updated in place
+    float *v;                   // (n): second moments, updated in place
+    float lr, beta1, beta2, eps;
+    float wd;                   // decoupled weight decay (0 for the parameters without)
+    float bc1, bc2;             // bias corrections 1 − β1^t, 1 − β2^t
+    float grad_scale;           // gradients are multiplied by it first (global-norm clipping, accumulation averaging)
+} mk_adamw_params;
+
+/// AdamW (PyTorch semantics) over the elements [i_begin, i_end) of the block (threads split the range):
 ///   p ← p − lr·wd·p;  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
 ///   p ← p − lr · (m / bc1) / (sqrt(v / bc2) + eps),  bc1 = 1 − β1^t, bc2 = 1 − β2^t.
-/// Gradients are multiplied by grad_scale first (global-norm clipping, accumulation averaging).
-void mk_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
-              float eps, float wd, float bc1, float bc2, float grad_scale);
+void mk_adamw(const mk_adamw_params *p, size_t i_begin, size_t i_end);
 
 /// Σ x[i]² in double (for global gradient norms).
 double mk_sum_squares_f64(const float *x, size_t n);
