@@ -21,6 +21,7 @@
 //   vf_log1p01(w)       log1p(w) for w in [0, 1]
 //   vf_softplus(x)      x if x > 20 (PyTorch's threshold); vf_softplus_w also returns w = exp(-|x|)
 //   vf_silu(z)          z / (1 + e^-z)
+//   (polynomials by vf_horner(x, c, n): one FMA per coefficient, the coefficients in scan_math.h)
 // The steps whose best instruction differs per ISA are primitives (vf_round, vf_mul_pow2, vf_exp2_clamp,
 // vf_frac, vf_mul_pow2_floor), so each ISA keeps its own exact arithmetic:
 //   AVX-512: 2^k by vscalefps; 2^t as 2^(t - floor t) (vreduceps) times 2^floor(t) (scalef), no clamp
