@@ -12,7 +12,7 @@
 //   VF_PER_LINE         vectors per 64-byte cache line (the prefetch step)
 //   vf_load, vf_store (64-byte aligned), vf_loadu, vf_storeu, vf_load_n / vf_store_n (the first cnt lanes of a
 //   possibly partial block; the others read as 0 / left untouched), vf_set1, vf_zero, vf_prefetch
-//   vf_add, vf_sub, vf_mul, vf_div, vf_fma(a, b, c) = a b + c, vf_fnma(a, b, c) = c - a b, vf_min, vf_max, vf_abs
+//   vf_add, vf_sub, vf_mul, vf_div, vf_fma(a, b, c) = a b + c, vf_fnma(a, b, c) = c - a b, vf_min, vf_max, vf_neg_abs(a) = -|a|
 //   vf_hsum_w(p, stride)  lane v = the sum of the W lanes of the vector at p + v stride, v < W (a transpose-add tree)
 //
 // and, on top, the math of the scan written once (the accuracy of each is in scan.c's header comment):
@@ -54,7 +54,7 @@
 VF_INLINE VL vf_lanes(int cnt) { return cnt >= VF_W ? (VL)0xFFFF : (VL)((1u << cnt) - 1u); }
 VF_INLINE VF vf_load_n(const float *p, int cnt, VL m) { (void)cnt; return _mm512_maskz_loadu_ps(m, p); }
 VF_INLINE void vf_store_n(float *p, int cnt, VL m, VF v) { (void)cnt; _mm512_mask_storeu_ps(p, m, v); }
-VF_INLINE VF vf_abs(VF a) { return _mm512_abs_ps(a); }
+VF_INLINE VF vf_neg_abs(VF a) { return _mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(a)); }
 #define vf_cmp(a, b, pred) _mm512_cmp_ps_mask(a, b, pred)
 VF_INLINE VF vf_select(VM m, VF a, VF b) { return _mm512_mask_blend_ps(m, a, b); }
 // round to nearest; p 2^k for integral k; t clamp for 2^t (none); t - floor(t); p 2^floor(t)
@@ -102,7 +102,7 @@ VF_INLINE void vf_store_n(float *p, int cnt, VL m, VF v) {
     if (cnt == VF_W) _mm256_storeu_ps(p, v);
     else _mm256_maskstore_ps(p, m, v);
 }
-VF_INLINE VF vf_abs(VF a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+VF_INLINE VF vf_neg_abs(VF a) { return _mm256_or_ps(a, _mm256_set1_ps(-0.0f)); }   // -|a| (sign bit set)
 #define vf_cmp(a, b, pred) _mm256_cmp_ps(a, b, pred)
 VF_INLINE VF vf_select(VM m, VF a, VF b) { return _mm256_blendv_ps(a, b, m); }
 VF_INLINE VF vf_round(VF x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
@@ -196,7 +196,7 @@ VF_INLINE VF vf_log1p01(VF w) {
 
 // softplus(x) = max(x, 0) + log1p(w), w = exp(-|x|); x above the threshold. *w_out = w (the backward's sigmoid).
 VF_INLINE VF vf_softplus_w(VF x, VF *w_out) {
-    const VF w = vf_exp(vf_sub(vf_zero(), vf_abs(x)));
+    const VF w = vf_exp(vf_neg_abs(x));
     const VF sp = vf_add(vf_max(x, vf_zero()), vf_log1p01(w));
     *w_out = w;
     return vf_select(vf_gt(x, vf_set1(SCAN_SOFTPLUS_THRESHOLD)), sp, x);
