@@ -14,11 +14,12 @@
 // those W channels is one vector per n (for N = 16 under AVX-512, 16 registers; otherwise a small
 // stack array), and time runs inside. Per (t, n): one exp, two FMAs for the state, one FMA for y.
 //
-// Tiling (see "Tiling" below): blocks of W channels are grouped (G blocks) and time is cut into
+// Tiling (see scan_internal.h): blocks of W channels are grouped (G blocks) and time is cut into
 // chunks of SCAN_TC steps, so the blocks of a group walk the same rows (pages) of u/delta/z/y and
 // Bm/Cm; inside a chunk, tiles of SCAN_TT steps run in two phases: first the elementwise part
 // (softplus, dt*u, D*u, silu(z)) for the whole tile, then the recurrence, while the next tile's
-// rows are prefetched. Channel tails use masked loads/stores (AVX-512, AVX2) or short copies.
+// rows are prefetched. Channel tails use masked loads/stores (AVX-512; AVX2 only for partial blocks)
+// or short copies (portable).
 //
 // Files: this one holds the reference, the portable kernel and the dispatch; the SIMD chunk kernel is
 // written once in scan_fwd_body.h over the vector layer vf.h and compiled per ISA by scan_avx2.c and
