@@ -8,8 +8,12 @@
 #include "mk_math.h"
 #include <math.h>
 
-MK_INLINE void adamw_body(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
-                          float beta2, float eps, float wd, float bc1, float bc2, float grad_scale) {
+MK_INLINE void adamw_body(const mk_adamw_params *prm, size_t i_begin, size_t i_end) {
+    float *p = prm->p + i_begin, *m = prm->m + i_begin, *v = prm->v + i_begin;
+    const float *g = prm->g + i_begin;
+    const size_t n = i_end > i_begin ? i_end - i_begin : 0;
+    const float lr = prm->lr, beta1 = prm->beta1, beta2 = prm->beta2, eps = prm->eps, wd = prm->wd;
+    const float bc1 = prm->bc1, bc2 = prm->bc2, grad_scale = prm->grad_scale;
     const float decay = 1.0f - lr * wd, step = lr / bc1, inv_bc2 = 1.0f / bc2;
     for (size_t i = 0; i < n; i++) {
         const float gi = g[i] * grad_scale;
@@ -20,10 +24,8 @@ MK_INLINE void adamw_body(float *p, const float *g, float *m, float *v, size_t n
         p[i] = p[i] * decay - step * mi / (sqrtf(vi * inv_bc2) + eps);
     }
 }
-MK_MULTIVERSION_VOID(mk_adamw, adamw_body,
-                     (float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
-                      float eps, float wd, float bc1, float bc2, float grad_scale),
-                     (p, g, m, v, n, lr, beta1, beta2, eps, wd, bc1, bc2, grad_scale))
+MK_MULTIVERSION_VOID(mk_adamw, adamw_body, (const mk_adamw_params *prm, size_t i_begin, size_t i_end),
+                     (prm, i_begin, i_end))
 
 MK_INLINE double sumsq64_body(const float *x, size_t n) {
     double acc[8] = {0};

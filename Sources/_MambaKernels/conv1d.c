@@ -2,16 +2,17 @@
 //
 //   out[t,e] = act( bias[e] + sum_{k<K} w[e,k] * x[t-(K-1)+k, e] )
 //
-// x (Bsz, L, E) ld_x, inputs before t = 0 from state_in (Bsz, K-1, E), w (E, K), bias (E),
-// out (Bsz, L, E) ld_out. Vectorised across channels e (contiguous in memory); the same
+// x (B, L, E) ld_x, inputs before t = 0 from state_in (B, K-1, E), w (E, K), bias (E),
+// out (B, L, E) ld_out: the fields of mk_conv1d_params. Vectorised across channels e (contiguous in memory); the same
 // body is compiled for AVX-512, AVX2 and the baseline, picked by mk_cpu_isa().
 #include "MambaKernels.h"
 #include "mk_math.h"
 #include <stdlib.h>
 
-MK_INLINE void conv1d_body(const float *x, int ld_x, const float *w, const float *bias,
-                           const float *state_in, float *state_out, float *out, int ld_out,
-                           int Bsz, int L, int E, int K, int act, int e_begin, int e_end) {
+MK_INLINE void conv1d_body(const mk_conv1d_params *prm, int e_begin, int e_end) {
+    const float *x = prm->x, *w = prm->w, *bias = prm->bias, *state_in = prm->state_in;
+    float *state_out = prm->state_out, *out = prm->out;
+    const int ld_x = prm->ld_x, ld_out = prm->ld_out, Bsz = prm->Bsz, L = prm->L, E = prm->E, K = prm->K, act = prm->act;
     const int n = e_end - e_begin;            // channels handled here
     const int S = K - 1;                       // rows of carried state
     if (n <= 0) return;
@@ -52,20 +53,18 @@ MK_INLINE void conv1d_body(const float *x, int ld_x, const float *w, const float
     free(wt);
 }
 
-#define CONV_ARGS const float *x, int ld_x, const float *w, const float *bias, const float *state_in, \
-    float *state_out, float *out, int ld_out, int Bsz, int L, int E, int K, int act, int e_begin, int e_end
-#define CONV_PASS x, ld_x, w, bias, state_in, state_out, out, ld_out, Bsz, L, E, K, act, e_begin, e_end
-
-MK_MULTIVERSION_VOID(mk_conv1d_fwd, conv1d_body, (CONV_ARGS), (CONV_PASS))
+MK_MULTIVERSION_VOID(mk_conv1d_fwd, conv1d_body, (const mk_conv1d_params *prm, int e_begin, int e_end), (prm, e_begin, e_end))
 
 // MARK: - Backward
 //   pre[t,e] = bias[e] + Σ_k w[e,k] · x[t-(K-1)+k, e];   out = act(pre)
 //   dpre = dout · act'(pre);   dx[t-(K-1)+k] += w[e,k] · dpre[t];   dw[e,k] += Σ_t dpre[t] · x[t-(K-1)+k];   dbias += Σ_t dpre
 // Inputs before t = 0 (from state_in) are constants: their gradient is dropped (truncated backprop).
 
-MK_INLINE void conv1d_bwd_body(const float *x, int ld_x, const float *w, const float *bias, const float *state_in,
-                               const float *dout, int ld_dout, float *dx, int ld_dx, float *dw, float *dbias,
-                               int Bsz, int L, int E, int K, int act, int e_begin, int e_end) {
+MK_INLINE void conv1d_bwd_body(const mk_conv1d_bwd_params *prm, int e_begin, int e_end) {
+    const float *x = prm->fwd.x, *w = prm->fwd.w, *bias = prm->fwd.bias, *state_in = prm->fwd.state_in, *dout = prm->dout;
+    float *dx = prm->dx, *dw = prm->dw, *dbias = prm->dbias;
+    const int ld_x = prm->fwd.ld_x, ld_dout = prm->ld_dout, ld_dx = prm->ld_dx;
+    const int Bsz = prm->fwd.Bsz, L = prm->fwd.L, E = prm->fwd.E, K = prm->fwd.K, act = prm->fwd.act;
     const int n = e_end - e_begin, S = K - 1;
     if (n <= 0) return;
     float *wt = (float *)malloc(sizeof(float) * (size_t)K * n);      // (K, n) w transposed
@@ -122,9 +121,5 @@ MK_INLINE void conv1d_bwd_body(const float *x, int ld_x, const float *w, const f
     free(wt); free(dwt); free(db); free(dpre);
 }
 
-#define CONVB_ARGS const float *x, int ld_x, const float *w, const float *bias, const float *state_in, \
-    const float *dout, int ld_dout, float *dx, int ld_dx, float *dw, float *dbias, int Bsz, int L, int E, int K, int act, \
-    int e_begin, int e_end
-#define CONVB_PASS x, ld_x, w, bias, state_in, dout, ld_dout, dx, ld_dx, dw, dbias, Bsz, L, E, K, act, e_begin, e_end
-
-MK_MULTIVERSION_VOID(mk_conv1d_bwd, conv1d_bwd_body, (CONVB_ARGS), (CONVB_PASS))
+MK_MULTIVERSION_VOID(mk_conv1d_bwd, conv1d_bwd_body, (const mk_conv1d_bwd_params *prm, int e_begin, int e_end),
+                     (prm, e_begin, e_end))

@@ -2,7 +2,7 @@
 //
 //   out[b, j] = bias[j] + sum_{k<K} W[j, k] * x[b, k]      b < Bsz, j in [j_begin, j_end)
 //
-// x (Bsz, K) ld_x, W (M, K) row-major (a PyTorch Linear weight), out (Bsz, M) ld_out.
+// x (B, K) ld_x, W (M, K) row-major (a PyTorch Linear weight), out (B, M) ld_out: mk_linear_small_params.
 // With one to a few rows the product is bound by reading W from memory. BLAS GEMM packs W
 // into a buffer first, which doubles that traffic; this kernel streams each weight row once
 // and applies it to all rows of x (held in L1), so batch 8 costs about what batch 1 costs.
@@ -22,14 +22,7 @@ static void linear_small_portable(const float *x, int ld_x, int Bsz, const float
         const float *w = W + (size_t)j * K;
         for (int b = 0; b < Bsz; b++) {
             const float *xb = x + (size_t)b * ld_x;
-            float acc[8] = {0};
-            const int K8 = K / 8 * 8;
-            for (int k = 0; k < K8; k += 8)
-                for (int i = 0; i < 8; i++) acc[i] += w[k + i] * xb[k + i];
-            float s = 0.0f;
-            for (int i = 0; i < 8; i++) s += acc[i];
-            for (int k = K8; k < K; k++) s += w[k] * xb[k];
-            out[(size_t)b * ld_out + j] = s + (bias ? bias[j] : 0.0f);
+            out[(size_t)b * ld_out + j] = mk_dot_partial(w, xb, K, 8) + (bias ? bias[j] : 0.0f);   // 8 partial sums
         }
     }
 }
@@ -177,8 +170,10 @@ static void linear_small_avx2(const float *x, int ld_x, int Bsz, const float *W,
 }
 #endif
 
-void mk_linear_small(const float *x, int ld_x, int Bsz, const float *W, int K, const float *bias,
-                     float *out, int ld_out, int j_begin, int j_end) {
+void mk_linear_small(const mk_linear_small_params *p, int j_begin, int j_end) {
+    const float *x = p->x, *W = p->W, *bias = p->bias;
+    float *out = p->out;
+    const int ld_x = p->ld_x, ld_out = p->ld_out, Bsz = p->Bsz, K = p->K;
 #if defined(__x86_64__)
     switch (mk_cpu_isa()) {
     case MK_ISA_AVX512: linear_small_avx512(x, ld_x, Bsz, W, K, bias, out, ld_out, j_begin, j_end); return;

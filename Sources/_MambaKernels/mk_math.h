@@ -32,17 +32,21 @@ MK_INLINE float mk_expf(float x) {
 /// SiLU(x) = x * sigmoid(x) = x / (1 + exp(-x)).
 MK_INLINE float mk_silu(float x) { return x / (1.0f + mk_expf(-x)); }
 
-/// sum_i x[i]^2 with 16 independent partial sums (vectorisable without reassociation).
-MK_INLINE float mk_sum_squares(const float *x, int n) {
+/// sum_i a[i] b[i] with P <= 16 independent partial sums (P a compile-time constant at each call), then the
+/// tail: a fixed summation order that the compiler vectorises without reassociating.
+MK_INLINE float mk_dot_partial(const float *a, const float *b, int n, const int P) {
     float acc[16] = {0};
-    const int n16 = n / 16 * 16;
-    for (int i = 0; i < n16; i += 16)
-        for (int j = 0; j < 16; j++) acc[j] += x[i + j] * x[i + j];
+    const int nP = n / P * P;
+    for (int i = 0; i < nP; i += P)
+        for (int j = 0; j < P; j++) acc[j] += a[i + j] * b[i + j];
     float s = 0.0f;
-    for (int j = 0; j < 16; j++) s += acc[j];
-    for (int i = n16; i < n; i++) s += x[i] * x[i];
+    for (int j = 0; j < P; j++) s += acc[j];
+    for (int i = nP; i < n; i++) s += a[i] * b[i];
     return s;
 }
+
+/// sum_i x[i]^2 with 16 independent partial sums.
+MK_INLINE float mk_sum_squares(const float *x, int n) { return mk_dot_partial(x, x, n, 16); }
 
 // MARK: - Multiversioning
 // MK_MULTIVERSION(ret, name, body, PARAMS, ARGS) defines `ret name PARAMS` that calls the always-inline

@@ -131,9 +131,12 @@ struct BenchCommand: ParsableCommand {
         for t in threadList {
             let s = bestTime {
                 Parallel.forRanges(E, threads: t, align: 16, costPerItem: 1 << 20) { r in
-                    mk_scan_fwd(u.pointer, Int32(E), dt.pointer, Int32(E), A.pointer, bc.pointer, bc.pointer + N, Int32(2 * N),
-                                Dp.pointer, bias.pointer, 1, z.pointer, Int32(E), y.pointer, Int32(E), nil, h.pointer,
-                                Int32(B), Int32(L), Int32(E), Int32(N), Int32(r.lowerBound), Int32(r.upperBound))
+                    var scan = mk_scan_params(u: u.pointer, ld_u: Int32(E), delta: dt.pointer, ld_delta: Int32(E), A: A.pointer,
+                                              Bm: bc.pointer, Cm: bc.pointer + N, ld_bc: Int32(2 * N),
+                                              D: Dp.pointer, delta_bias: bias.pointer, delta_softplus: 1, z: z.pointer, ld_z: Int32(E),
+                                              y: y.pointer, ld_y: Int32(E), h0: nil, h_last: h.pointer,
+                                              Bsz: Int32(B), L: Int32(L), E: Int32(E), N: Int32(N))
+                    mk_scan_fwd(&scan, Int32(r.lowerBound), Int32(r.upperBound))
                 }
             }
             let elems = Double(B * E * L * N)
@@ -149,11 +152,16 @@ struct BenchCommand: ParsableCommand {
             let s = bestTime {
                 Parallel.forParts(E, threads: t, align: 16) { part, r in
                     let mine = dbc.pointer + part * B * L * 2 * N
-                    mk_scan_bwd(u.pointer, Int32(E), dt.pointer, Int32(E), A.pointer, bc.pointer, bc.pointer + N, Int32(2 * N),
-                                Dp.pointer, bias.pointer, 1, z.pointer, Int32(E), nil, dy.pointer, Int32(E),
-                                du.pointer, Int32(E), ddt.pointer, Int32(E), dz.pointer, Int32(E), dA.pointer, dD.pointer, dBias.pointer,
-                                mine, mine + N, Int32(2 * N), nil, Int32(B), Int32(L), Int32(E), Int32(N),
-                                Int32(r.lowerBound), Int32(r.upperBound))
+                    var scan = mk_scan_bwd_params(
+                        fwd: mk_scan_params(u: u.pointer, ld_u: Int32(E), delta: dt.pointer, ld_delta: Int32(E), A: A.pointer,
+                                            Bm: bc.pointer, Cm: bc.pointer + N, ld_bc: Int32(2 * N),
+                                            D: Dp.pointer, delta_bias: bias.pointer, delta_softplus: 1, z: z.pointer, ld_z: Int32(E),
+                                            y: nil, ld_y: 0, h0: nil, h_last: nil,
+                                            Bsz: Int32(B), L: Int32(L), E: Int32(E), N: Int32(N)),
+                        dy: dy.pointer, ld_dy: Int32(E), du: du.pointer, ld_du: Int32(E), ddelta: ddt.pointer, ld_ddelta: Int32(E),
+                        dz: dz.pointer, ld_dz: Int32(E), dA: dA.pointer, dD: dD.pointer, ddelta_bias: dBias.pointer,
+                        dBm: mine, dCm: mine + N, ld_dbc: Int32(2 * N), dh0: nil)
+                    mk_scan_bwd(&scan, Int32(r.lowerBound), Int32(r.upperBound))
                 }
             }
             emit([("bench", "\"scan_backward\""), ("threads", "\(t)"),

@@ -53,8 +53,18 @@ final class BackwardKernelTests: XCTestCase {
         for isa in levels {
             mk_force_isa(isa)
             var dx = [Float](repeating: .nan, count: B * L * E), dw = [Float](repeating: 0, count: E * K), db = [Float](repeating: 0, count: E)
-            mk_conv1d_bwd(x, Int32(E), w, bias, st, dout, Int32(E), &dx, Int32(E), &dw, &db, Int32(B), Int32(L), Int32(E), Int32(K), 1, 0, 2)
-            mk_conv1d_bwd(x, Int32(E), w, bias, st, dout, Int32(E), &dx, Int32(E), &dw, &db, Int32(B), Int32(L), Int32(E), Int32(K), 1, 2, Int32(E))
+            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+            st.withUnsafeBufferPointer { sp in dout.withUnsafeBufferPointer { gp in
+            dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in db.withUnsafeMutableBufferPointer { dbp in
+                var conv = mk_conv1d_bwd_params(
+                    fwd: mk_conv1d_params(x: xp.baseAddress, ld_x: Int32(E), w: wp.baseAddress, bias: bp.baseAddress,
+                                          state_in: sp.baseAddress, state_out: nil, out: nil, ld_out: 0,
+                                          Bsz: Int32(B), L: Int32(L), E: Int32(E), K: Int32(K), act: 1),
+                    dout: gp.baseAddress, ld_dout: Int32(E), dx: dxp.baseAddress, ld_dx: Int32(E),
+                    dw: dwp.baseAddress, dbias: dbp.baseAddress)
+                mk_conv1d_bwd(&conv, 0, 2)
+                mk_conv1d_bwd(&conv, 2, Int32(E))
+            }}}}}}}}
             for i in 0..<x.count { assertClose(dx[i], fd(xd, i) { loss($0, wd, bd) }, "dx[\(i)]") }
             for i in 0..<w.count { assertClose(dw[i], fd(wd, i) { loss(xd, $0, bd) }, "dw[\(i)]") }
             for i in 0..<E { assertClose(db[i], fd(bd, i) { loss(xd, wd, $0) }, "dbias[\(i)]") }
@@ -134,7 +144,13 @@ final class BackwardKernelTests: XCTestCase {
             pi -= Double(lr) / bc1 * mi / ((vi / bc2).squareRoot() + Double(eps))
             want[i] = pi
         }
-        mk_adamw(&p, g, &m, &v, n, lr, b1, b2, eps, wd, Float(bc1), Float(bc2), scale)
+        p.withUnsafeMutableBufferPointer { pp in g.withUnsafeBufferPointer { gp in
+        m.withUnsafeMutableBufferPointer { mp in v.withUnsafeMutableBufferPointer { vp in
+            var update = mk_adamw_params(p: pp.baseAddress, g: gp.baseAddress, m: mp.baseAddress, v: vp.baseAddress,
+                                         lr: lr, beta1: b1, beta2: b2, eps: eps, wd: wd, bc1: Float(bc1), bc2: Float(bc2),
+                                         grad_scale: scale)
+            mk_adamw(&update, 0, n)
+        }}}}
         for i in 0..<n { worst = max(worst, abs(Double(p[i]) - want[i])); XCTAssertEqual(Double(p[i]), want[i], accuracy: 1e-6) }
     }
 }

@@ -40,8 +40,14 @@ final class KernelTests: XCTestCase {
                 var state = st
                 let split = E / 2 + 1
                 for r in [0..<min(split, E), min(split, E)..<E] where !r.isEmpty {
-                    mk_conv1d_fwd(x, Int32(ldX), w, bias, state, &state, &out, Int32(E), Int32(B), Int32(L), Int32(E), Int32(K), 1,
-                                  Int32(r.lowerBound), Int32(r.upperBound))
+                    x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+                    state.withUnsafeMutableBufferPointer { sp in out.withUnsafeMutableBufferPointer { op in
+                        var conv = mk_conv1d_params(x: xp.baseAddress, ld_x: Int32(ldX), w: wp.baseAddress, bias: bp.baseAddress,
+                                                    state_in: sp.baseAddress, state_out: sp.baseAddress,
+                                                    out: op.baseAddress, ld_out: Int32(E),
+                                                    Bsz: Int32(B), L: Int32(L), E: Int32(E), K: Int32(K), act: 1)
+                        mk_conv1d_fwd(&conv, Int32(r.lowerBound), Int32(r.upperBound))
+                    }}}}}
                 }
                 let d = zip(out, ref).map { abs(Double($0) - $1) }.max()!
                 print("conv1d B=\(B) L=\(L) E=\(E) K=\(K) \(String(cString: mk_isa_name(isa))): max diff \(d)")
@@ -57,15 +63,25 @@ final class KernelTests: XCTestCase {
         let L = 11, E = 24, K = 4
         let x = randoms(L * E, &rng), w = randoms(E * K, &rng)
         var whole = [Float](repeating: 0, count: L * E)
-        mk_conv1d_fwd(x, Int32(E), w, nil, nil, nil, &whole, Int32(E), 1, Int32(L), Int32(E), Int32(K), 0, 0, Int32(E))
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in whole.withUnsafeMutableBufferPointer { op in
+            var conv = mk_conv1d_params(x: xp.baseAddress, ld_x: Int32(E), w: wp.baseAddress, bias: nil, state_in: nil,
+                                        state_out: nil, out: op.baseAddress, ld_out: Int32(E),
+                                        Bsz: 1, L: Int32(L), E: Int32(E), K: Int32(K), act: 0)
+            mk_conv1d_fwd(&conv, 0, Int32(E))
+        }}}
         var state = [Float](repeating: 0, count: (K - 1) * E)
         var parts = [Float](repeating: 0, count: L * E)
         var t = 0
         for len in [1, 2, 5, 3] {
             x.withUnsafeBufferPointer { xp in
                 parts.withUnsafeMutableBufferPointer { op in
-                    mk_conv1d_fwd(xp.baseAddress! + t * E, Int32(E), w, nil, state, &state, op.baseAddress! + t * E, Int32(E),
-                                  1, Int32(len), Int32(E), Int32(K), 0, 0, Int32(E))
+                w.withUnsafeBufferPointer { wp in state.withUnsafeMutableBufferPointer { sp in
+                    var conv = mk_conv1d_params(x: xp.baseAddress! + t * E, ld_x: Int32(E), w: wp.baseAddress, bias: nil,
+                                                state_in: sp.baseAddress, state_out: sp.baseAddress,
+                                                out: op.baseAddress! + t * E, ld_out: Int32(E),
+                                                Bsz: 1, L: Int32(len), E: Int32(E), K: Int32(K), act: 0)
+                    mk_conv1d_fwd(&conv, 0, Int32(E))
+                }}
                 }
             }
             t += len
@@ -158,8 +174,13 @@ final class KernelTests: XCTestCase {
                     var out = [Float](repeating: .nan, count: Bsz * ldOut)
                     let cut = M / 3
                     for r in [0..<cut, cut..<M] where !r.isEmpty {
-                        mk_linear_small(x, Int32(ldX), Int32(Bsz), W, Int32(K), bias, &out, Int32(ldOut),
-                                        Int32(r.lowerBound), Int32(r.upperBound))
+                        x.withUnsafeBufferPointer { xp in W.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+                        out.withUnsafeMutableBufferPointer { op in
+                            var lin = mk_linear_small_params(x: xp.baseAddress, ld_x: Int32(ldX), W: wp.baseAddress,
+                                                             bias: bp.baseAddress, out: op.baseAddress, ld_out: Int32(ldOut),
+                                                             Bsz: Int32(Bsz), K: Int32(K))
+                            mk_linear_small(&lin, Int32(r.lowerBound), Int32(r.upperBound))
+                        }}}}
                     }
                     for b in 0..<Bsz { for j in 0..<M {
                         let ref = Double(bias[j]) + (0..<K).map { Double(W[j * K + $0]) * Double(x[b * ldX + $0]) }.reduce(0, +)

@@ -114,12 +114,16 @@ private func runBackward(_ p: BwdProblem, reference: Bool, range: Range<Int>? = 
     let dh0 = p.wantDh0 ? FloatBuf([Float](repeating: untouched, count: p.Bsz * p.E * p.N)) : nil
     let r = range ?? (p.eBegin..<p.eEnd)
     let f = reference ? mk_scan_bwd_ref : mk_scan_bwd
-    f(u.p, Int32(p.ldU), delta.p, Int32(p.ldDelta), A.p, bc.p + p.bmOffset, bc.p + p.cmOffset, Int32(p.ldBC),
-      constPtr(D), constPtr(bias), p.softplus ? 1 : 0, constPtr(z), Int32(p.ldZ), constPtr(h0),
-      dy.p, Int32(p.ldDy),
-      du.p, Int32(p.ldOut), ddelta.p, Int32(p.ldOut), dz?.p, Int32(p.ldOut),
-      dA.p, dD.p, dBias.p, dB.p, dC.p, Int32(p.ldDBC), dh0?.p,
-      Int32(p.Bsz), Int32(p.L), Int32(p.E), Int32(p.N), Int32(r.lowerBound), Int32(r.upperBound))
+    var params = mk_scan_bwd_params(
+        fwd: mk_scan_params(u: u.p, ld_u: Int32(p.ldU), delta: delta.p, ld_delta: Int32(p.ldDelta), A: A.p,
+                            Bm: bc.p + p.bmOffset, Cm: bc.p + p.cmOffset, ld_bc: Int32(p.ldBC),
+                            D: constPtr(D), delta_bias: constPtr(bias), delta_softplus: p.softplus ? 1 : 0,
+                            z: constPtr(z), ld_z: Int32(p.ldZ), y: nil, ld_y: 0, h0: constPtr(h0), h_last: nil,
+                            Bsz: Int32(p.Bsz), L: Int32(p.L), E: Int32(p.E), N: Int32(p.N)),
+        dy: dy.p, ld_dy: Int32(p.ldDy),
+        du: du.p, ld_du: Int32(p.ldOut), ddelta: ddelta.p, ld_ddelta: Int32(p.ldOut), dz: dz?.p, ld_dz: Int32(p.ldOut),
+        dA: dA.p, dD: dD.p, ddelta_bias: dBias.p, dBm: dB.p, dCm: dC.p, ld_dbc: Int32(p.ldDBC), dh0: dh0?.p)
+    f(&params, Int32(r.lowerBound), Int32(r.upperBound))
     return BwdGrads(du: du.array, ddelta: ddelta.array, dz: dz?.array, dA: dA.array, dD: dD.array,
                     dBias: dBias.array, dB: dB.array, dC: dC.array, dh0: dh0?.array)
 }

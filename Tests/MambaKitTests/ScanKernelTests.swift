@@ -98,10 +98,12 @@ private func runScan(_ p: ScanProblem, reference: Bool, withHLast: Bool = true) 
     y.withUnsafeMutableBufferPointer { yp in
     withOptionalMutablePointer(&hLast) { hl in
         let f = reference ? mk_scan_fwd_ref : mk_scan_fwd
-        f(u.baseAddress, Int32(p.ldU), delta.baseAddress, Int32(p.ldDelta),
-          A.baseAddress, bc.baseAddress! + p.bmOffset, bc.baseAddress! + p.cmOffset, Int32(p.ldBC),
-          D, bias, p.softplus ? 1 : 0, z, Int32(p.ldZ), yp.baseAddress, Int32(p.ldY),
-          h0, hl, Int32(p.Bsz), Int32(p.L), Int32(p.E), Int32(p.N), Int32(p.eBegin), Int32(p.eEnd))
+        var params = mk_scan_params(u: u.baseAddress, ld_u: Int32(p.ldU), delta: delta.baseAddress, ld_delta: Int32(p.ldDelta),
+                                    A: A.baseAddress, Bm: bc.baseAddress! + p.bmOffset, Cm: bc.baseAddress! + p.cmOffset,
+                                    ld_bc: Int32(p.ldBC), D: D, delta_bias: bias, delta_softplus: p.softplus ? 1 : 0,
+                                    z: z, ld_z: Int32(p.ldZ), y: yp.baseAddress, ld_y: Int32(p.ldY), h0: h0, h_last: hl,
+                                    Bsz: Int32(p.Bsz), L: Int32(p.L), E: Int32(p.E), N: Int32(p.N))
+        f(&params, Int32(p.eBegin), Int32(p.eEnd))
     }}}}}}}}}}
     return (y, hLast)
 }
@@ -211,11 +213,14 @@ final class ScanKernelTests: XCTestCase {
             p.z!.withUnsafeBufferPointer { z in
             y.withUnsafeMutableBufferPointer { yp in
             h.withUnsafeMutableBufferPointer { hp in
-                mk_scan_fwd(u.baseAddress, Int32(p.ldU), delta.baseAddress, Int32(p.ldDelta), A.baseAddress,
-                            bc.baseAddress! + p.bmOffset, bc.baseAddress! + p.cmOffset, Int32(p.ldBC),
-                            D.baseAddress, bias.baseAddress, 1, z.baseAddress, Int32(p.ldZ),
-                            yp.baseAddress, Int32(p.ldY), hp.baseAddress, hp.baseAddress,
-                            Int32(p.Bsz), Int32(p.L), Int32(p.E), Int32(p.N), Int32(p.eBegin), Int32(p.eEnd))
+                var params = mk_scan_params(u: u.baseAddress, ld_u: Int32(p.ldU), delta: delta.baseAddress,
+                                            ld_delta: Int32(p.ldDelta), A: A.baseAddress,
+                                            Bm: bc.baseAddress! + p.bmOffset, Cm: bc.baseAddress! + p.cmOffset, ld_bc: Int32(p.ldBC),
+                                            D: D.baseAddress, delta_bias: bias.baseAddress, delta_softplus: 1,
+                                            z: z.baseAddress, ld_z: Int32(p.ldZ), y: yp.baseAddress, ld_y: Int32(p.ldY),
+                                            h0: hp.baseAddress, h_last: hp.baseAddress,
+                                            Bsz: Int32(p.Bsz), L: Int32(p.L), E: Int32(p.E), N: Int32(p.N))
+                mk_scan_fwd(&params, Int32(p.eBegin), Int32(p.eEnd))
             }}}}}}}}}
             let dy = compare(y, ref.y, inside: { i in (p.eBegin..<p.eEnd).contains(i % p.ldY) })
             XCTAssertLessThanOrEqual(dy.diff / max(dy.scale, 1), tolerance, isaName(isa))
@@ -248,9 +253,12 @@ final class ScanKernelTests: XCTestCase {
             As.withUnsafeBufferPointer { ap in
             bc.withUnsafeBufferPointer { bcp in
             y.withUnsafeMutableBufferPointer { yp in
-                mk_scan_fwd(up.baseAddress, Int32(E), dp.baseAddress, Int32(E), ap.baseAddress,
-                            bcp.baseAddress, bcp.baseAddress! + 1, 2, nil, nil, 0, nil, 0,
-                            yp.baseAddress, Int32(E), nil, nil, 1, Int32(L), Int32(E), 1, 0, Int32(E))
+                var params = mk_scan_params(u: up.baseAddress, ld_u: Int32(E), delta: dp.baseAddress, ld_delta: Int32(E),
+                                            A: ap.baseAddress, Bm: bcp.baseAddress, Cm: bcp.baseAddress! + 1, ld_bc: 2,
+                                            D: nil, delta_bias: nil, delta_softplus: 0, z: nil, ld_z: 0,
+                                            y: yp.baseAddress, ld_y: Int32(E), h0: nil, h_last: nil,
+                                            Bsz: 1, L: Int32(L), E: Int32(E), N: 1)
+                mk_scan_fwd(&params, 0, Int32(E))
             }}}}}
             var worst = 0.0
             for e in 0..<E {

@@ -37,8 +37,9 @@ public struct LayerContext {
         if T <= Self.smallBatchRows {
             let b: UnsafePointer<Float>? = bias.map { UnsafePointer(parameters + $0) }
             Parallel.forRanges(M, threads: threads, align: 16, costPerItem: K, minWork: 1 << 16) { r in
-                mk_linear_small(inp, Int32(ldIn), Int32(T), W, Int32(K), b, out, Int32(ldOut),
-                                Int32(r.lowerBound), Int32(r.upperBound))
+                var lin = mk_linear_small_params(x: inp, ld_x: Int32(ldIn), W: W, bias: b, out: out, ld_out: Int32(ldOut),
+                                                 Bsz: Int32(T), K: Int32(K))
+                mk_linear_small(&lin, Int32(r.lowerBound), Int32(r.upperBound))
             }
             return
         }

@@ -52,9 +52,10 @@ public struct SelectiveSSM: Sendable {
         // causal depthwise conv1d + SiLU over time: xc (T, E)
         let convW = p + conv1d, convB: UnsafePointer<Float>? = conv1dBias.map { UnsafePointer(p + $0) }
         Parallel.forRanges(E, threads: ctx.threads, align: 16, costPerItem: T * K) { r in
-            mk_conv1d_fwd(xz, Int32(2 * E), convW, convB, convState, convState,
-                          xc, Int32(E), Int32(B), Int32(L), Int32(E), Int32(K), 1,
-                          Int32(r.lowerBound), Int32(r.upperBound))
+            var conv = mk_conv1d_params(x: xz, ld_x: Int32(2 * E), w: convW, bias: convB, state_in: convState,
+                                        state_out: convState, out: xc, ld_out: Int32(E),
+                                        Bsz: Int32(B), L: Int32(L), E: Int32(E), K: Int32(K), act: 1)
+            mk_conv1d_fwd(&conv, Int32(r.lowerBound), Int32(r.upperBound))
         }
         // x_proj: dbc (T, R+2N); dt_proj: dt (T, E) (bias + softplus happen in the scan)
         ctx.linear(xc, ldIn: E, rows: T, weight: xProj, outFeatures: ldBC, inFeatures: E, bias: nil, out: dbc, ldOut: ldBC)
@@ -62,10 +63,12 @@ public struct SelectiveSSM: Sendable {
         // fused selective scan with D skip and SiLU(z) gate: y (T, E)
         let dSkip = p + D, dtBias = p + dtProjBias
         Parallel.forRanges(E, threads: ctx.threads, align: 16, costPerItem: T * N * 4) { r in
-            mk_scan_fwd(xc, Int32(E), dt, Int32(E), A, dbc + R, dbc + R + N, Int32(ldBC),
-                        dSkip, dtBias, 1, xz + E, Int32(2 * E), y, Int32(E),
-                        ssm, ssm, Int32(B), Int32(L), Int32(E), Int32(N),
-                        Int32(r.lowerBound), Int32(r.upperBound))
+            var scan = mk_scan_params(u: xc, ld_u: Int32(E), delta: dt, ld_delta: Int32(E), A: A,
+                                      Bm: dbc + R, Cm: dbc + R + N, ld_bc: Int32(ldBC),
+                                      D: dSkip, delta_bias: dtBias, delta_softplus: 1, z: xz + E, ld_z: Int32(2 * E),
+                                      y: y, ld_y: Int32(E), h0: ssm, h_last: ssm,
+                                      Bsz: Int32(B), L: Int32(L), E: Int32(E), N: Int32(N))
+            mk_scan_fwd(&scan, Int32(r.lowerBound), Int32(r.upperBound))
         }
     }
 
@@ -90,12 +93,17 @@ public struct SelectiveSSM: Sendable {
         let used = Parallel.forParts(E, threads: nThreads, align: 16) { part, r in
             let mine = parts.pointer + part * partSize
             mine.update(repeating: 0, count: partSize)
-            mk_scan_bwd(xc, Int32(E), dt, Int32(E), A, dbc + R, dbc + R + N, Int32(ldBC),
-                        p + dSkip, p + dtBias, 1, xz + E, Int32(2 * E), ssmIn,
-                        dY, Int32(E),
-                        tape.dXc.pointer, Int32(E), tape.dDt.pointer, Int32(E), dXz + E, Int32(2 * E),
-                        tape.dA.pointer, g + dSkip, g + dtBias, mine + R, mine + R + N, Int32(ldBC), nil,
-                        Int32(B), Int32(L), Int32(E), Int32(N), Int32(r.lowerBound), Int32(r.upperBound))
+            var scan = mk_scan_bwd_params(
+                fwd: mk_scan_params(u: xc, ld_u: Int32(E), delta: dt, ld_delta: Int32(E), A: A,
+                                    Bm: dbc + R, Cm: dbc + R + N, ld_bc: Int32(ldBC),
+                                    D: p + dSkip, delta_bias: p + dtBias, delta_softplus: 1, z: xz + E, ld_z: Int32(2 * E),
+                                    y: nil, ld_y: 0, h0: ssmIn, h_last: nil,
+                                    Bsz: Int32(B), L: Int32(L), E: Int32(E), N: Int32(N)),
+                dy: dY, ld_dy: Int32(E),
+                du: tape.dXc.pointer, ld_du: Int32(E), ddelta: tape.dDt.pointer, ld_ddelta: Int32(E), dz: dXz + E, ld_dz: Int32(2 * E),
+                dA: tape.dA.pointer, dD: g + dSkip, ddelta_bias: g + dtBias, dBm: mine + R, dCm: mine + R + N,
+                ld_dbc: Int32(ldBC), dh0: nil)
+            mk_scan_bwd(&scan, Int32(r.lowerBound), Int32(r.upperBound))
         }
         // dA_log = dA ⊙ A  (A = −exp(A_log))
         let dALog = g + aLog
@@ -117,9 +125,12 @@ public struct SelectiveSSM: Sendable {
         let dConvB: UnsafeMutablePointer<Float>? = conv1dBias.map { g + $0 }
         let convW = conv1d
         Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * K * 2) { r in
-            mk_conv1d_bwd(xz, Int32(2 * E), p + convW, convB, convIn, tape.dXc.pointer, Int32(E),
-                          dXz, Int32(2 * E), g + convW, dConvB, Int32(B), Int32(L), Int32(E), Int32(K), 1,
-                          Int32(r.lowerBound), Int32(r.upperBound))
+            var conv = mk_conv1d_bwd_params(
+                fwd: mk_conv1d_params(x: xz, ld_x: Int32(2 * E), w: p + convW, bias: convB, state_in: convIn,
+                                      state_out: nil, out: nil, ld_out: 0,
+                                      Bsz: Int32(B), L: Int32(L), E: Int32(E), K: Int32(K), act: 1),
+                dout: tape.dXc.pointer, ld_dout: Int32(E), dx: dXz, ld_dx: Int32(2 * E), dw: g + convW, dbias: dConvB)
+            mk_conv1d_bwd(&conv, Int32(r.lowerBound), Int32(r.upperBound))
         }
     }
 

@@ -98,8 +98,9 @@ public final class AdamW {
             let (p, g, mm, vv) = (parameters.pointer + s.offset, grads.pointer + s.offset, m.pointer + s.offset, v.pointer + s.offset)
             // Elementwise, so any split gives the same bits.
             Parallel.forRanges(s.count, threads: threads, align: 1 << 12, minWork: 1 << 18) { r in
-                let i = r.lowerBound
-                mk_adamw(p + i, g + i, mm + i, vv + i, r.count, lr, o.beta1, o.beta2, o.eps, wd, bc1, bc2, scale)
+                var update = mk_adamw_params(p: p, g: g, m: mm, v: vv, lr: lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps,
+                                             wd: wd, bc1: bc1, bc2: bc2, grad_scale: scale)
+                mk_adamw(&update, r.lowerBound, r.upperBound)
             }
         }
         return (lr, norm)

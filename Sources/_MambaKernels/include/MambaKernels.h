@@ -2,8 +2,10 @@
 //
 // Every kernel has a portable scalar version (the spec) and, where it pays, AVX2 and
 // AVX-512 versions compiled with __attribute__((target(...))) and chosen at run time
-// (mk_cpu_isa). Nothing here allocates per call, nothing here starts threads: callers
-// split channels across threads by passing a channel range [e_begin, e_end).
+// (mk_cpu_isa); the SIMD scan bodies are written once over a vector layer (vf.h) and
+// compiled per ISA. Nothing here starts threads: callers split channels across threads
+// by passing a channel range [e_begin, e_end). The large kernels take one parameter
+// struct (mk_scan_params, ...) whose fields carry their shapes, plus that range.
 //
 // Letters (Docs/Glossary.md): B batch, L length, D d_model, E d_inner, N d_state,
 // R dt_rank, K d_conv, V vocab. Matrices are row-major; "ld" is a row stride in floats.
@@ -56,12 +58,45 @@ void mk_sgemm(int transA, int transB, int M, int N, int K, float alpha,
 void mk_sgemv(int transA, int M, int N, float alpha, const float *A, int lda,
               const float *x, float beta, float *y);
 
-/// out[b, j] = bias[j] + sum_k W[j, k] * x[b, k] for b < Bsz, j in [j_begin, j_end): x (Bsz, K) ld_x,
-/// W (M, K) row-major, bias (M) or NULL, out (Bsz, M) ld_out. For few rows (generation): streams W once.
-void mk_linear_small(const float *x, int ld_x, int Bsz, const float *W, int K, const float *bias,
-                     float *out, int ld_out, int j_begin, int j_end);
+/// Arguments of mk_linear_small (M, the output features, is implied by the range and out).
+typedef struct {
+    const float *x;             // (B, K) row stride ld_x: the input rows (few: generation)
+    int ld_x;
+    const float *W;             // (M, K) contiguous: a PyTorch Linear weight
+    const float *bias;          // (M) or NULL
+    float *out;                 // (B, M) row stride ld_out
+    int ld_out;
+    int Bsz, K;                 // B (rows of x), K (in-features)
+} mk_linear_small_params;
+
+/// out[b, j] = bias[j] + sum_k W[j, k] * x[b, k] for b < B, j in [j_begin, j_end).
+/// For few rows (generation): streams W once.
+void mk_linear_small(const mk_linear_small_params *p, int j_begin, int j_end);
 
 // MARK: - Selective scan (S6), fused: discretise + recur + output (+ D skip, + gate)
+
+/// Arguments of mk_scan_fwd / mk_scan_fwd_ref. Shapes per field; "row stride ld_x" is in floats and batch b's
+/// rows start at b*L*ld_x. Optional fields are NULL when absent.
+typedef struct {
+    const float *u;             // (B, L, E) row stride ld_u: the input (conv1d + SiLU output)
+    int ld_u;
+    const float *delta;         // (B, L, E) row stride ld_delta: dt before bias and softplus
+    int ld_delta;
+    const float *A;             // (E, N) contiguous: A = -exp(A_log), precomputed by the caller
+    const float *Bm;            // (B, L, N) row stride ld_bc (usually columns of the x_proj output)
+    const float *Cm;            // (B, L, N) row stride ld_bc
+    int ld_bc;
+    const float *D;             // (E) or NULL: the skip D[e] * u[t,e]
+    const float *delta_bias;    // (E) or NULL: added to delta
+    int delta_softplus;         // nonzero: dt = softplus(delta + delta_bias)
+    const float *z;             // (B, L, E) row stride ld_z, or NULL: the gate silu(z)
+    int ld_z;
+    float *y;                   // (B, L, E) row stride ld_y: the output (after the gate)
+    int ld_y;
+    const float *h0;            // (B, E, N) initial state, or NULL for zeros
+    float *h_last;              // (B, E, N) final state written, or NULL (may alias h0)
+    int Bsz, L, E, N;           // B, L, E, N
+} mk_scan_params;
 
 /// Forward selective scan for channels [e_begin, e_end), every batch row.
 ///
@@ -70,90 +105,85 @@ void mk_linear_small(const float *x, int ld_x, int Bsz, const float *W, int K, c
 ///   y[t,e]   = sum_n Cm[t,n] * h[e,n] + D[e] * u[t,e]          (D optional)
 ///   y[t,e]  *= z[t,e] * sigmoid(z[t,e])                        (only if z != NULL)
 ///
-/// Shapes (row strides in floats):
-///   u      (Bsz, L, E) ld_u         delta (Bsz, L, E) ld_delta
-///   A      (E, N) contiguous        (A = -exp(A_log), precomputed by the caller)
-///   Bm, Cm (Bsz, L, N) ld_bc        (usually columns of the x_proj output)
-///   D, delta_bias (E) or NULL       z (Bsz, L, E) ld_z or NULL
-///   y      (Bsz, L, E) ld_y
-///   h0     (Bsz, E, N) initial state, or NULL for zeros
-///   h_last (Bsz, E, N) final state written, or NULL (may alias h0)
-/// Batch b's rows start at b*L*ld. The (Bsz, L, E, N) state tensor is never stored.
-void mk_scan_fwd(const float *u, int ld_u, const float *delta, int ld_delta,
-                 const float *A, const float *Bm, const float *Cm, int ld_bc,
-                 const float *D, const float *delta_bias, int delta_softplus,
-                 const float *z, int ld_z, float *y, int ld_y,
-                 const float *h0, float *h_last,
-                 int Bsz, int L, int E, int N, int e_begin, int e_end);
+/// The (B, L, E, N) state tensor is never stored. Writes y (and h_last) for these channels only.
+void mk_scan_fwd(const mk_scan_params *p, int e_begin, int e_end);
 
-/// The plain reference scan (scalar, Double accumulation of nothing: the literal formula in float).
-/// Same contract as mk_scan_fwd; used by tests.
-void mk_scan_fwd_ref(const float *u, int ld_u, const float *delta, int ld_delta,
-                     const float *A, const float *Bm, const float *Cm, int ld_bc,
-                     const float *D, const float *delta_bias, int delta_softplus,
-                     const float *z, int ld_z, float *y, int ld_y,
-                     const float *h0, float *h_last,
-                     int Bsz, int L, int E, int N, int e_begin, int e_end);
+/// The plain reference scan (scalar: the literal formula in float). Same contract as mk_scan_fwd; used by tests.
+void mk_scan_fwd_ref(const mk_scan_params *p, int e_begin, int e_end);
 
 // MARK: - Selective scan backward
 
 /// Time steps per recomputation chunk of mk_scan_bwd: the forward states are kept only at multiples of it.
 #define MK_SCAN_BWD_CHUNK 64
 
-/// Backward of mk_scan_fwd (same inputs, same shapes, same optional arguments) for channels [e_begin, e_end).
-/// Given dy (Bsz, L, E) ld_dy = dLoss/d(output of mk_scan_fwd, i.e. after the z gate), computes:
-///   du      (Bsz, L, E) ld_du     written (=) for these channels: dLoss/du (through the B·u term and the D skip)
-///   ddelta  (Bsz, L, E) ld_ddelta written (=): dLoss/d(delta) (through softplus and the bias if delta_softplus; else dLoss/d dt)
-///   dz      (Bsz, L, E) ld_dz     written (=) if z != NULL (dz may be NULL when z is NULL)
-///   dA      (E, N)   accumulated (+=) for these channels (gradient w.r.t. A, NOT A_log; caller applies dA_log = dA * A)
-///   dD      (E)      accumulated (+=) if D != NULL
-///   ddelta_bias (E)  accumulated (+=) if delta_bias != NULL
-///   dBm, dCm (Bsz, L, N) row stride ld_dbc: ACCUMULATED (+=) — B and C are shared by all channels, so with threads
-///            splitting channels each thread must be given its own buffer and the caller sums them.
-///   dh0     (Bsz, E, N) written (=) if not NULL: gradient w.r.t. the initial state h0 (zeros for h0 == NULL).
+/// Arguments of mk_scan_bwd / mk_scan_bwd_ref: the forward call's arguments plus the gradients. Shapes as in
+/// mk_scan_params; "=" written for the channels [e_begin, e_end), "+=" accumulated.
+typedef struct {
+    mk_scan_params fwd;         // the forward's inputs (its y and h_last are not read: may be NULL)
+    const float *dy;            // (B, L, E) row stride ld_dy: dLoss/d y (y after the z gate)
+    int ld_dy;
+    float *du;                  // (B, L, E) row stride ld_du, =: through the B u term and the D skip
+    int ld_du;
+    float *ddelta;              // (B, L, E) row stride ld_ddelta, =: through softplus and the bias (dLoss/d dt without softplus)
+    int ld_ddelta;
+    float *dz;                  // (B, L, E) row stride ld_dz, = if fwd.z != NULL (may be NULL then too)
+    int ld_dz;
+    float *dA;                  // (E, N) +=: w.r.t. A, NOT A_log (the caller applies dA_log = dA * A)
+    float *dD;                  // (E) += if fwd.D != NULL (or NULL)
+    float *ddelta_bias;         // (E) += if fwd.delta_bias != NULL (or NULL)
+    float *dBm;                 // (B, L, N) row stride ld_dbc, +=: B and C are shared by all channels, so
+    float *dCm;                 // (B, L, N) row stride ld_dbc, +=   with threads splitting channels each thread
+    int ld_dbc;                 //                                     needs its own dBm/dCm, summed by the caller
+    float *dh0;                 // (B, E, N) or NULL, =: w.r.t. fwd.h0 (zeros for h0 == NULL)
+} mk_scan_bwd_params;
+
+/// Backward of mk_scan_fwd for channels [e_begin, e_end): the gradients described in mk_scan_bwd_params.
 /// The states h_t are recomputed: a forward sweep keeps only the states at chunk boundaries (every
 /// MK_SCAN_BWD_CHUNK steps), then chunks in reverse order: recompute the chunk's states from its boundary
 /// state into a chunk-sized buffer, then the reverse-time sweep. Memory: one heap block per call,
 /// O(L / MK_SCAN_BWD_CHUNK · N) floats per channel of a group plus O(MK_SCAN_BWD_CHUNK · N · 16); never (L, E, N).
 /// Docs/ScanBackward.md has the derivation.
-void mk_scan_bwd(const float *u, int ld_u, const float *delta, int ld_delta,
-                 const float *A, const float *Bm, const float *Cm, int ld_bc,
-                 const float *D, const float *delta_bias, int delta_softplus,
-                 const float *z, int ld_z, const float *h0,
-                 const float *dy, int ld_dy,
-                 float *du, int ld_du, float *ddelta, int ld_ddelta, float *dz, int ld_dz,
-                 float *dA, float *dD, float *ddelta_bias, float *dBm, float *dCm, int ld_dbc, float *dh0,
-                 int Bsz, int L, int E, int N, int e_begin, int e_end);
+void mk_scan_bwd(const mk_scan_bwd_params *p, int e_begin, int e_end);
 
 /// The plain scalar reference of mk_scan_bwd (Double internally; stores every state of one channel): the spec,
 /// used by tests. Same contract.
-void mk_scan_bwd_ref(const float *u, int ld_u, const float *delta, int ld_delta,
-                     const float *A, const float *Bm, const float *Cm, int ld_bc,
-                     const float *D, const float *delta_bias, int delta_softplus,
-                     const float *z, int ld_z, const float *h0,
-                     const float *dy, int ld_dy,
-                     float *du, int ld_du, float *ddelta, int ld_ddelta, float *dz, int ld_dz,
-                     float *dA, float *dD, float *ddelta_bias, float *dBm, float *dCm, int ld_dbc, float *dh0,
-                     int Bsz, int L, int E, int N, int e_begin, int e_end);
+void mk_scan_bwd_ref(const mk_scan_bwd_params *p, int e_begin, int e_end);
 
 // MARK: - Depthwise causal conv1d (+ SiLU)
 
-/// out[t,e] = act( bias[e] + sum_{k<K} w[e,k] * x[t-(K-1)+k, e] ), channels [e_begin, e_end).
-/// Inputs before t=0 come from state_in (Bsz, K-1, E) (time-major: row j holds x[j-(K-1)]), or zeros if NULL.
-/// state_out (Bsz, K-1, E), if not NULL, receives the last K-1 inputs (state_in then x), so a
-/// sequence can be continued. x (Bsz, L, E) ld_x; out (Bsz, L, E) ld_out; w (E, K); bias (E) or NULL.
-/// act: 0 none, 1 SiLU. state_out may alias state_in.
-void mk_conv1d_fwd(const float *x, int ld_x, const float *w, const float *bias,
-                   const float *state_in, float *state_out, float *out, int ld_out,
-                   int Bsz, int L, int E, int K, int act, int e_begin, int e_end);
+/// Arguments of mk_conv1d_fwd.
+typedef struct {
+    const float *x;             // (B, L, E) row stride ld_x: the input
+    int ld_x;
+    const float *w;             // (E, K) contiguous: the depthwise filters
+    const float *bias;          // (E) or NULL
+    const float *state_in;      // (B, K-1, E) contiguous, time-major (row j holds x[j-(K-1)]), or NULL for zeros
+    float *state_out;           // (B, K-1, E) or NULL: receives the last K-1 inputs (may alias state_in)
+    float *out;                 // (B, L, E) row stride ld_out
+    int ld_out;
+    int Bsz, L, E, K;           // B, L, E, K
+    int act;                    // 0 none, 1 SiLU
+} mk_conv1d_params;
 
-/// Backward of mk_conv1d_fwd (act 0 or 1) for channels [e_begin, e_end). dout (Bsz, L, E) ld_dout is the
-/// gradient of out. Writes dx (Bsz, L, E) ld_dx (=), accumulates dw (E, K) and dbias (E) (+=; dbias may be NULL).
-/// The pre-activation is recomputed from x and state_in (the state the forward started from; NULL = zeros).
-/// The gradient w.r.t. state_in is not computed (the state is treated as a constant: truncated backprop).
-void mk_conv1d_bwd(const float *x, int ld_x, const float *w, const float *bias, const float *state_in,
-                   const float *dout, int ld_dout, float *dx, int ld_dx, float *dw, float *dbias,
-                   int Bsz, int L, int E, int K, int act, int e_begin, int e_end);
+/// out[t,e] = act( bias[e] + sum_{k<K} w[e,k] * x[t-(K-1)+k, e] ), channels [e_begin, e_end).
+/// Inputs before t=0 come from state_in; state_out (state_in then x, the last K-1 rows) lets a sequence be continued.
+void mk_conv1d_fwd(const mk_conv1d_params *p, int e_begin, int e_end);
+
+/// Arguments of mk_conv1d_bwd: the forward's arguments plus the gradients.
+typedef struct {
+    mk_conv1d_params fwd;       // the forward's inputs (act 0 or 1; its state_out and out are not read: may be NULL)
+    const float *dout;          // (B, L, E) row stride ld_dout: the gradient of out
+    int ld_dout;
+    float *dx;                  // (B, L, E) row stride ld_dx, =
+    int ld_dx;
+    float *dw;                  // (E, K) +=
+    float *dbias;               // (E) += , or NULL
+} mk_conv1d_bwd_params;
+
+/// Backward of mk_conv1d_fwd for channels [e_begin, e_end). The pre-activation is recomputed from x and
+/// fwd.state_in (the state the forward started from; NULL = zeros). The gradient w.r.t. state_in is not
+/// computed (the state is treated as a constant: truncated backprop).
+void mk_conv1d_bwd(const mk_conv1d_bwd_params *p, int e_begin, int e_end);
 
 // MARK: - Norms, elementwise, softmax
 
@@ -174,12 +204,22 @@ double mk_xent_fwd_bwd(float *logits, int rows, int V, int ld, const int32_t *ta
 /// col[j] (+=) Σ_r x[r, j] for x (rows, n) row stride ld.
 void mk_colsum_add(const float *x, int rows, int n, int ld, float *col);
 
-/// AdamW (PyTorch semantics) over n contiguous parameters:
+/// Arguments of mk_adamw: a block of n contiguous parameters and the step's hyperparameters.
+typedef struct {
+    float *p;                   // (n): the parameters, updated in place
+    const float *g;             // (n): their gradients
+    float *m;                   // (n): first moments, updated in place
+    float *v;                   // (n): second moments, updated in place
+    float lr, beta1, beta2, eps;
+    float wd;                   // decoupled weight decay (0 for the parameters without)
+    float bc1, bc2;             // bias corrections 1 − β1^t, 1 − β2^t
+    float grad_scale;           // gradients are multiplied by it first (global-norm clipping, accumulation averaging)
+} mk_adamw_params;
+
+/// AdamW (PyTorch semantics) over the elements [i_begin, i_end) of the block (threads split the range):
 ///   p ← p − lr·wd·p;  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
 ///   p ← p − lr · (m / bc1) / (sqrt(v / bc2) + eps),  bc1 = 1 − β1^t, bc2 = 1 − β2^t.
-/// Gradients are multiplied by grad_scale first (global-norm clipping, accumulation averaging).
-void mk_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
-              float eps, float wd, float bc1, float bc2, float grad_scale);
+void mk_adamw(const mk_adamw_params *p, size_t i_begin, size_t i_end);
 
 /// Σ x[i]² in double (for global gradient norms).
 double mk_sum_squares_f64(const float *x, size_t n);
