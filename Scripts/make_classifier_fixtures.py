@@ -81,17 +81,12 @@ def hidden_states(P, ids, cfg, bidirectional):
     return rms(h, P["backbone.norm_f.weight"])
 
 
-def make(spec):
-    torch.manual_seed(spec["seed"])
-    cfg_hf = mf.MambaConfig(**HF)
-    model = mf.build_model(cfg_hf, spec["seed"])
-    mf.perturb(model, spec["seed"])
-    E, N, K, R = cfg_hf.intermediate_size, cfg_hf.state_size, cfg_hf.conv_kernel, int(cfg_hf.time_step_rank)
-    dims = dict(E=E, N=N, K=K, R=R)
-    P32 = {k: v.detach().clone() for k, v in model.state_dict().items() if k != "lm_head.weight"}
-    gen = torch.Generator().manual_seed(spec["seed"] + 100)
+def add_reverse_mixers_and_head(P32, seed, bidirectional):
+    """Adds reverse mixers (their own values, not copies, same scales as perturb()) when bidirectional,
+    and the classification head, drawn from the seed + 100 stream into the float32 parameters P32."""
+    gen = torch.Generator().manual_seed(seed + 100)
     D = HF["hidden_size"]
-    if spec["bidirectional"]:   # reverse mixers: their own values (not copies), same scales as perturb()
+    if bidirectional:
         for i in range(HF["num_hidden_layers"]):
             f, r = f"backbone.layers.{i}.mixer.", f"backbone.layers.{i}.mixer_rev."
             for leaf in ["conv1d.weight", "conv1d.bias", "x_proj.weight", "dt_proj.weight", "dt_proj.bias", "A_log", "D"]:
@@ -100,6 +95,18 @@ def make(spec):
                 P32[r + leaf] = (base.double() + noise).float()
     P32["classifier.weight"] = (torch.randn(C, D, generator=gen, dtype=torch.float64) / math.sqrt(D)).float()
     P32["classifier.bias"] = (torch.randn(C, generator=gen, dtype=torch.float64) * 0.2).float()
+
+
+def make(spec):
+    torch.manual_seed(spec["seed"])
+    cfg_hf = mf.MambaConfig(**HF)
+    model = mf.build_model(cfg_hf, spec["seed"])
+    mf.perturb(model, spec["seed"])
+    E, N, K, R = cfg_hf.intermediate_size, cfg_hf.state_size, cfg_hf.conv_kernel, int(cfg_hf.time_step_rank)
+    dims = dict(E=E, N=N, K=K, R=R)
+    P32 = {k: v.detach().clone() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    add_reverse_mixers_and_head(P32, spec["seed"], spec["bidirectional"])
+    D = HF["hidden_size"]
 
     # Check the forward-direction spec against transformers in strict float64 (last hidden states).
     ids0 = torch.tensor(mf.make_tokens(HF["vocab_size"], 10, spec["seed"]), dtype=torch.long)

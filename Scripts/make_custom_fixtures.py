@@ -170,16 +170,7 @@ def make(spec):
            "input_proj.bias": (torch.randn(D, generator=gen, dtype=torch.float64) * 0.1).float()}
     P32.update(sd)
     # Reverse mixers and head: as make_classifier_fixtures.make draws them.
-    gen = torch.Generator().manual_seed(spec["seed"] + 100)
-    if spec["bidirectional"]:
-        for i in range(HF["num_hidden_layers"]):
-            f, r = f"backbone.layers.{i}.mixer.", f"backbone.layers.{i}.mixer_rev."
-            for leaf in ["conv1d.weight", "conv1d.bias", "x_proj.weight", "dt_proj.weight", "dt_proj.bias", "A_log", "D"]:
-                base = P32[f + leaf]
-                noise = torch.randn(base.shape, generator=gen, dtype=torch.float64) * 0.3 * base.abs().mean()
-                P32[r + leaf] = (base.double() + noise).float()
-    P32["classifier.weight"] = (torch.randn(C, D, generator=gen, dtype=torch.float64) / math.sqrt(D)).float()
-    P32["classifier.bias"] = (torch.randn(C, generator=gen, dtype=torch.float64) * 0.2).float()
+    mc.add_reverse_mixers_and_head(P32, spec["seed"], spec["bidirectional"])
     assert all(v.dtype == torch.float32 for v in P32.values())
 
     # Backbone check against transformers in strict float64 (make_classifier_fixtures' assertion),
