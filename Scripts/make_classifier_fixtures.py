@@ -81,6 +81,15 @@ def hidden_states(P, ids, cfg, bidirectional):
     return rms(h, P["backbone.norm_f.weight"])
 
 
+def transformers_hidden(model, seed):
+    """10 seeded token ids and transformers' last hidden states for them, in strict float64."""
+    ids0 = torch.tensor(mf.make_tokens(HF["vocab_size"], 10, seed), dtype=torch.long)
+    model64 = mf.reference_model(model)
+    with torch.no_grad(), mf.strict_float64(model64):
+        _, hf_hidden = mf.hf_forward(model64, ids0)
+    return ids0, hf_hidden
+
+
 def add_reverse_mixers_and_head(P32, seed, bidirectional):
     """Adds reverse mixers (their own values, not copies, same scales as perturb()) when bidirectional,
     and the classification head, drawn from the seed + 100 stream into the float32 parameters P32."""
@@ -109,10 +118,7 @@ def make(spec):
     D = HF["hidden_size"]
 
     # Check the forward-direction spec against transformers in strict float64 (last hidden states).
-    ids0 = torch.tensor(mf.make_tokens(HF["vocab_size"], 10, spec["seed"]), dtype=torch.long)
-    model64 = mf.reference_model(model)
-    with torch.no_grad(), mf.strict_float64(model64):
-        _, hf_hidden = mf.hf_forward(model64, ids0)
+    ids0, hf_hidden = transformers_hidden(model, spec["seed"])
     P64 = {k: v.double().requires_grad_(True) for k, v in P32.items()}
     with torch.no_grad():
         mine = hidden_states(P64, ids0, dims, False)

@@ -175,10 +175,7 @@ def make(spec):
 
     # Backbone check against transformers in strict float64 (make_classifier_fixtures' assertion),
     # and the embedding-free path against mc.hidden_states.
-    ids0 = torch.tensor(mf.make_tokens(HF["vocab_size"], 10, spec["seed"]), dtype=torch.long)
-    model64 = mf.reference_model(model)
-    with torch.no_grad(), mf.strict_float64(model64):
-        _, hf_hidden = mf.hf_forward(model64, ids0)
+    ids0, hf_hidden = mc.transformers_hidden(model, spec["seed"])
     P64 = {k: v.double().requires_grad_(True) for k, v in P32.items()}
     with torch.no_grad():
         Pe = {**P64, "backbone.embeddings.weight": emb32.double()}
@@ -206,7 +203,7 @@ def make(spec):
     last_rev_A = f"backbone.layers.{HF['num_hidden_layers'] - 1}.mixer_rev.A_log"
     assert zero == ([last_rev_A] if spec["bidirectional"] and spec["pooling"] == "last" else []), zero
 
-    hf_e2e = hf_end_to_end_check(model64, P64, X64, spec, logits, G) if not spec["bidirectional"] else None
+    hf_e2e = hf_end_to_end_check(mf.reference_model(model), P64, X64, spec, logits, G) if not spec["bidirectional"] else None
 
     fd_names = ["input_proj.weight", "input_proj.bias", "features.0", f"features.{len(X64) - 1}",
                 "backbone.layers.0.mixer.conv1d.weight", "classifier.weight"]
