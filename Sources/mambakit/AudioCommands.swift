@@ -18,14 +18,13 @@ struct AudioDataArguments: ParsableArguments {
 }
 
 /// The model directory and its audio settings (audio.json).
-func loadAudioModel(_ model: ModelDirectoryOption, threads: ThreadsOption) throws -> (MambaModel, AudioSettings, URL) {
+func loadAudioModel(_ model: ModelDirectoryOption) throws -> (MambaModel, AudioSettings, URL) {
     let settings = try AudioSettings.load(from: model.directory)
-    let (m, dir) = try model.load(threads: threads)
+    let (m, dir) = try model.load()
     return (m, settings, dir)
 }
 
-/// Sample rates a model may have.
-let sampleRates = 1...384_000
+
 
 /// The held-out split of a data set for validation/evaluation: `preferred` names tried in order.
 func heldOutClips(_ ds: AudioDataset, preferred: [String]) -> [AudioClip]? {
@@ -33,11 +32,6 @@ func heldOutClips(_ ds: AudioDataset, preferred: [String]) -> [AudioClip]? {
     return nil
 }
 
-/// The sample rate to use: given, else the first clip's.
-func audioRate(_ rate: Int?, firstClip: AudioClip) throws -> Int {
-    if let r = rate { return r }
-    return try AudioFile.read(firstClip.path).sampleRate
-}
 
 // MARK: - train audio-lm
 
@@ -56,33 +50,16 @@ struct TrainAudioLMCommand: ParsableCommand {
                      --chunk-len 4000 --batch-size 2 --d-model 64 --n-layer 4 --steps 200 --out runs/piano
             """)
 
-    @OptionGroup var audio: AudioDataArguments
+    @OptionGroup var audio: AudioTrainingData
     @Option(help: "Held-out clips (default: the data's valid or test split).") var val: String?
-    @Option(help: "Split of --data to train on.") var split: String = "train"
-    @Option(help: "Sample rate of the model (default: the first clip's).") var sampleRate: Int?
-    @Option(help: "mu-law or linear.") var encoding: SampleEncoding = .muLaw
-    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 100
+    @OptionGroup var evalEvery: EvalEveryOption
     @Option(help: "Held-out samples scored per validation.") var evalSamples: Int = 65536
     @OptionGroup var train: TrainingArguments
 
-    func validate() throws {
-        try Check.int(sampleRate, "--sample-rate", sampleRates)
-        try Check.int(evalEvery, "--eval-every", 0...ScheduleOptions.maxSteps)
-        try Check.int(evalSamples, "--eval-samples", 1...Int(Int32.max))
-    }
+    func validate() throws { try Check.int(evalSamples, "--eval-samples", 1...Int(Int32.max)) }
 
     func run() throws {
-        let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
-        let trainClips = try ds.clips(split: split)
-        var settings: AudioSettings
-        if let ck = try train.model.resumeCheckpoint() {
-            settings = try AudioSettings.load(from: ck)
-        } else if let i = train.model.initFrom, let s = try? AudioSettings.load(from: resolveModelDirectory(i)) {
-            settings = s
-        } else {
-            settings = AudioSettings(sampleRate: try audioRate(sampleRate, firstClip: trainClips[0]), encoding: encoding)
-        }
-        settings.task = "lm"
+        let (ds, trainClips, settings) = try audio.open(for: train, task: "lm")
         let threads = train.threads.count
         let clips = try AudioDataset.tokenize(trainClips, settings: settings, threads: threads)
         let stream = AudioLM.trainingStream(clips, silence: settings.silence)
@@ -101,13 +78,13 @@ struct TrainAudioLMCommand: ParsableCommand {
         let trainer = try train.trainer(.tokens(stream), source: audio.data) {
             try train.makeModel(defaultVocab: 256, minVocab: 256, what: "an 8-bit waveform model")
         }
-        let run = TrainingRun.audioLM(trainer: trainer, settings: settings, validation: valClips, evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps,
+        let run = TrainingRun.audioLM(trainer: trainer, settings: settings, validation: valClips,
+                                      evalEvery: evalEvery.interval(default: 100, steps: trainer.options.steps),
                                       evalSamples: evalSamples, outDirectory: train.out)
         let seconds = Double(stream.count) / Double(settings.sampleRate)
-        stderrLine("training \(trainer.model.parameterCount) parameters on \(trainClips.count) clips (\(stream.count) samples, " +
+        try train.execute(run, summary: "training \(trainer.model.parameterCount) parameters on \(trainClips.count) clips (\(stream.count) samples, " +
                    String(format: "%.1f s", seconds) + " at \(settings.sampleRate) Hz, \(settings.encoding.rawValue))" +
                    (valClips.map { ", validating on \($0.count) clips" } ?? ""))
-        try train.execute(run)
     }
 }
 
@@ -128,39 +105,17 @@ struct TrainAudioClassifyCommand: ParsableCommand {
                      --seq-len 4000 --batch-size 8 --d-model 64 --n-layer 2 --steps 300 --out runs/fsdd-cls
             """)
 
-    @OptionGroup var audio: AudioDataArguments
-    @Option(help: "Split of --data to train on.") var split: String = "train"
-    @Option(help: "Sample rate of the model (default: the first clip's).") var sampleRate: Int?
-    @Option(help: "mu-law or linear.") var encoding: SampleEncoding = .muLaw
+    @OptionGroup var audio: AudioTrainingData
     @Option(help: "Pooling over time: mean or last.") var pooling: Pooling = .mean
     @Flag(help: "BiMamba: add reverse-direction mixers (shared in_proj/out_proj), so every position sees the whole clip.") var bidirectional = false
-    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 100
+    @OptionGroup var evalEvery: EvalEveryOption
     @Option(help: "Score only the first N samples of each held-out clip (0 = whole clips).") var evalSamples: Int = 0
     @OptionGroup var train: TrainingArguments
 
-    func validate() throws {
-        try Check.int(sampleRate, "--sample-rate", sampleRates)
-        try Check.int(evalEvery, "--eval-every", 0...ScheduleOptions.maxSteps)
-        try Check.int(evalSamples, "--eval-samples", 0...Int(Int32.max))
-    }
+    func validate() throws { try Check.int(evalSamples, "--eval-samples", 0...Int(Int32.max)) }
 
     func run() throws {
-        let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
-        let trainClips = try ds.clips(split: split)
-        var settings: AudioSettings
-        var base: MambaModel? = nil
-        if let ck = try train.model.resumeCheckpoint() {
-            settings = try AudioSettings.load(from: ck)
-        } else if let i = train.model.initFrom {
-            let dir = resolveModelDirectory(i)
-            base = try MambaModel.load(directory: dir)
-            if let s = try? AudioSettings.load(from: dir) { settings = s } else {
-                settings = AudioSettings(sampleRate: try audioRate(sampleRate, firstClip: trainClips[0]), encoding: encoding)
-            }
-        } else {
-            settings = AudioSettings(sampleRate: try audioRate(sampleRate, firstClip: trainClips[0]), encoding: encoding)
-        }
-        settings.task = "classify"
+        let (ds, trainClips, settings) = try audio.open(for: train, task: "classify")
         let threads = train.threads.count
         let labels = try train.labels {
             let labels = AudioDataset.labels(of: trainClips)
@@ -170,21 +125,18 @@ struct TrainAudioClassifyCommand: ParsableCommand {
         }
         let ex = try AudioClassifier.examples(trainClips, labels: labels, settings: settings, threads: threads)
         let trainer = try train.trainer(.examples(ex, augment: nil), source: audio.data) {
-            let backbone = try base ?? (try train.makeModel(defaultVocab: 256))
-            guard backbone.config.vocabSize >= 256 else {
-                throw CLIError.usage("the model's vocabulary has \(backbone.config.vocabSize) ids; an 8-bit waveform model needs 256 (--vocab-size 256)")
-            }
+            let backbone = try train.makeModel(defaultVocab: 256, minVocab: 256, what: "an 8-bit waveform model")
             return backbone.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional, seed: train.seed)
         }
         var validation: [LabeledSequence]? = nil
-        if let held = heldOutClips(ds, preferred: ["test", "valid"]), split != "test" {
+        if let held = heldOutClips(ds, preferred: ["test", "valid"]), audio.split != "test" {
             validation = try AudioClassifier.examples(held, labels: labels, settings: settings, threads: threads)
         }
-        let run = TrainingRun.audioClassifier(trainer: trainer, settings: settings, validation: validation, evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps,
+        let run = TrainingRun.audioClassifier(trainer: trainer, settings: settings, validation: validation,
+                                              evalEvery: evalEvery.interval(default: 100, steps: trainer.options.steps),
                                               evalSamples: evalSamples, outDirectory: train.out)
-        stderrLine("training a \(labels.count)-class classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling) " +
+        try train.execute(run, summary: "training a \(labels.count)-class classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling) " +
                    "on \(trainClips.count) clips at \(settings.sampleRate) Hz" + (validation.map { ", validating on \($0.count) clips" } ?? ""))
-        try train.execute(run)
     }
 }
 
@@ -201,7 +153,6 @@ struct EvalAudioLMCommand: ParsableCommand {
     @Option(help: "Split to score (default: test when the data has splits).") var split: String = "test"
     @Option(help: "Score only the first N samples in all.") var maxSamples: Int?
     @Option(help: "Samples per parallel window (state carried between windows).") var chunkLength: Int = 4096
-    @OptionGroup var threads: ThreadsOption
     @OptionGroup var output: JSONOption
 
     func validate() throws {
@@ -210,9 +161,9 @@ struct EvalAudioLMCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (m, settings, _) = try loadAudioModel(model, threads: threads)
+        let (m, settings, _) = try loadAudioModel(model)
         let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
-        let clips = try AudioDataset.tokenize(try ds.clips(split: split), settings: settings, threads: threads.count)
+        let clips = try AudioDataset.tokenize(try ds.clips(split: split), settings: settings, threads: model.threads.count)
         let t0 = Date()
         let e = try evaluateAudioLM(model: m, clips: clips, silence: settings.silence, chunkLength: chunkLength, maxSamples: maxSamples,
                                     progress: Progress(.stderr))
@@ -235,17 +186,16 @@ struct EvalAudioClassifyCommand: ParsableCommand {
     @OptionGroup var audio: AudioDataArguments
     @Option(help: "Split to score (default: test when the data has splits).") var split: String = "test"
     @Option(help: "Score only the first N samples of each clip (0 = whole clips).") var maxSamples: Int = 0
-    @OptionGroup var threads: ThreadsOption
     @OptionGroup var output: JSONOption
 
     func validate() throws { try Check.int(maxSamples, "--max-samples", 0...Int.max) }
 
     func run() throws {
-        let (m, settings, dir) = try loadAudioModel(model, threads: threads)
+        let (m, settings, dir) = try loadAudioModel(model)
         guard m.config.numLabels > 0 else { throw CLIError.usage("\(dir.path): this model is a language model, not a classifier — use `eval audio-lm`") }
         let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
         let ex = try AudioClassifier.examples(try ds.clips(split: split), labels: m.config.labels, settings: settings,
-                                              threads: threads.count)
+                                              threads: model.threads.count)
         let r = try evaluateClassifier(examples: ex, labels: m.config.labels, progress: Progress(.stderr)) {
             try AudioClassifier.predict(model: m, sequences: $0, maxSamples: maxSamples)
         }
@@ -275,7 +225,6 @@ struct GenerateAudioCommand: ParsableCommand {
     @Option(help: "Use only the first S seconds of the prompt.") var promptSeconds: Double?
     @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 1
     @OptionGroup var seed: SeedOption
-    @OptionGroup var threads: ThreadsOption
 
     static let maxSeconds = 3600.0
 
@@ -286,7 +235,7 @@ struct GenerateAudioCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (m, settings, _) = try loadAudioModel(model, threads: threads)
+        let (m, settings, _) = try loadAudioModel(model)
         guard m.config.numLabels == 0 else { throw CLIError.usage("\(model.model): this model is a classifier; generation needs a waveform LM") }
         var promptIds: [Int] = []
         if let p = prompt {

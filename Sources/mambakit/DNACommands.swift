@@ -8,9 +8,9 @@ import MambaKit
 // MARK: - Shared helpers
 
 /// The model directory and its DNA settings (dna.json, optional for models trained elsewhere).
-func loadDNAModel(_ model: ModelDirectoryOption, threads: ThreadsOption) throws -> (MambaModel, URL) {
+func loadDNAModel(_ model: ModelDirectoryOption) throws -> (MambaModel, URL) {
     _ = try DNASettings.load(from: model.directory)   // a different tokenizer is an error
-    let (m, dir) = try model.load(threads: threads)
+    let (m, dir) = try model.load()
     guard m.config.vocabSize >= NucleotideTokenizer().vocabularySize else {
         throw CLIError.usage("\(dir.path): the model's vocabulary has \(m.config.vocabSize) ids; the nucleotide tokenizer needs 10")
     }
@@ -47,12 +47,11 @@ struct TrainDNAClassifyCommand: ParsableCommand {
     @Flag(help: "Bidirectional backbone (BiMamba: reverse-direction mixers sharing in/out projections).") var bidirectional = false
     @Flag(inversion: .prefixedNo, help: "Reverse-complement augmentation with probability 1/2.") var rcAugment = true
     @Flag(help: "Validate with reverse-complement test-time averaging.") var rcAverage = false
-    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 200
+    @OptionGroup var evalEvery: EvalEveryOption
     @Option(help: "Held-out examples scored per validation (evenly strided; 0 = all).") var evalExamples: Int = 2000
     @OptionGroup var train: TrainingArguments
 
     func validate() throws {
-        try Check.int(evalEvery, "--eval-every", 0...ScheduleOptions.maxSteps)
         try Check.int(evalExamples, "--eval-examples", 0...Int.max)
     }
 
@@ -77,14 +76,13 @@ struct TrainDNAClassifyCommand: ParsableCommand {
         let validation = try heldOut.map { try DNAClassifier.examples(DNAClassifier.subsample($0, limit: evalExamples), labels: labels) }
         let settings = DNASettings(task: "classify", rcAugment: rcAugment)
         let run = TrainingRun.dnaClassifier(trainer: trainer, settings: settings, validation: validation,
-                                            evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps, rcAverage: rcAverage,
+                                            evalEvery: evalEvery.interval(default: 200, steps: trainer.options.steps), rcAverage: rcAverage,
                                             outDirectory: train.out)
         let lengths = trainData.map(\.sequence.count)
-        stderrLine("training a \(labels.count)-class DNA classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling" +
+        try train.execute(run, summary: "training a \(labels.count)-class DNA classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling" +
                    (trainer.model.config.bidirectional ? ", bidirectional" : "") + (rcAugment ? ", RC augmentation" : "") +
                    ") on \(trainData.count) sequences of \(lengths.min() ?? 0)–\(lengths.max() ?? 0) bp" +
                    (validation.map { ", validating on \($0.count)" } ?? ""))
-        try train.execute(run)
     }
 }
 
@@ -106,13 +104,12 @@ struct TrainDNALMCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "FASTA/FASTQ files to train on.") var data: [String]
     @Option(parsing: .upToNextOption, help: "Held-out FASTA/FASTQ files.") var val: [String] = []
     @Option(help: "Use at most this many training bases.") var maxBases: Int?
-    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 200
+    @OptionGroup var evalEvery: EvalEveryOption
     @Option(help: "Held-out bases scored per validation.") var evalBases: Int = 65536
     @OptionGroup var train: TrainingArguments
 
     func validate() throws {
         try Check.int(maxBases, "--max-bases", 1...Int.max)
-        try Check.int(evalEvery, "--eval-every", 0...ScheduleOptions.maxSteps)
         try Check.int(evalBases, "--eval-bases", 1...Int(Int32.max))
     }
 
@@ -133,11 +130,10 @@ struct TrainDNALMCommand: ParsableCommand {
         let trainer = try train.trainer(.tokens(stream), source: data.joined(separator: ",")) {
             try train.makeModel(defaultVocab: NucleotideTokenizer().vocabularySize, minVocab: 10, what: "the nucleotide tokenizer")
         }
-        let run = TrainingRun.dnaLM(trainer: trainer, validation: validation, evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps,
+        let run = TrainingRun.dnaLM(trainer: trainer, validation: validation, evalEvery: evalEvery.interval(default: 200, steps: trainer.options.steps),
                                     evalBases: evalBases, outDirectory: train.out)
-        stderrLine("training a DNA LM (\(trainer.model.parameterCount) parameters) on \(stream.count) tokens of \(data.joined(separator: ", "))" +
+        try train.execute(run, summary: "training a DNA LM (\(trainer.model.parameterCount) parameters) on \(stream.count) tokens of \(data.joined(separator: ", "))" +
                    (validation.map { ", validating on \($0.reduce(0) { $0 + $1.count }) bases" } ?? ""))
-        try train.execute(run)
     }
 }
 
@@ -155,7 +151,6 @@ struct EvalDNAClassifyCommand: ParsableCommand {
     @Flag(help: "Average the softmax of each sequence and its reverse complement.") var rcAverage = false
     @Option(help: "Score at most N examples (evenly strided; 0 = all).") var maxExamples: Int = 0
     @Option(help: "Keep only the first N bases of each sequence (0 = whole sequences).") var maxLength: Int = 0
-    @OptionGroup var threads: ThreadsOption
     @OptionGroup var output: JSONOption
 
     func validate() throws {
@@ -164,7 +159,7 @@ struct EvalDNAClassifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (m, dir) = try loadDNAModel(model, threads: threads)
+        let (m, dir) = try loadDNAModel(model)
         guard m.config.numLabels > 0 else { throw CLIError.usage("\(dir.path): this model is a language model, not a classifier — use `eval dna-lm`") }
         let ds = try DNADataset.open(data)
         var rows = DNAClassifier.subsample(try ds.examples(split: split), limit: maxExamples)
@@ -195,7 +190,6 @@ struct EvalDNALMCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "FASTA/FASTQ files (plain or .gz).") var data: [String]
     @Option(help: "Score only the first N bases in all.") var maxBases: Int?
     @Option(help: "Bases per parallel chunk (state carried between chunks).") var chunkLength: Int = 4096
-    @OptionGroup var threads: ThreadsOption
     @OptionGroup var output: JSONOption
 
     func validate() throws {
@@ -204,7 +198,7 @@ struct EvalDNALMCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (m, _) = try loadDNAModel(model, threads: threads)
+        let (m, _) = try loadDNAModel(model)
         guard m.config.numLabels == 0 else { throw CLIError.usage("this model is a classifier — use `eval dna-classify`") }
         let t0 = Date()
         let e = try DNALM.evaluate(model: m, paths: data, chunkLength: chunkLength, maxBases: maxBases)

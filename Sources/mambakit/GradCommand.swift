@@ -15,11 +15,10 @@ struct GradCommand: ParsableCommand {
     @OptionGroup var model: ModelDirectoryOption
     @Option(help: "Text file of whitespace-separated token ids (at least 2).") var tokens: String
     @Option(help: "Output .safetensors file.") var out: String
-    @OptionGroup var threads: ThreadsOption
 
     func run() throws {
         let ids = try readTokenFile(tokens)
-        let (m, _) = try model.load(threads: threads)
+        let (m, _) = try model.load()
         let (nll, g) = try namingTokenFile(tokens) { try m.meanNLLGradient(tokens: ids) }
         let tensors = m.layout.slices.map { s in
             SafetensorsWriter.Tensor(name: m.checkpointName(of: s.name), shape: s.shape,

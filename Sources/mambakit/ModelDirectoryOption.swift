@@ -4,16 +4,18 @@ import ArgumentParser
 import Foundation
 import MambaKit
 
+/// The model to run and the threads to run it with (`--threads` comes with every `--model`).
 struct ModelDirectoryOption: ParsableArguments {
     @Option(help: "Model directory (or a training --out directory: its latest checkpoint).") var model: String
+    @OptionGroup var threads: ThreadsOption
 
     func validate() throws { try Check.nonEmpty(model, "--model") }
 
     /// The directory, or the checkpoint its `latest` file names.
     var directory: URL { resolveModelDirectory(model) }
 
-    /// Loads the model and gives it (and OpenBLAS) the threads of `threads`.
-    func load(threads: ThreadsOption) throws -> (MambaModel, URL) {
+    /// Loads the model and gives it (and OpenBLAS) the threads of --threads.
+    func load() throws -> (MambaModel, URL) {
         let dir = directory
         let m = try MambaModel.load(directory: dir)
         threads.apply(to: m)

@@ -14,12 +14,11 @@ struct ScoreCommand: ParsableCommand {
     @OptionGroup var model: ModelDirectoryOption
     @Option(help: "Text file of whitespace-separated token ids.") var tokens: String
     @Option(help: "parallel (whole sequence, chunked) or recurrent (one token at a time).") var mode: ForwardMode = .parallel
-    @OptionGroup var threads: ThreadsOption
     @OptionGroup var output: JSONOption
 
     func run() throws {
         let ids = try readTokenFile(tokens)
-        let (m, _) = try model.load(threads: threads)
+        let (m, _) = try model.load()
         let start = Date()
         let lp = try namingTokenFile(tokens) { try m.logProbs(tokens: ids, mode: mode) }
         let seconds = Date().timeIntervalSince(start)

@@ -20,13 +20,12 @@ struct TrainTextCommand: ParsableCommand {
     @Option(help: "Held-out text (default: the last --val-fraction of --data).") var val: String?
     @Option(help: "Fraction of --data held out when --val is not given, in [0, 1).") var valFraction: Double = 0.1
     @Option(help: "byte, or a Hugging Face tokenizer.json.") var tokenizer: String = "byte"
-    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 100
+    @OptionGroup var evalEvery: EvalEveryOption
     @Option(help: "Held-out tokens scored per validation.") var evalTokens: Int = 65536
     @OptionGroup var train: TrainingArguments
 
     func validate() throws {
         try Check.fraction(valFraction, "--val-fraction")
-        try Check.int(evalEvery, "--eval-every", 0...ScheduleOptions.maxSteps)
         try Check.int(evalTokens, "--eval-tokens", 1...Int(Int32.max))
     }
 
@@ -40,11 +39,11 @@ struct TrainTextCommand: ParsableCommand {
             trainCorpus = parts.train; valCorpus = parts.validation
         }
         let trainer = try train.trainer(.tokens(trainCorpus.tokens), source: data) { try train.makeModel(defaultVocab: tok.vocabularySize) }
-        let run = TrainingRun.text(trainer: trainer, tokenizer: tok, validation: valCorpus, evalEvery: evalEvery,
+        let run = TrainingRun.text(trainer: trainer, tokenizer: tok, validation: valCorpus,
+                                  evalEvery: evalEvery.interval(default: 100, steps: trainer.options.steps),
                                   evalTokens: evalTokens, outDirectory: train.out)
-        stderrLine("training \(trainer.model.parameterCount) parameters on \(trainCorpus.tokens.count) tokens of \(data)" +
+        try train.execute(run, summary: "training \(trainer.model.parameterCount) parameters on \(trainCorpus.tokens.count) tokens of \(data)" +
                    (valCorpus.map { ", validating on \($0.tokens.count) tokens" } ?? ""))
-        try train.execute(run)
     }
 }
 
@@ -65,13 +64,12 @@ struct EvalTextCommand: ParsableCommand {
     @Option(help: "Text file, directory of .txt files, or .bin token file.") var data: String
     @Option(help: "Tokenizer (default: the one saved with the model).") var tokenizer: String?
     @Option(help: "Score only the first N tokens.") var maxTokens: Int?
-    @OptionGroup var threads: ThreadsOption
     @OptionGroup var output: JSONOption
 
     func validate() throws { try Check.int(maxTokens, "--max-tokens", 1...Int.max) }
 
     func run() throws {
-        let (m, dir) = try model.load(threads: threads)
+        let (m, dir) = try model.load()
         let tok = try tokenizerFor(model: dir, override: tokenizer)
         let corpus = try TextCorpus.load(path: data, tokenizer: tok)
         let e = try TextLM.evaluate(model: m, corpus: corpus, tokenizer: tok, maxTokens: maxTokens)
@@ -106,7 +104,6 @@ struct GenerateTextCommand: ParsableCommand {
     @OptionGroup var seed: SeedOption
     @Option(help: "Tokenizer (default: the one saved with the model).") var tokenizer: String?
     @Option(help: "Longest prompt accepted, in tokens.") var maxPromptTokens: Int = 1 << 20
-    @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
         try Check.int(maxTokens, "--max-tokens", 0...Int(Int32.max))
@@ -118,7 +115,7 @@ struct GenerateTextCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (m, dir) = try model.load(threads: threads)
+        let (m, dir) = try model.load()
         let tok = try tokenizerFor(model: dir, override: tokenizer)
         var ids = tok.encode(prompt)
         if ids.count > maxPromptTokens {

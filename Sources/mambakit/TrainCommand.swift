@@ -43,9 +43,8 @@ struct TrainTokensCommand: ParsableCommand {
         let ids = try readTokenFile(tokens).map { Int32(clamping: $0) }
         let trainer = try namingTokenFile(tokens) { try train.trainer(.tokens(ids), source: tokens) { try train.makeModel() } }
         let o = trainer.options
-        stderrLine("training \(trainer.model.parameterCount) parameters on \(ids.count) tokens: " +
-                   "\(o.steps) steps × \(o.gradAccumulation * o.batchSize) windows × \(o.seqLen) tokens, from step \(trainer.step)")
-        let run = TrainingRun(trainer: trainer, outDirectory: train.out)
-        try train.execute(run)
+        try train.execute(TrainingRun(trainer: trainer, outDirectory: train.out),
+                          summary: "training \(trainer.model.parameterCount) parameters on \(ids.count) tokens: " +
+                              "\(o.steps) steps × \(o.gradAccumulation * o.batchSize) windows × \(o.seqLen) tokens, from step \(trainer.step)")
     }
 }

@@ -66,9 +66,11 @@ struct TrainingArguments: ParsableArguments {
         return m
     }
 
-    /// Runs `run` to its last step with these arguments' checkpoint dtype: progress to stderr (one live
-    /// line on a terminal), then the path of the saved checkpoint (with --out) to stdout.
-    func execute(_ run: TrainingRun) throws {
+    /// Prints `summary` (what is trained on what) to stderr, then runs `run` to its last step with these
+    /// arguments' checkpoint dtype: progress to stderr (one live line on a terminal), then the path of
+    /// the saved checkpoint (with --out) to stdout.
+    func execute(_ run: TrainingRun, summary: String) throws {
+        stderrLine(summary)
         run.saveDType = checkpoints.saveDtype
         try run.run(showing: Progress(.stderr))
         if let out { print("saved \(try Trainer.checkpointDirectory(out).path)") }
