@@ -201,7 +201,9 @@ struct EvalDNALMCommand: ParsableCommand {
         let (m, _) = try loadDNAModel(model)
         guard m.config.numLabels == 0 else { throw CLIError.usage("this model is a classifier — use `eval dna-classify`") }
         let t0 = Date()
-        let e = try DNALM.evaluate(model: m, paths: data, chunkLength: chunkLength, maxBases: maxBases)
+        let e = try Progress(.stderr).during("scoring \(data.count) file(s)") {
+            try DNALM.evaluate(model: m, paths: data, chunkLength: chunkLength, maxBases: maxBases)
+        }
         let secs = Date().timeIntervalSince(t0)
         if output.json {
             print("{\"bases\": \(e.bases), \"records\": \(e.records), \"nll\": \(jsonNumber(e.nll)), \"bits_per_base\": \(jsonNumber(e.bitsPerBase)), \"seconds\": \(jsonNumber(secs))}")

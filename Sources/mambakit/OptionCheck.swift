@@ -36,7 +36,8 @@ enum Check {
         guard !ok else { return }
         let lower = (excludingLower ? "> " : "≥ ") + format(range.lowerBound)
         let upper = range.upperBound == .infinity ? "" : (excludingUpper ? " and < " : " and ≤ ") + format(range.upperBound)
-        throw optionError(option: option, value: "\(f)", allowed: "must be a finite number \(lower)\(upper)")
+        let shown = v.isFinite && v == v.rounded() && abs(v) < 1e15 ? format(v) : "\(f)"   // Float's own digits: 1.1, not 1.100000023841858
+        throw optionError(option: option, value: shown, allowed: "must be a finite number \(lower)\(upper)")
     }
 
     /// A positive, finite duration in seconds, at most `max`.
@@ -47,7 +48,7 @@ enum Check {
     /// A fraction in [0, 1) (e.g. of a data set held out).
     static func fraction(_ value: Double?, _ option: String) throws {
         guard let v = value, !(v.isFinite && v >= 0 && v < 1) else { return }
-        throw optionError(option: option, value: "\(v)", allowed: "must be a fraction in [0, 1)")
+        throw optionError(option: option, value: format(v), allowed: "must be a fraction in [0, 1)")
     }
 
     /// A non-empty string (a path).
@@ -56,7 +57,8 @@ enum Check {
         throw optionError(option: option, value: "''", allowed: "must be a non-empty path")
     }
 
+    /// 2.0 → "2", 0.25 → "0.25", nan → "nan".
     static func format(_ x: Double) -> String {
-        x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
+        x.isFinite && x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
     }
 }

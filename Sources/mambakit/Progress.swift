@@ -66,6 +66,28 @@ final class Progress {
         return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
 
+    /// Work that reports nothing until it ends (one library call): on a terminal the live line shows
+    /// `label … 12s` while it runs, updated twice a second from a timer; elsewhere nothing.
+    func during<T>(_ label: String, _ body: () throws -> T) rethrows -> T {
+        guard live else { return try body() }
+        let t0 = Date()
+        let lock = NSLock()
+        var done = false
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
+        timer.schedule(deadline: .now(), repeating: 0.5)
+        timer.setEventHandler { [self] in
+            lock.lock(); defer { lock.unlock() }
+            if !done { update("\(label) … \(Progress.duration(Date().timeIntervalSince(t0)))", force: true) }
+        }
+        timer.resume()
+        defer {
+            lock.lock(); done = true; lock.unlock()
+            timer.cancel()
+            if showing { fputs("\r\u{1B}[K", file); fflush(file); showing = false }
+        }
+        return try body()
+    }
+
     /// Counted work: call `tick(done)` as items finish; shows items/s and the ETA on the live line.
     func counter(_ label: String, total: Int, unit: String) -> (Int) -> Void {
         let t0 = Date()

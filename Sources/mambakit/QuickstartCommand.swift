@@ -118,7 +118,9 @@ struct QuickstartCommand: ParsableCommand {
         try run.run(showing: Progress(.stdout, indent: "   "))
         let trainSeconds = Date().timeIntervalSince(t0)
         let t1 = Date()
-        let e = try TextLM.evaluate(model: model, corpus: test, tokenizer: tok)
+        let e = try Progress(.stdout, indent: "   ").during("scoring \(test.tokens.count) held-out bytes") {
+            try TextLM.evaluate(model: model, corpus: test, tokenizer: tok)
+        }
         print(String(format: "3. held-out %@ (%d bytes, one pass with state carried across windows): %.4f bits/byte, perplexity %.3f per byte (%.1f s)",
                      heldOutName, e.bytes, e.bitsPerByte, e.perplexity, Date().timeIntervalSince(t1)))
         var s = SamplingOptions()

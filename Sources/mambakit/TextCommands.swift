@@ -72,7 +72,9 @@ struct EvalTextCommand: ParsableCommand {
         let (m, dir) = try model.load()
         let tok = try tokenizerFor(model: dir, override: tokenizer)
         let corpus = try TextCorpus.load(path: data, tokenizer: tok)
-        let e = try TextLM.evaluate(model: m, corpus: corpus, tokenizer: tok, maxTokens: maxTokens)
+        let e = try Progress(.stderr).during("scoring \(min(corpus.tokens.count, maxTokens ?? Int.max)) tokens") {
+            try TextLM.evaluate(model: m, corpus: corpus, tokenizer: tok, maxTokens: maxTokens)
+        }
         if output.json {
             print("{\"tokens\": \(e.tokens), \"bytes\": \(e.bytes), \"nll\": \(jsonNumber(e.nll)), \"perplexity\": \(jsonNumber(e.perplexity)), \"bits_per_byte\": \(jsonNumber(e.bitsPerByte))}")
         } else {

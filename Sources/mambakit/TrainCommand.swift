@@ -19,7 +19,7 @@ extension SafetensorsDType: ExpressibleByArgument {
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a Mamba LM (AdamW, warm-up + schedule, clipping, exact resume).",
+        abstract: "Train a Mamba model (AdamW, warm-up + schedule, clipping, exact resume): an LM on token ids (the default), text, audio or DNA, or a classifier.",
         subcommands: [TrainTokensCommand.self, TrainTextCommand.self, TrainAudioLMCommand.self, TrainAudioClassifyCommand.self, TrainDNAClassifyCommand.self, TrainDNALMCommand.self],
         defaultSubcommand: TrainTokensCommand.self)
 }
