@@ -10,13 +10,6 @@ extension Pooling: ExpressibleByArgument {}
 
 // MARK: - Shared helpers
 
-/// Data options shared by the audio commands.
-struct AudioDataArguments: ParsableArguments {
-    @Option(help: "A folder of audio files (recursive; DIR/train/<label>/…, DIR/test/<label>/… or DIR/<label>/…), one audio file, or a CSV manifest (file,label[,split]).")
-    var data: String
-    @Option(help: "Manifest column holding the class label (default: label).") var labelColumn: String?
-}
-
 /// The model directory and its audio settings (audio.json).
 func loadAudioModel(_ model: ModelDirectoryOption) throws -> (MambaModel, AudioSettings, URL) {
     let settings = try AudioSettings.load(from: model.directory)
@@ -24,14 +17,11 @@ func loadAudioModel(_ model: ModelDirectoryOption) throws -> (MambaModel, AudioS
     return (m, settings, dir)
 }
 
-
-
 /// The held-out split of a data set for validation/evaluation: `preferred` names tried in order.
 func heldOutClips(_ ds: AudioDataset, preferred: [String]) -> [AudioClip]? {
     for s in preferred { if let c = try? ds.clips(split: s, allIfUnsplit: false) { return c } }
     return nil
 }
-
 
 // MARK: - train audio-lm
 
