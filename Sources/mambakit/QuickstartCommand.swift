@@ -133,6 +133,6 @@ struct QuickstartCommand: ParsableCommand {
         print("   " + (prompt + tok.decode(ids)).replacingOccurrences(of: "\n", with: "\n   "))
         print(String(format: "Trained in %.0f s. Model and tokenizer: %@; metrics.jsonl and loss_curve.svg: %@", trainSeconds,
                      (try? Trainer.checkpointDirectory(outURL).path) ?? out, out))
-        print("Next: mambakit generate --model \(out) --prompt \"\(kjv ? "Ps23:1 The LORD" : String(prompt.prefix(20)))\"   |   mambakit eval text --model \(out) --data \(val)")
+        print("Next: mambakit generate --model \(out) --prompt \"\(kjv ? "Ps23:1 The LORD" : prompt)\"   |   mambakit eval text --model \(out) --data \(val)")
     }
 }
