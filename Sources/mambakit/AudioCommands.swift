@@ -10,19 +10,10 @@ extension Pooling: ExpressibleByArgument {}
 
 // MARK: - Shared helpers
 
-/// Data options shared by the audio commands.
-struct AudioDataArguments: ParsableArguments {
-    @Option(help: "A folder of audio files (recursive; DIR/train/<label>/…, DIR/test/<label>/… or DIR/<label>/…), one audio file, or a CSV manifest (file,label[,split]).")
-    var data: String
-    @Option(help: "Manifest column holding the class label (default: label).") var labelColumn: String?
-}
-
 /// The model directory and its audio settings (audio.json).
-func loadAudioModel(_ path: String, threads: Int?) throws -> (MambaModel, AudioSettings, URL) {
-    let dir = resolveModelDirectory(path)
-    let settings = try AudioSettings.load(from: dir)
-    let m = try MambaModel.load(directory: dir)
-    if let t = threads { m.threads = t; MambaRuntime.blasThreads = t }
+func loadAudioModel(_ model: ModelDirectoryOption) throws -> (MambaModel, AudioSettings, URL) {
+    let settings = try AudioSettings.load(from: model.directory)
+    let (m, dir) = try model.load()
     return (m, settings, dir)
 }
 
@@ -30,12 +21,6 @@ func loadAudioModel(_ path: String, threads: Int?) throws -> (MambaModel, AudioS
 func heldOutClips(_ ds: AudioDataset, preferred: [String]) -> [AudioClip]? {
     for s in preferred { if let c = try? ds.clips(split: s, allIfUnsplit: false) { return c } }
     return nil
-}
-
-/// The sample rate to use: given, else the first clip's.
-func audioRate(_ rate: Int?, firstClip: AudioClip) throws -> Int {
-    if let r = rate { return r }
-    return try AudioFile.read(firstClip.path).sampleRate
 }
 
 // MARK: - train audio-lm
@@ -55,28 +40,17 @@ struct TrainAudioLMCommand: ParsableCommand {
                      --chunk-len 4000 --batch-size 2 --d-model 64 --n-layer 4 --steps 200 --out runs/piano
             """)
 
-    @OptionGroup var audio: AudioDataArguments
+    @OptionGroup var audio: AudioTrainingData
     @Option(help: "Held-out clips (default: the data's valid or test split).") var val: String?
-    @Option(help: "Split of --data to train on.") var split: String = "train"
-    @Option(help: "Sample rate of the model (default: the first clip's).") var sampleRate: Int?
-    @Option(help: "mu-law or linear.") var encoding: SampleEncoding = .muLaw
-    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 100
+    @OptionGroup var evalEvery: EvalEveryOption
     @Option(help: "Held-out samples scored per validation.") var evalSamples: Int = 65536
     @OptionGroup var train: TrainingArguments
 
+    func validate() throws { try Check.int(evalSamples, "--eval-samples", 1...Int(Int32.max)) }
+
     func run() throws {
-        let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
-        let trainClips = try ds.clips(split: split)
-        var settings: AudioSettings
-        if let r = train.resume {
-            settings = try AudioSettings.load(from: try Trainer.checkpointDirectory(URL(fileURLWithPath: r)))
-        } else if let i = train.initFrom, let s = try? AudioSettings.load(from: resolveModelDirectory(i)) {
-            settings = s
-        } else {
-            settings = AudioSettings(sampleRate: try audioRate(sampleRate, firstClip: trainClips[0]), encoding: encoding)
-        }
-        settings.task = "lm"
-        let threads = train.threads ?? Parallel.defaultThreads
+        let (ds, trainClips, settings) = try audio.open(for: train, task: "lm")
+        let threads = train.threads.count
         let clips = try AudioDataset.tokenize(trainClips, settings: settings, threads: threads)
         let stream = AudioLM.trainingStream(clips, silence: settings.silence)
         guard stream.count >= train.seqLen + 1 else {
@@ -91,24 +65,16 @@ struct TrainAudioLMCommand: ParsableCommand {
         } else if let held = heldOutClips(ds, preferred: ["valid", "test"]) {
             valClips = try AudioDataset.tokenize(held, settings: settings, threads: threads)
         }
-        let trainer: Trainer
-        if let r = train.resume {
-            trainer = try Trainer.resume(from: URL(fileURLWithPath: r), tokens: stream, steps: train.steps, source: audio.data)
-        } else {
-            let model: MambaModel
-            if let i = train.initFrom { model = try MambaModel.load(directory: resolveModelDirectory(i)) } else { model = try train.makeModel(defaultVocab: 256) }
-            guard model.config.vocabSize >= 256 else {
-                throw CLIError.usage("the model's vocabulary has \(model.config.vocabSize) ids; an 8-bit waveform model needs 256 (--vocab-size 256)")
-            }
-            trainer = try Trainer(model: model, tokens: stream, options: train.options(), source: audio.data)
+        let trainer = try train.trainer(.tokens(stream), source: audio.data) {
+            try train.makeModel(defaultVocab: 256, minVocab: 256, what: "an 8-bit waveform model")
         }
-        let run = TrainingRun.audioLM(trainer: trainer, settings: settings, validation: valClips, evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps,
-                                      evalSamples: evalSamples, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
+        let run = TrainingRun.audioLM(trainer: trainer, settings: settings, validation: valClips,
+                                      evalEvery: evalEvery.interval(default: 100, steps: trainer.options.steps),
+                                      evalSamples: evalSamples, outDirectory: train.out)
         let seconds = Double(stream.count) / Double(settings.sampleRate)
-        stderrLine("training \(trainer.model.parameterCount) parameters on \(trainClips.count) clips (\(stream.count) samples, " +
+        try train.execute(run, summary: "training \(trainer.model.parameterCount) parameters on \(trainClips.count) clips (\(stream.count) samples, " +
                    String(format: "%.1f s", seconds) + " at \(settings.sampleRate) Hz, \(settings.encoding.rawValue))" +
                    (valClips.map { ", validating on \($0.count) clips" } ?? ""))
-        try train.execute(run)
     }
 }
 
@@ -129,62 +95,38 @@ struct TrainAudioClassifyCommand: ParsableCommand {
                      --seq-len 4000 --batch-size 8 --d-model 64 --n-layer 2 --steps 300 --out runs/fsdd-cls
             """)
 
-    @OptionGroup var audio: AudioDataArguments
-    @Option(help: "Split of --data to train on.") var split: String = "train"
-    @Option(help: "Sample rate of the model (default: the first clip's).") var sampleRate: Int?
-    @Option(help: "mu-law or linear.") var encoding: SampleEncoding = .muLaw
+    @OptionGroup var audio: AudioTrainingData
     @Option(help: "Pooling over time: mean or last.") var pooling: Pooling = .mean
     @Flag(help: "BiMamba: add reverse-direction mixers (shared in_proj/out_proj), so every position sees the whole clip.") var bidirectional = false
-    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 100
+    @OptionGroup var evalEvery: EvalEveryOption
     @Option(help: "Score only the first N samples of each held-out clip (0 = whole clips).") var evalSamples: Int = 0
     @OptionGroup var train: TrainingArguments
 
+    func validate() throws { try Check.int(evalSamples, "--eval-samples", 0...Int(Int32.max)) }
+
     func run() throws {
-        let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
-        let trainClips = try ds.clips(split: split)
-        var settings: AudioSettings
-        var base: MambaModel? = nil
-        if let r = train.resume {
-            settings = try AudioSettings.load(from: try Trainer.checkpointDirectory(URL(fileURLWithPath: r)))
-        } else if let i = train.initFrom {
-            let dir = resolveModelDirectory(i)
-            base = try MambaModel.load(directory: dir)
-            if let s = try? AudioSettings.load(from: dir) { settings = s } else {
-                settings = AudioSettings(sampleRate: try audioRate(sampleRate, firstClip: trainClips[0]), encoding: encoding)
-            }
-        } else {
-            settings = AudioSettings(sampleRate: try audioRate(sampleRate, firstClip: trainClips[0]), encoding: encoding)
-        }
-        settings.task = "classify"
-        let threads = train.threads ?? Parallel.defaultThreads
-        let trainer: Trainer
-        let labels: [String]
-        if let r = train.resume {
-            let dir = try Trainer.checkpointDirectory(URL(fileURLWithPath: r))
-            labels = try MambaConfig.load(from: dir.appendingPathComponent(MambaConfig.fileName)).labels
-            let ex = try AudioClassifier.examples(trainClips, labels: labels, settings: settings, threads: threads)
-            trainer = try Trainer.resume(from: dir, examples: ex, steps: train.steps, augment: nil, source: audio.data)
-        } else {
-            labels = AudioDataset.labels(of: trainClips)
+        let (ds, trainClips, settings) = try audio.open(for: train, task: "classify")
+        let threads = train.threads.count
+        let labels = try train.labels {
+            let labels = AudioDataset.labels(of: trainClips)
             if let unlabelled = trainClips.first(where: { $0.label == nil }) { throw AudioDatasetError.missingLabel(path: unlabelled.path) }
             guard labels.count >= 2 else { throw AudioDatasetError.tooFewClasses(path: ds.source, labels: labels) }
-            let ex = try AudioClassifier.examples(trainClips, labels: labels, settings: settings, threads: threads)
-            let backbone = try base ?? (try train.makeModel(defaultVocab: 256))
-            guard backbone.config.vocabSize >= 256 else {
-                throw CLIError.usage("the model's vocabulary has \(backbone.config.vocabSize) ids; an 8-bit waveform model needs 256 (--vocab-size 256)")
-            }
-            let model = backbone.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional, seed: train.seed)
-            trainer = try Trainer(model: model, examples: ex, options: train.options(), source: audio.data)
+            return labels
+        }
+        let ex = try AudioClassifier.examples(trainClips, labels: labels, settings: settings, threads: threads)
+        let trainer = try train.trainer(.examples(ex, augment: nil), source: audio.data) {
+            let backbone = try train.makeModel(defaultVocab: 256, minVocab: 256, what: "an 8-bit waveform model")
+            return backbone.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional, seed: train.seed)
         }
         var validation: [LabeledSequence]? = nil
-        if let held = heldOutClips(ds, preferred: ["test", "valid"]), split != "test" {
+        if let held = heldOutClips(ds, preferred: ["test", "valid"]), audio.split != "test" {
             validation = try AudioClassifier.examples(held, labels: labels, settings: settings, threads: threads)
         }
-        let run = TrainingRun.audioClassifier(trainer: trainer, settings: settings, validation: validation, evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps,
-                                              evalSamples: evalSamples, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
-        stderrLine("training a \(labels.count)-class classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling) " +
+        let run = TrainingRun.audioClassifier(trainer: trainer, settings: settings, validation: validation,
+                                              evalEvery: evalEvery.interval(default: 100, steps: trainer.options.steps),
+                                              evalSamples: evalSamples, outDirectory: train.out)
+        try train.execute(run, summary: "training a \(labels.count)-class classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling) " +
                    "on \(trainClips.count) clips at \(settings.sampleRate) Hz" + (validation.map { ", validating on \($0.count) clips" } ?? ""))
-        try train.execute(run)
     }
 }
 
@@ -196,22 +138,27 @@ struct EvalAudioLMCommand: ParsableCommand {
         abstract: "Bits per sample of a waveform LM on clips (whole clips, state carried across windows).",
         discussion: "Each clip is scored as one exact pass after one silence sample: NLL / ln 2 per sample, over all samples.")
 
-    @Option(help: "Model directory (or a training --out directory).") var model: String
+    @OptionGroup var model: ModelDirectoryOption
     @OptionGroup var audio: AudioDataArguments
     @Option(help: "Split to score (default: test when the data has splits).") var split: String = "test"
     @Option(help: "Score only the first N samples in all.") var maxSamples: Int?
     @Option(help: "Samples per parallel window (state carried between windows).") var chunkLength: Int = 4096
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var output: JSONOption
+
+    func validate() throws {
+        try Check.int(maxSamples, "--max-samples", 1...Int.max)
+        try Check.int(chunkLength, "--chunk-length", 1...ScheduleOptions.maxSeqLen)
+    }
 
     func run() throws {
-        let (m, settings, _) = try loadAudioModel(model, threads: threads)
+        let (m, settings, _) = try loadAudioModel(model)
         let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
-        let clips = try AudioDataset.tokenize(try ds.clips(split: split), settings: settings, threads: threads ?? Parallel.defaultThreads)
+        let clips = try AudioDataset.tokenize(try ds.clips(split: split), settings: settings, threads: model.threads.count)
         let t0 = Date()
-        let e = try AudioLM.evaluate(model: m, clips: clips, silence: settings.silence, chunkLength: chunkLength, maxSamples: maxSamples)
+        let e = try evaluateAudioLM(model: m, clips: clips, silence: settings.silence, chunkLength: chunkLength, maxSamples: maxSamples,
+                                    progress: Progress(.stderr))
         let secs = Date().timeIntervalSince(t0)
-        if json {
+        if output.json {
             print("{\"samples\": \(e.samples), \"clips\": \(e.clips), \"nll\": \(jsonNumber(e.nll)), \"bits_per_sample\": \(jsonNumber(e.bitsPerSample)), \"sample_rate\": \(settings.sampleRate), \"encoding\": \(jsonString(settings.encoding.rawValue))}")
         } else {
             print(String(format: "%d clips, %d samples at %d Hz (%@): %.4f bits/sample (nll %.4f nats) in %.1f s",
@@ -225,21 +172,24 @@ struct EvalAudioClassifyCommand: ParsableCommand {
         commandName: "audio-classify",
         abstract: "Accuracy, per-class accuracy and confusion matrix of a clip classifier.")
 
-    @Option(help: "Model directory (or a training --out directory).") var model: String
+    @OptionGroup var model: ModelDirectoryOption
     @OptionGroup var audio: AudioDataArguments
     @Option(help: "Split to score (default: test when the data has splits).") var split: String = "test"
     @Option(help: "Score only the first N samples of each clip (0 = whole clips).") var maxSamples: Int = 0
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var output: JSONOption
+
+    func validate() throws { try Check.int(maxSamples, "--max-samples", 0...Int.max) }
 
     func run() throws {
-        let (m, settings, dir) = try loadAudioModel(model, threads: threads)
+        let (m, settings, dir) = try loadAudioModel(model)
         guard m.config.numLabels > 0 else { throw CLIError.usage("\(dir.path): this model is a language model, not a classifier — use `eval audio-lm`") }
         let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
         let ex = try AudioClassifier.examples(try ds.clips(split: split), labels: m.config.labels, settings: settings,
-                                              threads: threads ?? Parallel.defaultThreads)
-        let r = try AudioClassifier.evaluate(model: m, examples: ex, maxSamples: maxSamples)
-        if json { print(r.json()); return }
+                                              threads: model.threads.count)
+        let r = try evaluateClassifier(examples: ex, labels: m.config.labels, progress: Progress(.stderr)) {
+            try AudioClassifier.predict(model: m, sequences: $0, maxSamples: maxSamples)
+        }
+        if output.json { print(r.json()); return }
         print(String(format: "%d clips: accuracy %.4f", r.count, r.accuracy))
         for l in r.labels { print(String(format: "  %@: %.4f", l, r.perClass[l] ?? .nan)) }
         print("confusion (rows: true, columns: predicted; " + r.labels.joined(separator: " ") + "):")
@@ -258,18 +208,25 @@ struct GenerateAudioCommand: ParsableCommand {
             one recurrent step at a time. The output holds the prompt followed by --seconds of generated audio.
             """)
 
-    @Option(help: "Model directory (or a training --out directory).") var model: String
-    @Option(help: "Seconds of audio to generate.") var seconds: Double = 1
+    @OptionGroup var model: ModelDirectoryOption
+    @Option(help: "Seconds of audio to generate, up to \(Int(GenerateAudioCommand.maxSeconds)).") var seconds: Double = 1
     @Option(help: "Output file (.wav, or .flac).") var out: String
     @Option(help: "A clip to continue.") var prompt: String?
     @Option(help: "Use only the first S seconds of the prompt.") var promptSeconds: Double?
     @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 1
-    @Option var seed: UInt64 = 1
-    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @OptionGroup var seed: SeedOption
+
+    static let maxSeconds = 3600.0
+
+    func validate() throws {
+        try Check.seconds(seconds, "--seconds", max: Self.maxSeconds)
+        try Check.seconds(promptSeconds, "--prompt-seconds", max: 86400)
+        try Check.number(temperature, "--temperature", 0...100)
+    }
 
     func run() throws {
-        let (m, settings, _) = try loadAudioModel(model, threads: threads)
-        guard m.config.numLabels == 0 else { throw CLIError.usage("\(model): this model is a classifier; generation needs a waveform LM") }
+        let (m, settings, _) = try loadAudioModel(model)
+        guard m.config.numLabels == 0 else { throw CLIError.usage("\(model.model): this model is a classifier; generation needs a waveform LM") }
         var promptIds: [Int] = []
         if let p = prompt {
             var samples = try AudioDataset.load(AudioClip(path: p), sampleRate: settings.sampleRate)
@@ -277,10 +234,9 @@ struct GenerateAudioCommand: ParsableCommand {
             promptIds = settings.encode(samples)
         }
         let count = Int((seconds * Double(settings.sampleRate)).rounded())
-        guard count >= 0 else { throw CLIError.usage("--seconds must not be negative") }
         let t0 = Date()
         let ids = try AudioLM.generate(model: m, prompt: promptIds, count: count, silence: settings.silence,
-                                       temperature: temperature, seed: seed)
+                                       temperature: temperature, seed: seed.seed)
         let secs = Date().timeIntervalSince(t0)
         try AudioFile.write(Waveform(samples: settings.decode(promptIds + ids), sampleRate: settings.sampleRate), to: out)
         stderrLine(String(format: "%d samples generated in %.1f s (%.0f samples/s through the recurrent path)", ids.count, secs, Double(ids.count) / max(secs, 1e-9)))
@@ -300,10 +256,17 @@ struct AudioQuickstartCommand: ParsableCommand {
         commandName: "quickstart",
         abstract: "The audio part of the main job alone: espeak-ng spoken digits → waveform classifier and LM → generated WAV + spectrogram.")
 
-    @Option(help: "Output directory.") var out: String = "Data/cache/quickstart_audio"
-    @Option var seed: UInt64 = 1
+    @OptionGroup var output: OutputDirectoryOption
+    @OptionGroup var seed: SeedOption
+    @Option(help: "Wall-clock budget of the part in seconds (data, both trainings, evaluation).") var seconds: Double = AudioQuickstart.defaultSeconds
 
-    func run() throws { try runAudioQuickstart(out: URL(fileURLWithPath: out), seed: seed) }
+    func validate() throws { try Check.seconds(seconds, "--seconds", max: 86400) }
+
+    func run() throws {
+        let budget = PartBudget(seconds: seconds)
+        try runAudioQuickstart(out: URL(fileURLWithPath: output.path(default: "Data/cache/quickstart_audio")), seed: seed.seed, budget: budget)
+        print("The audio part \(budget.report).")
+    }
 }
 
 struct AudioSpectrogramCommand: ParsableCommand {
@@ -314,10 +277,17 @@ struct AudioSpectrogramCommand: ParsableCommand {
 
     @Argument(help: "Audio files (any format libsndfile reads).") var files: [String]
     @Option(help: "Output picture: .png or .svg.") var out: String
-    @Option(help: "Mel bands.") var mels: Int = 80
+    @Option(help: "Mel bands, 1…512.") var mels: Int = 80
     @Option(help: "Dynamic range in dB.") var range: Float = 80
     @Option(help: "Panel height in pixels.") var height: Int = 240
     @Option(help: "Draw only the first S seconds of each file.") var maxSeconds: Double?
+
+    func validate() throws {
+        try Check.int(mels, "--mels", 1...512)
+        try Check.number(range, "--range", 0...400, excludingLower: true)
+        try Check.int(height, "--height", 8...8192)
+        try Check.seconds(maxSeconds, "--max-seconds", max: 86400)
+    }
 
     func run() throws {
         guard !files.isEmpty else { throw CLIError.usage("give at least one audio file") }

@@ -17,14 +17,17 @@ struct BenchCommand: ParsableCommand {
             train:    tokens/s and peak RSS of full training steps (forward, backward, AdamW): tiny (D=256, 4 layers,
                       V=256, L=512, B=8) and 130m (L=512, B=1).
             classify: sequence-classification training steps and inference (D=128, 4 layers, V=16 as for DNA; --length,
-                      --batch; unidirectional and --bidirectional) in tokens/s.
-            Without --threads, each runs on 1 thread and on all cores.
+                      --batch; unidirectional, or --bidirectional) in tokens/s.
+            tokenize: BPE encoding speed (MB/s, one core, cold merge cache) of --tokenizer on --text.
+            all:      every one of the above in turn (tokenize is skipped with a note when --text is missing).
+            Without --threads, gemm, scan, prefill and generate run on 1 thread and on all cores; train and classify on all cores.
             """)
 
     enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, train, classify, tokenize, all }
 
-    @Argument(help: "gemm, scan, prefill, generate or all.") var which: Which
-    @Option(help: "Threads (default: 1 and all cores).") var threads: Int?
+    @Argument(help: "gemm, scan, prefill, generate, train, classify, tokenize or all.") var which: Which
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int? { threadsOption.threads }
     @Option(name: .customLong("shape"), help: "Shape: 130m (D=768, 24 layers, V=50280) or tiny (D=256, 4 layers, V=256); train also takes all (the default for train).")
     var shapeOption: String?
     var shape: String { shapeOption ?? "130m" }
@@ -41,10 +44,27 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "tokenize: the text to encode (default: Tiny Shakespeare from ../shared/datasets).")
     var text: String = "../shared/datasets/tinyshakespeare/input.txt"
     @Flag(help: "classify: the BiMamba (bidirectional) classifier.") var bidirectional = false
-    @Flag(help: "Print JSON lines.") var json = false
+    @OptionGroup var output: JSONOption
+    var json: Bool { output.json }
+
+    func validate() throws {
+        if let s = shapeOption, !["130m", "tiny", "all"].contains(s) {
+            throw optionError(option: "--shape", value: s, allowed: "must be 130m, tiny or all")
+        }
+        try Check.int(length, "--length", 1...ScheduleOptions.maxSeqLen)
+        try Check.int(batch, "--batch", 1...Check.maxBatchTokens)
+        if let l = length, let b = batch, l * b > Check.maxBatchTokens {
+            throw optionError(option: "--batch", value: "\(b)", allowed: "with --length \(l) that is \(l * b) tokens per step; at most 2^26 (\(Check.maxBatchTokens)) fit")
+        }
+        try Check.int(chunkLen, "--chunk-len", 0...ScheduleOptions.maxSeqLen)
+        try Check.int(promptLength, "--prompt-length", 1...ScheduleOptions.maxSeqLen)
+        try Check.int(steps, "--steps", 1...1 << 20)
+        try Check.int(size, "--size", 1...16384)
+        try Check.int(repeats, "--repeats", 1...1000)
+    }
 
     var threadList: [Int] {
-        if let t = threads { return [max(1, t)] }
+        if let t = threads { return [t] }
         let all = Parallel.defaultThreads
         return all > 1 ? [1, all] : [1]
     }
@@ -67,7 +87,11 @@ struct BenchCommand: ParsableCommand {
         case .train: try benchTrain()
         case .classify: try benchClassify()
         case .tokenize: try benchTokenize()
-        case .all: benchGemm(); benchScan(); try benchPrefill(); try benchGenerate(); try benchTrain()
+        case .all:
+            benchGemm(); benchScan(); try benchPrefill(); try benchGenerate(); try benchTrain(); try benchClassify()
+            if FileManager.default.fileExists(atPath: text) { try benchTokenize() } else {
+                stderrLine("bench tokenize: skipped — \(text) is missing (pass --text FILE)")
+            }
         }
     }
 

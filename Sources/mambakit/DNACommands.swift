@@ -8,11 +8,9 @@ import MambaKit
 // MARK: - Shared helpers
 
 /// The model directory and its DNA settings (dna.json, optional for models trained elsewhere).
-func loadDNAModel(_ path: String, threads: Int?) throws -> (MambaModel, URL) {
-    let dir = resolveModelDirectory(path)
-    _ = try DNASettings.load(from: dir)   // a different tokenizer is an error
-    let m = try MambaModel.load(directory: dir)
-    if let t = threads { m.threads = t; MambaRuntime.blasThreads = t }
+func loadDNAModel(_ model: ModelDirectoryOption) throws -> (MambaModel, URL) {
+    _ = try DNASettings.load(from: model.directory)   // a different tokenizer is an error
+    let (m, dir) = try model.load()
     guard m.config.vocabSize >= NucleotideTokenizer().vocabularySize else {
         throw CLIError.usage("\(dir.path): the model's vocabulary has \(m.config.vocabSize) ids; the nucleotide tokenizer needs 10")
     }
@@ -49,34 +47,28 @@ struct TrainDNAClassifyCommand: ParsableCommand {
     @Flag(help: "Bidirectional backbone (BiMamba: reverse-direction mixers sharing in/out projections).") var bidirectional = false
     @Flag(inversion: .prefixedNo, help: "Reverse-complement augmentation with probability 1/2.") var rcAugment = true
     @Flag(help: "Validate with reverse-complement test-time averaging.") var rcAverage = false
-    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 200
+    @OptionGroup var evalEvery: EvalEveryOption
     @Option(help: "Held-out examples scored per validation (evenly strided; 0 = all).") var evalExamples: Int = 2000
     @OptionGroup var train: TrainingArguments
+
+    func validate() throws {
+        try Check.int(evalExamples, "--eval-examples", 0...Int.max)
+    }
 
     func run() throws {
         let ds = try DNADataset.open(data)
         let trainData = try ds.examples(split: split)
         let augment = rcAugment ? DNAClassifier.reverseComplementAugment : nil
-        let trainer: Trainer
-        let labels: [String]
-        if let r = train.resume {
-            let dir = try Trainer.checkpointDirectory(URL(fileURLWithPath: r))
-            labels = try MambaConfig.load(from: dir.appendingPathComponent(MambaConfig.fileName)).labels
-            let ex = try DNAClassifier.examples(trainData, labels: labels)
-            trainer = try Trainer.resume(from: dir, examples: ex, steps: train.steps, augment: augment, source: data)
-        } else {
-            labels = DNADataset.labels(of: trainData)
+        let labels = try train.labels {
+            let labels = DNADataset.labels(of: trainData)
             guard labels.count >= 2 else { throw DNAError.tooFewClasses(path: ds.source, labels: labels) }
-            let ex = try DNAClassifier.examples(trainData, labels: labels)
-            var backbone: MambaModel
-            if let i = train.initFrom { backbone = try loadDNAModel(i, threads: train.threads).0 } else {
-                backbone = try train.makeModel(defaultVocab: NucleotideTokenizer().vocabularySize)
-            }
-            guard backbone.config.vocabSize >= 10 else {
-                throw CLIError.usage("the model's vocabulary has \(backbone.config.vocabSize) ids; the nucleotide tokenizer needs 10 (--vocab-size 10)")
-            }
-            let model = backbone.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional || backbone.config.bidirectional, seed: train.seed)
-            trainer = try Trainer(model: model, examples: ex, options: train.options(), augment: augment, source: data)
+            return labels
+        }
+        let ex = try DNAClassifier.examples(trainData, labels: labels)
+        let trainer = try train.trainer(.examples(ex, augment: augment), source: data) {
+            if let i = train.model.initFrom { _ = try DNASettings.load(from: resolveModelDirectory(i)) }   // another tokenizer is an error
+            let backbone = try train.makeModel(defaultVocab: NucleotideTokenizer().vocabularySize, minVocab: 10, what: "the nucleotide tokenizer")
+            return backbone.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional || backbone.config.bidirectional, seed: train.seed)
         }
         var heldOut: [LabeledDNA]? = nil
         if let v = val { heldOut = try DNADataset.open(v).examples(split: "test") }
@@ -84,14 +76,13 @@ struct TrainDNAClassifyCommand: ParsableCommand {
         let validation = try heldOut.map { try DNAClassifier.examples(DNAClassifier.subsample($0, limit: evalExamples), labels: labels) }
         let settings = DNASettings(task: "classify", rcAugment: rcAugment)
         let run = TrainingRun.dnaClassifier(trainer: trainer, settings: settings, validation: validation,
-                                            evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps, rcAverage: rcAverage,
-                                            outDirectory: train.out.map { URL(fileURLWithPath: $0) })
+                                            evalEvery: evalEvery.interval(default: 200, steps: trainer.options.steps), rcAverage: rcAverage,
+                                            outDirectory: train.out)
         let lengths = trainData.map(\.sequence.count)
-        stderrLine("training a \(labels.count)-class DNA classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling" +
+        try train.execute(run, summary: "training a \(labels.count)-class DNA classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling" +
                    (trainer.model.config.bidirectional ? ", bidirectional" : "") + (rcAugment ? ", RC augmentation" : "") +
                    ") on \(trainData.count) sequences of \(lengths.min() ?? 0)–\(lengths.max() ?? 0) bp" +
                    (validation.map { ", validating on \($0.count)" } ?? ""))
-        try train.execute(run)
     }
 }
 
@@ -113,9 +104,14 @@ struct TrainDNALMCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "FASTA/FASTQ files to train on.") var data: [String]
     @Option(parsing: .upToNextOption, help: "Held-out FASTA/FASTQ files.") var val: [String] = []
     @Option(help: "Use at most this many training bases.") var maxBases: Int?
-    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 200
+    @OptionGroup var evalEvery: EvalEveryOption
     @Option(help: "Held-out bases scored per validation.") var evalBases: Int = 65536
     @OptionGroup var train: TrainingArguments
+
+    func validate() throws {
+        try Check.int(maxBases, "--max-bases", 1...Int.max)
+        try Check.int(evalBases, "--eval-bases", 1...Int(Int32.max))
+    }
 
     func run() throws {
         let stream = try DNALM.tokenStream(paths: data, maxBases: maxBases)
@@ -131,19 +127,13 @@ struct TrainDNALMCommand: ParsableCommand {
             }
             validation = recs
         }
-        let trainer: Trainer
-        if let r = train.resume {
-            trainer = try Trainer.resume(from: URL(fileURLWithPath: r), tokens: stream, steps: train.steps, source: data.joined(separator: ","))
-        } else {
-            let model = try train.makeModel(defaultVocab: NucleotideTokenizer().vocabularySize)
-            guard model.config.vocabSize >= 10 else { throw CLIError.usage("the nucleotide tokenizer needs a vocabulary of at least 10 ids (--vocab-size 10)") }
-            trainer = try Trainer(model: model, tokens: stream, options: train.options(), source: data.joined(separator: ","))
+        let trainer = try train.trainer(.tokens(stream), source: data.joined(separator: ",")) {
+            try train.makeModel(defaultVocab: NucleotideTokenizer().vocabularySize, minVocab: 10, what: "the nucleotide tokenizer")
         }
-        let run = TrainingRun.dnaLM(trainer: trainer, validation: validation, evalEvery: evalEvery > 0 ? evalEvery : trainer.options.steps,
-                                    evalBases: evalBases, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
-        stderrLine("training a DNA LM (\(trainer.model.parameterCount) parameters) on \(stream.count) tokens of \(data.joined(separator: ", "))" +
+        let run = TrainingRun.dnaLM(trainer: trainer, validation: validation, evalEvery: evalEvery.interval(default: 200, steps: trainer.options.steps),
+                                    evalBases: evalBases, outDirectory: train.out)
+        try train.execute(run, summary: "training a DNA LM (\(trainer.model.parameterCount) parameters) on \(stream.count) tokens of \(data.joined(separator: ", "))" +
                    (validation.map { ", validating on \($0.reduce(0) { $0 + $1.count }) bases" } ?? ""))
-        try train.execute(run)
     }
 }
 
@@ -155,26 +145,32 @@ struct EvalDNAClassifyCommand: ParsableCommand {
         abstract: "Accuracy, MCC, F1 and confusion matrix of a DNA classifier on labelled data.",
         discussion: "MCC is the multiclass Matthews correlation (Gorodkin R_K), as GUE and the Nucleotide Transformer benchmarks report.")
 
-    @Option(help: "Model directory (or a training --out directory).") var model: String
+    @OptionGroup var model: ModelDirectoryOption
     @Option(help: "Labelled data: CSV/TSV file, GUE-style directory, or class directories.") var data: String
     @Option(help: "Split to score (default: test when the data has splits).") var split: String = "test"
     @Flag(help: "Average the softmax of each sequence and its reverse complement.") var rcAverage = false
     @Option(help: "Score at most N examples (evenly strided; 0 = all).") var maxExamples: Int = 0
     @Option(help: "Keep only the first N bases of each sequence (0 = whole sequences).") var maxLength: Int = 0
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var output: JSONOption
+
+    func validate() throws {
+        try Check.int(maxExamples, "--max-examples", 0...Int.max)
+        try Check.int(maxLength, "--max-length", 0...Int.max)
+    }
 
     func run() throws {
-        let (m, dir) = try loadDNAModel(model, threads: threads)
+        let (m, dir) = try loadDNAModel(model)
         guard m.config.numLabels > 0 else { throw CLIError.usage("\(dir.path): this model is a language model, not a classifier — use `eval dna-lm`") }
         let ds = try DNADataset.open(data)
         var rows = DNAClassifier.subsample(try ds.examples(split: split), limit: maxExamples)
         if maxLength > 0 { for i in rows.indices { rows[i].sequence = Array(rows[i].sequence.prefix(maxLength)) } }
         let ex = try DNAClassifier.examples(rows, labels: m.config.labels)
         let t0 = Date()
-        let metrics = try DNAClassifier.evaluate(model: m, examples: ex, rcAverage: rcAverage)
+        let metrics = try evaluateClassifier(examples: ex, labels: m.config.labels, progress: Progress(.stderr)) {
+            try DNAClassifier.predict(model: m, sequences: $0, rcAverage: rcAverage)
+        }
         let secs = Date().timeIntervalSince(t0)
-        if json {
+        if output.json {
             print(metrics.json(extra: ["rc_average": rcAverage ? "true" : "false", "seconds": jsonNumber(secs)]))
         } else {
             print(String(format: "%d sequences: accuracy %.4f, MCC %.4f, F1 %.4f%@ (%.1f s)", metrics.count, metrics.accuracy, metrics.mcc, metrics.f1,
@@ -190,20 +186,26 @@ struct EvalDNALMCommand: ParsableCommand {
         commandName: "dna-lm",
         abstract: "Bits per base of a DNA language model on FASTA/FASTQ files (streamed; state carried within records).")
 
-    @Option(help: "Model directory (or a training --out directory).") var model: String
+    @OptionGroup var model: ModelDirectoryOption
     @Option(parsing: .upToNextOption, help: "FASTA/FASTQ files (plain or .gz).") var data: [String]
     @Option(help: "Score only the first N bases in all.") var maxBases: Int?
     @Option(help: "Bases per parallel chunk (state carried between chunks).") var chunkLength: Int = 4096
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var output: JSONOption
+
+    func validate() throws {
+        try Check.int(maxBases, "--max-bases", 1...Int.max)
+        try Check.int(chunkLength, "--chunk-length", 1...ScheduleOptions.maxSeqLen)
+    }
 
     func run() throws {
-        let (m, _) = try loadDNAModel(model, threads: threads)
+        let (m, _) = try loadDNAModel(model)
         guard m.config.numLabels == 0 else { throw CLIError.usage("this model is a classifier — use `eval dna-classify`") }
         let t0 = Date()
-        let e = try DNALM.evaluate(model: m, paths: data, chunkLength: chunkLength, maxBases: maxBases)
+        let e = try Progress(.stderr).during("scoring \(data.count) file(s)") {
+            try DNALM.evaluate(model: m, paths: data, chunkLength: chunkLength, maxBases: maxBases)
+        }
         let secs = Date().timeIntervalSince(t0)
-        if json {
+        if output.json {
             print("{\"bases\": \(e.bases), \"records\": \(e.records), \"nll\": \(jsonNumber(e.nll)), \"bits_per_base\": \(jsonNumber(e.bitsPerBase)), \"seconds\": \(jsonNumber(secs))}")
         } else {
             print(String(format: "%d records, %d bases: %.4f bits/base (nll %.4f nats) in %.1f s", e.records, e.bases, e.bitsPerBase, e.nll, secs))
@@ -241,10 +243,17 @@ struct DNASpeciesCommand: ParsableCommand {
     @Option(help: "Region of each genome for test windows.") var testRegions: String = "0.8:1"
     @Option(help: "Training windows per genome (0 = all non-overlapping).") var trainCount: Int = 0
     @Option(help: "Test windows per genome (0 = all non-overlapping).") var testCount: Int = 0
-    @Option(help: "Output directory.") var out: String
+    @OptionGroup var output: OutputDirectoryOption
+
+    func validate() throws {
+        try Check.int(window, "--window", 1...ScheduleOptions.maxSeqLen)
+        try Check.int(trainCount, "--train-count", 0...Int(Int32.max))
+        try Check.int(testCount, "--test-count", 0...Int(Int32.max))
+        _ = try output.required()
+    }
 
     func run() throws {
-        guard window > 0 else { throw CLIError.usage("--window must be positive") }
+        let out = try output.required()
         let trainG = genomes.map(GenomeSource.init(argument:))
         let testG = testGenomes.isEmpty ? trainG : testGenomes.map(GenomeSource.init(argument:))
         let trainR = try GenomeRegion(parsing: trainRegions), testR = try GenomeRegion(parsing: testRegions)

@@ -1,4 +1,4 @@
-// DemoCommand.swift — `mambakit demo`: the default job until the text front end lands.
+// DemoCommand.swift — `mambakit demo`: the backbone alone on a random-init model (no data, no training).
 import ArgumentParser
 import Foundation
 import MambaKit
@@ -13,6 +13,13 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Prompt length for the prefill.") var promptLength: Int = 1024
     @Option(help: "Tokens to generate.") var generate: Int = 48
     @Option(help: "Random seed.") var seed: UInt64 = 7
+
+    func validate() throws {
+        guard ["130m", "tiny"].contains(shape) else { throw optionError(option: "--shape", value: shape, allowed: "must be 130m or tiny") }
+        try Check.int(scoreLength, "--score-length", 2...1 << 20)
+        try Check.int(promptLength, "--prompt-length", 1...1 << 20)
+        try Check.int(generate, "--generate", 0...1 << 20)
+    }
 
     func run() throws {
         print("MambaKit demo — back end: BLAS \(MambaRuntime.blasCoreName), kernels \(MambaRuntime.isa), \(Parallel.defaultThreads) threads")
@@ -66,6 +73,6 @@ struct DemoCommand: ParsableCommand {
         print(String(format: "4. prefill of %d tokens: %.0f tokens/s; greedy generation of %d tokens: %.1f tokens/s (state: %d bytes, whatever the length)",
                      prompt.count, Double(prompt.count) / tPre, generate, Double(generate) / tGen, state.byteCount))
         print("   generated ids: " + out.prefix(16).map(String.init).joined(separator: " ") + (out.count > 16 ? " …" : ""))
-        print("A random-init model predicts nothing useful; train one with the front ends (coming) or load a checkpoint: mambakit score --model DIR --tokens FILE")
+        print("A random-init model predicts nothing useful: train one (mambakit quickstart, or mambakit train text|audio-lm|audio-classify|dna-lm|dna-classify) or load a checkpoint: mambakit score --model DIR --tokens FILE")
     }
 }

@@ -12,15 +12,13 @@ struct GradCommand: ParsableCommand {
             embeddings, the embedding's gradient includes the head's contribution).
             """)
 
-    @Option(help: "Checkpoint directory.") var model: String
+    @OptionGroup var model: ModelDirectoryOption
     @Option(help: "Text file of whitespace-separated token ids (at least 2).") var tokens: String
     @Option(help: "Output .safetensors file.") var out: String
-    @Option(help: "Threads (default: all cores).") var threads: Int?
 
     func run() throws {
         let ids = try readTokenFile(tokens)
-        let m = try MambaModel.load(directory: URL(fileURLWithPath: model))
-        if let t = threads { m.threads = max(1, t); MambaRuntime.blasThreads = max(1, t) }
+        let (m, _) = try model.load()
         let (nll, g) = try namingTokenFile(tokens) { try m.meanNLLGradient(tokens: ids) }
         let tensors = m.layout.slices.map { s in
             SafetensorsWriter.Tensor(name: m.checkpointName(of: s.name), shape: s.shape,

@@ -10,7 +10,7 @@ struct InfoCommand: ParsableCommand {
     @Option(help: "A checkpoint directory (config.json + model.safetensors or a sharded index).")
     var model: String?
 
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: JSONOption
 
     func run() throws {
         var fields: [(String, String)] = [
@@ -19,7 +19,7 @@ struct InfoCommand: ParsableCommand {
             ("isa", jsonString(MambaRuntime.isa)),
         ]
         if let dir = model {
-            let url = URL(fileURLWithPath: dir)
+            let url = resolveModelDirectory(dir)
             let config = try MambaConfig.load(from: url)
             let m = try MambaModel.load(directory: url)
             fields = [
@@ -34,7 +34,7 @@ struct InfoCommand: ParsableCommand {
                 ("parameters", "\(m.parameterCount)"),
             ] + fields
         }
-        if json {
+        if output.json {
             print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         } else {
             for (k, v) in fields { print("\(k.padding(toLength: 20, withPad: " ", startingAt: 0)) \(v)") }

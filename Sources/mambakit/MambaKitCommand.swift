@@ -12,6 +12,23 @@ struct MambaKitCommand: ParsableCommand {
         subcommands: [QuickstartCommand.self, DemoCommand.self, InfoCommand.self, ScoreCommand.self, GradCommand.self, TrainCommand.self,
                       EvalCommand.self, GenerateCommand.self, AudioCommand.self, DataCommand.self, TokenizeCommand.self, BenchCommand.self],
         defaultSubcommand: QuickstartCommand.self)
+
+    /// Parses, validates and runs the command. Any error — a bad option (exit 64) or a failure while
+    /// running (exit 1) — is ONE line on stderr, `error: …`, without the usage text; --help and
+    /// --version print as usual.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            let text = message(for: error).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: " ")
+            if !text.isEmpty { stderrLine("error: " + text) }
+            Foundation.exit(code.rawValue)
+        }
+    }
 }
 
 /// Errors of the command-line layer (files it reads itself).

@@ -1,6 +1,7 @@
 // QuickstartAudio.swift — the audio part of the main job: spoken digits synthesised with espeak-ng,
-// a waveform clip classifier and a small waveform LM trained for about a minute and a half of CPU,
-// their held-out figures, a generated WAV and a spectrogram picture of it next to a real clip.
+// a waveform clip classifier and a small waveform LM trained within the part's wall-clock budget
+// (two minutes by default, synthesis included), their held-out figures, a generated WAV and a
+// spectrogram picture of it next to a real clip.
 import Foundation
 import MambaAudio
 import MambaKit
@@ -94,11 +95,16 @@ enum SpokenDigits {
 
 // MARK: - The audio main job
 
+enum AudioQuickstart {
+    /// The audio part's wall-clock budget: synthesis, both trainings, evaluation and generation.
+    static let defaultSeconds = 120.0
+}
+
 /// Synthesises spoken digits into `Data/cache/espeak_digits`, trains a raw-waveform digit classifier
-/// and a small waveform LM (each a fixed number of steps, about 45 s of CPU on 2 cores), prints the
-/// test accuracy and bits per sample, generates a WAV continuing a held-out clip, and writes the
-/// spectrogram picture of the real and generated clips side by side. Everything goes under `out`.
-func runAudioQuickstart(out: URL, seed: UInt64) throws {
+/// and a small waveform LM (the classifier gets 60% of the training time left in `budget`, the LM the
+/// rest), prints the test accuracy and bits per sample, generates a WAV continuing a held-out clip,
+/// and writes the spectrogram picture of the real and generated clips side by side. Everything goes under `out`.
+func runAudioQuickstart(out: URL, seed: UInt64, budget: PartBudget) throws {
     let threads = Parallel.defaultThreads
     let dataDir = URL(fileURLWithPath: "Data/cache/espeak_digits")
     let t0 = Date()
@@ -115,18 +121,29 @@ func runAudioQuickstart(out: URL, seed: UInt64) throws {
     let trainEx = try AudioClassifier.examples(trainClips, labels: labels, settings: settings, threads: threads)
     let testEx = try AudioClassifier.examples(testClips, labels: labels, settings: settings, threads: threads)
     var o = TrainingOptions()
-    o.seqLen = 4000; o.batchSize = 8; o.steps = 150; o.seed = seed; o.logEvery = 25; o.threads = threads
+    o.seqLen = 4000; o.batchSize = 8; o.seed = seed; o.logEvery = 25; o.threads = threads
     o.adamw.learningRate = 3e-3; o.adamw.warmupSteps = 10; o.adamw.schedule = .cosine
-    let backbone = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 64, nLayer: 2, vocabSize: 256), seed: seed)
-    let classifier = backbone.makeClassifier(labels: labels, pooling: .mean, bidirectional: false, seed: seed)
+    let backboneConfig = MambaConfig(dModel: 64, nLayer: 2, vocabSize: 256)
+    func makeClassifier() throws -> MambaModel {
+        try MambaModel.randomlyInitialised(config: backboneConfig, seed: seed).makeClassifier(labels: labels, pooling: .mean, bidirectional: false, seed: seed)
+    }
+    let cSpeed = try PartBudget.measure { try Trainer(model: try makeClassifier(), examples: trainEx, options: o, source: dataDir.path) }
+    // Set aside: the classifier's and the LM's held-out passes, the LM's calibration, generation and the picture.
+    let testSamples = testEx.reduce(0) { $0 + $1.tokens.count }
+    let cReserve = PartBudget.forwardSeconds(2 * testSamples, trainingTokensPerSecond: cSpeed.tokensPerSecond, fixed: 6)
+    o.steps = budget.steps(secondsPerStep: cSpeed.secondsPerStep, reserve: cReserve, share: 0.6)
+    let classifier = try makeClassifier()
     let clsDir = out.appendingPathComponent("audio_classifier")
-    print("2. training a waveform digit classifier: D=64, 2 layers, mean pooling, \(classifier.parameterCount) parameters; " +
-          "\(o.steps) steps × \(o.batchSize) clips × ≤\(o.seqLen) samples (8-bit mu-law)")
+    print(String(format: "2. training a waveform digit classifier: D=64, 2 layers, mean pooling, %d parameters; " +
+                 "%d steps × %d clips × ≤%d samples (8-bit mu-law; 60%% of the budget left at %.2f s/step)",
+                 classifier.parameterCount, o.steps, o.batchSize, o.seqLen, cSpeed.secondsPerStep))
     let cTrainer = try Trainer(model: classifier, examples: trainEx, options: o, source: dataDir.path)
     let cRun = TrainingRun.audioClassifier(trainer: cTrainer, settings: settings, validation: nil, evalEvery: 0, outDirectory: clsDir)
     let t1 = Date()
-    try cRun.run { print("   " + $0); fflush(stdout) }
-    let metrics = try AudioClassifier.evaluate(model: classifier, examples: testEx)
+    try cRun.run(showing: Progress(.stdout, indent: "   "))
+    let metrics = try evaluateClassifier(examples: testEx, labels: labels, progress: Progress(.stdout, indent: "   ")) {
+        try AudioClassifier.predict(model: classifier, sequences: $0)
+    }
     print(String(format: "   held-out accuracy %.3f on %d clips (chance 0.100), trained in %.0f s; per class: %@",
                  metrics.accuracy, metrics.count, Date().timeIntervalSince(t1),
                  labels.map { String(format: "%@ %.2f", $0, metrics.perClass[$0] ?? 0) }.joined(separator: ", ")))
@@ -136,17 +153,24 @@ func runAudioQuickstart(out: URL, seed: UInt64) throws {
     let trainTokens = trainEx.map { $0.tokens.map(Int.init) }, testTokens = testEx.map { $0.tokens.map(Int.init) }
     let stream = AudioLM.trainingStream(trainTokens, silence: settings.silence)
     var lo = TrainingOptions()
-    lo.seqLen = 4000; lo.chunkLength = 1000; lo.batchSize = 4; lo.steps = 150; lo.seed = seed; lo.logEvery = 25; lo.threads = threads
+    lo.seqLen = 4000; lo.chunkLength = 1000; lo.batchSize = 4; lo.seed = seed; lo.logEvery = 25; lo.threads = threads
     lo.adamw.learningRate = 3e-3; lo.adamw.warmupSteps = 10; lo.adamw.schedule = .cosine
-    let lm = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 64, nLayer: 2, vocabSize: 256), seed: seed)
+    let lmConfig = MambaConfig(dModel: 64, nLayer: 2, vocabSize: 256)
+    let lSpeed = try PartBudget.measure {
+        try Trainer(model: try MambaModel.randomlyInitialised(config: lmConfig, seed: seed), tokens: stream, options: lo, source: dataDir.path)
+    }
+    lo.steps = budget.steps(secondsPerStep: lSpeed.secondsPerStep,
+                            reserve: PartBudget.forwardSeconds(testSamples, trainingTokensPerSecond: lSpeed.tokensPerSecond, fixed: 3))
+    let lm = try MambaModel.randomlyInitialised(config: lmConfig, seed: seed)
     let lmDir = out.appendingPathComponent("audio_lm")
-    print("3. training a waveform LM: D=64, 2 layers, \(lm.parameterCount) parameters; \(lo.steps) steps × \(lo.batchSize) windows × \(lo.seqLen) samples " +
-          "(truncated backprop every \(lo.chunkLength)), on \(stream.count) samples")
+    print(String(format: "3. training a waveform LM: D=64, 2 layers, %d parameters; %d steps × %d windows × %d samples " +
+                 "(truncated backprop every %d), on %d samples (the rest of the budget at %.2f s/step)",
+                 lm.parameterCount, lo.steps, lo.batchSize, lo.seqLen, lo.chunkLength, stream.count, lSpeed.secondsPerStep))
     let lTrainer = try Trainer(model: lm, tokens: stream, options: lo, source: dataDir.path)
     let lRun = TrainingRun.audioLM(trainer: lTrainer, settings: settings, validation: nil, evalEvery: 0, evalSamples: 0, outDirectory: lmDir)
     let t2 = Date()
-    try lRun.run { print("   " + $0); fflush(stdout) }
-    let e = try AudioLM.evaluate(model: lm, clips: testTokens, silence: settings.silence)
+    try lRun.run(showing: Progress(.stdout, indent: "   "))
+    let e = try evaluateAudioLM(model: lm, clips: testTokens, silence: settings.silence, progress: Progress(.stdout, indent: "   "))
     print(String(format: "   held-out: %.3f bits/sample over %d samples of %d clips (8 bits = uniform), trained in %.0f s",
                  e.bitsPerSample, e.samples, e.clips, Date().timeIntervalSince(t2)))
 

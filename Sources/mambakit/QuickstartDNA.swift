@@ -9,11 +9,17 @@ import MambaKit
 let dnaQuickstartData = "Data/cache/dna"
 let dnaQuickstartSpecies = ["ecoli", "hpylori", "saureus", "vcholerae"]
 
-/// Trains a small (unidirectional) Mamba classifier (about 40 s on 2 idle cores) to tell E. coli,
-/// H. pylori, S. aureus and V. cholerae apart from 500-bp windows, and prints validation (same strains,
-/// held-out 10% of each genome) and test (other strains) accuracy and MCC. Model, metrics.jsonl and
-/// loss_curve.svg go to `out`.
-func runDNAQuickstart(out: URL, seed: UInt64) throws {
+/// The first record's name and description in a FASTA file ("NC_000913.3 Escherichia coli … MG1655, complete genome").
+func firstRecordTitle(_ path: String) -> String {
+    guard let r = try? SequenceReader(path: path), let rec = try? r.next() else { return (path as NSString).lastPathComponent }
+    return rec.description.isEmpty ? rec.name : rec.description
+}
+
+/// Trains a small (unidirectional) Mamba classifier, within `budget` (data included), to tell the
+/// species of Data/cache/dna (E. coli, H. pylori, S. aureus and V. cholerae) apart from 500-bp windows,
+/// and prints validation (same strains, held-out 10% of each genome) and test (other strains)
+/// accuracy and MCC. Model, metrics.jsonl and loss_curve.svg go to `out`.
+func runDNAQuickstart(out: URL, seed: UInt64, budget: PartBudget) throws {
     let root = dnaQuickstartData
     for split in ["train", "test"] {
         for s in dnaQuickstartSpecies where !FileManager.default.fileExists(atPath: "\(root)/\(split)/\(s).fa.gz") {
@@ -31,28 +37,45 @@ func runDNAQuickstart(out: URL, seed: UInt64) throws {
     let train = try DNAClassifier.examples(trainData, labels: labels)
     let val = try DNAClassifier.examples(valData, labels: labels)
     let test = try DNAClassifier.examples(testData, labels: labels)
-    print(String(format: "1. data: %d-bp windows of 4 bacterial species (Debian ragout-examples), built in %.1f s:", window, Date().timeIntervalSince(t0)))
-    print("   train \(train.count) windows from the first 90% of E. coli K-12 MG1655, H. pylori G27, S. aureus N315, V. cholerae N16961;")
-    print("   validation \(val.count) from the last 10% of the same genomes; test \(test.count) from other strains (DH1, ELS37, COL, O395)")
+    print(String(format: "1. data: %d-bp windows of %d bacterial species from %@, built in %.1f s:", window, labels.count, root, Date().timeIntervalSince(t0)))
+    print("   train \(train.count) windows from the first 90% of each train genome, validation \(val.count) from their last 10%:")
+    for g in trainG { print("     \(g.label): \(firstRecordTitle(g.path))") }
+    print("   test \(test.count) windows from the test genomes (other strains):")
+    for g in testG { print("     \(g.label): \(firstRecordTitle(g.path))") }
 
     var o = TrainingOptions()
-    o.seqLen = window; o.batchSize = 16; o.steps = 500; o.seed = seed; o.logEvery = 50
+    o.seqLen = window; o.batchSize = 16; o.seed = seed; o.logEvery = 50
     o.adamw.learningRate = 3e-3; o.adamw.warmupSteps = 15; o.adamw.schedule = .cosine
     let tok = NucleotideTokenizer()
-    let base = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 64, nLayer: 2, vocabSize: tok.vocabularySize), seed: seed)
-    let model = base.makeClassifier(labels: labels, pooling: .mean, bidirectional: false, seed: seed)
-    let trainer = try Trainer(model: model, examples: train, options: o, augment: DNAClassifier.reverseComplementAugment, source: root)
-    print("2. training a Mamba classifier: D=64, 2 layers, mean pooling, \(model.parameterCount) parameters; " +
-          "\(o.steps) steps × \(o.batchSize) windows, reverse-complement augmentation")
+    func makeModel() throws -> MambaModel {
+        try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 64, nLayer: 2, vocabSize: tok.vocabularySize), seed: seed)
+            .makeClassifier(labels: labels, pooling: .mean, bidirectional: false, seed: seed)
+    }
+    let augment = DNAClassifier.reverseComplementAugment
+    let speed = try PartBudget.measure { try Trainer(model: try makeModel(), examples: train, options: o, augment: augment, source: root) }
+    // Set aside: four validations, and validation and test twice each (plain and RC-averaged) at the end.
+    let reserve = PartBudget.forwardSeconds((4 * val.count + 2 * (val.count + 2 * test.count)) * window,
+                                            trainingTokensPerSecond: speed.tokensPerSecond, fixed: 2)
+    o.steps = budget.steps(secondsPerStep: speed.secondsPerStep, reserve: reserve)
+    let model = try makeModel()
+    let trainer = try Trainer(model: model, examples: train, options: o, augment: augment, source: root)
+    print(String(format: "2. training a Mamba classifier: D=64, 2 layers, mean pooling, %d parameters; " +
+                 "%d steps × %d windows, reverse-complement augmentation (what fits the budget at %.3f s/step)",
+                 model.parameterCount, o.steps, o.batchSize, speed.secondsPerStep))
     try? FileManager.default.removeItem(at: out.appendingPathComponent("metrics.jsonl"))
     let run = TrainingRun.dnaClassifier(trainer: trainer, settings: DNASettings(task: "classify", rcAugment: true), validation: val,
-                                        evalEvery: 125, rcAverage: false, outDirectory: out)
+                                        evalEvery: max(1, o.steps / 4), rcAverage: false, outDirectory: out)
     let t1 = Date()
-    try run.run { print("   " + $0); fflush(stdout) }
+    try run.run(showing: Progress(.stdout, indent: "   "))
     let trainSeconds = Date().timeIntervalSince(t1)
+    let progress = Progress(.stdout, indent: "   ")
     for (name, ex) in [("validation (same strains, held-out region)", val), ("test (other strains)", test)] {
-        let plain = try DNAClassifier.evaluate(model: model, examples: ex, rcAverage: false)
-        let rc = try DNAClassifier.evaluate(model: model, examples: ex, rcAverage: true)
+        let plain = try evaluateClassifier(examples: ex, labels: labels, progress: progress) {
+            try DNAClassifier.predict(model: model, sequences: $0, rcAverage: false)
+        }
+        let rc = try evaluateClassifier(examples: ex, labels: labels, progress: progress) {
+            try DNAClassifier.predict(model: model, sequences: $0, rcAverage: true)
+        }
         print(String(format: "3. %@: accuracy %.4f, MCC %.4f; with reverse-complement averaging: accuracy %.4f, MCC %.4f",
                      name, plain.accuracy, plain.mcc, rc.accuracy, rc.mcc))
         if name.hasPrefix("test") {

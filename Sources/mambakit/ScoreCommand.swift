@@ -11,21 +11,19 @@ struct ScoreCommand: ParsableCommand {
         abstract: "Log-probability of each next token of a sequence under a checkpoint.",
         discussion: "logprobs[i] = log p(tokens[i+1] | tokens[0...i]) (natural log); nll = -mean(logprobs).")
 
-    @Option(help: "Checkpoint directory.") var model: String
+    @OptionGroup var model: ModelDirectoryOption
     @Option(help: "Text file of whitespace-separated token ids.") var tokens: String
     @Option(help: "parallel (whole sequence, chunked) or recurrent (one token at a time).") var mode: ForwardMode = .parallel
-    @Option(help: "Threads for the scan and conv (default: all cores).") var threads: Int?
-    @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var output: JSONOption
 
     func run() throws {
         let ids = try readTokenFile(tokens)
-        let m = try MambaModel.load(directory: URL(fileURLWithPath: model))
-        if let t = threads { m.threads = max(1, t) }
+        let (m, _) = try model.load()
         let start = Date()
         let lp = try namingTokenFile(tokens) { try m.logProbs(tokens: ids, mode: mode) }
         let seconds = Date().timeIntervalSince(start)
         let nll = -lp.reduce(0.0) { $0 + Double($1) } / Double(lp.count)
-        if json {
+        if output.json {
             print("{\"logprobs\": [" + lp.map(jsonNumber).joined(separator: ", ") + "], \"nll\": \(jsonNumber(nll))}")
         } else {
             print(String(format: "%d tokens scored (%@ mode) in %.3f s: nll %.6f nats/token, perplexity %.3f",

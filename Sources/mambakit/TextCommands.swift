@@ -3,14 +3,6 @@ import ArgumentParser
 import Foundation
 import MambaText
 
-/// The model directory given by the user, or the checkpoint its `latest` file names.
-func resolveModelDirectory(_ path: String) -> URL {
-    let url = URL(fileURLWithPath: path)
-    if !FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path),
-       let ck = try? Trainer.checkpointDirectory(url) { return ck }
-    return url
-}
-
 /// The tokenizer for a model: --tokenizer if given, else the one saved in the model directory.
 func tokenizerFor(model dir: URL, override: String?) throws -> any TextTokenizer {
     if let spec = override { return try TokenizerStore.load(spec) }
@@ -26,14 +18,19 @@ struct TrainTextCommand: ParsableCommand {
 
     @Option(help: "Training text: a file, a directory of .txt files, or a .bin token file.") var data: String
     @Option(help: "Held-out text (default: the last --val-fraction of --data).") var val: String?
-    @Option(help: "Fraction of --data held out when --val is not given.") var valFraction: Double = 0.1
+    @Option(help: "Fraction of --data held out when --val is not given, in [0, 1).") var valFraction: Double = 0.1
     @Option(help: "byte, or a Hugging Face tokenizer.json.") var tokenizer: String = "byte"
-    @Option(help: "Validate every N steps (0 = only at the end).") var evalEvery: Int = 100
+    @OptionGroup var evalEvery: EvalEveryOption
     @Option(help: "Held-out tokens scored per validation.") var evalTokens: Int = 65536
     @OptionGroup var train: TrainingArguments
 
+    func validate() throws {
+        try Check.fraction(valFraction, "--val-fraction")
+        try Check.int(evalTokens, "--eval-tokens", 1...Int(Int32.max))
+    }
+
     func run() throws {
-        let tok: any TextTokenizer = try train.resume.flatMap { try TokenizerStore.loadFromModelDirectory(try Trainer.checkpointDirectory(URL(fileURLWithPath: $0))) }
+        let tok: any TextTokenizer = try train.model.resumeCheckpoint().flatMap { try TokenizerStore.loadFromModelDirectory($0) }
             ?? TokenizerStore.load(tokenizer)
         var trainCorpus = try TextCorpus.load(path: data, tokenizer: tok)
         var valCorpus: TextCorpus? = nil
@@ -41,18 +38,12 @@ struct TrainTextCommand: ParsableCommand {
             let parts = trainCorpus.split(validationFraction: valFraction)
             trainCorpus = parts.train; valCorpus = parts.validation
         }
-        let trainer: Trainer
-        if let r = train.resume {
-            trainer = try Trainer.resume(from: URL(fileURLWithPath: r), tokens: trainCorpus.tokens, steps: train.steps, source: data)
-        } else {
-            let model = try train.makeModel(defaultVocab: tok.vocabularySize)
-            trainer = try Trainer(model: model, tokens: trainCorpus.tokens, options: train.options(), source: data)
-        }
-        let run = TrainingRun.text(trainer: trainer, tokenizer: tok, validation: valCorpus, evalEvery: evalEvery,
-                                  evalTokens: evalTokens, outDirectory: train.out.map { URL(fileURLWithPath: $0) })
-        stderrLine("training \(trainer.model.parameterCount) parameters on \(trainCorpus.tokens.count) tokens of \(data)" +
+        let trainer = try train.trainer(.tokens(trainCorpus.tokens), source: data) { try train.makeModel(defaultVocab: tok.vocabularySize) }
+        let run = TrainingRun.text(trainer: trainer, tokenizer: tok, validation: valCorpus,
+                                  evalEvery: evalEvery.interval(default: 100, steps: trainer.options.steps),
+                                  evalTokens: evalTokens, outDirectory: train.out)
+        try train.execute(run, summary: "training \(trainer.model.parameterCount) parameters on \(trainCorpus.tokens.count) tokens of \(data)" +
                    (valCorpus.map { ", validating on \($0.tokens.count) tokens" } ?? ""))
-        try train.execute(run)
     }
 }
 
@@ -69,21 +60,22 @@ struct EvalTextCommand: ParsableCommand {
         abstract: "Score a text under a language model: tokens, NLL, perplexity, bits per byte.",
         discussion: "Files of any length are scored exactly as one pass: windows with the state carried between them.")
 
-    @Option(help: "Model directory (or a training --out directory).") var model: String
+    @OptionGroup var model: ModelDirectoryOption
     @Option(help: "Text file, directory of .txt files, or .bin token file.") var data: String
     @Option(help: "Tokenizer (default: the one saved with the model).") var tokenizer: String?
     @Option(help: "Score only the first N tokens.") var maxTokens: Int?
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var output: JSONOption
+
+    func validate() throws { try Check.int(maxTokens, "--max-tokens", 1...Int.max) }
 
     func run() throws {
-        let dir = resolveModelDirectory(model)
-        let m = try MambaModel.load(directory: dir)
-        if let t = threads { m.threads = t; MambaRuntime.blasThreads = t }
+        let (m, dir) = try model.load()
         let tok = try tokenizerFor(model: dir, override: tokenizer)
         let corpus = try TextCorpus.load(path: data, tokenizer: tok)
-        let e = try TextLM.evaluate(model: m, corpus: corpus, tokenizer: tok, maxTokens: maxTokens)
-        if json {
+        let e = try Progress(.stderr).during("scoring \(min(corpus.tokens.count, maxTokens ?? Int.max)) tokens") {
+            try TextLM.evaluate(model: m, corpus: corpus, tokenizer: tok, maxTokens: maxTokens)
+        }
+        if output.json {
             print("{\"tokens\": \(e.tokens), \"bytes\": \(e.bytes), \"nll\": \(jsonNumber(e.nll)), \"perplexity\": \(jsonNumber(e.perplexity)), \"bits_per_byte\": \(jsonNumber(e.bitsPerByte))}")
         } else {
             print(String(format: "%d tokens (%d bytes): nll %.4f nats/token, perplexity %.3f, %.4f bits/byte",
@@ -104,20 +96,28 @@ struct GenerateTextCommand: ParsableCommand {
         commandName: "text",
         abstract: "Generate text: the prompt is prefilled in parallel, then tokens stream one recurrent step at a time.")
 
-    @Option(help: "Model directory (or a training --out directory).") var model: String
+    @OptionGroup var model: ModelDirectoryOption
     @Option(help: "Prompt text.") var prompt: String = ""
     @Option(help: "Tokens to generate.") var maxTokens: Int = 200
-    @Option var temperature: Float = 0.8
+    @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0.8
     @Option(help: "Keep the k most likely tokens (0 = off).") var topK: Int = 0
     @Option(help: "Nucleus sampling threshold (1 = off).") var topP: Float = 1
     @Option(help: "Penalty for tokens already seen (1 = off).") var repetitionPenalty: Float = 1
-    @Option var seed: UInt64 = 1
+    @OptionGroup var seed: SeedOption
     @Option(help: "Tokenizer (default: the one saved with the model).") var tokenizer: String?
     @Option(help: "Longest prompt accepted, in tokens.") var maxPromptTokens: Int = 1 << 20
 
+    func validate() throws {
+        try Check.int(maxTokens, "--max-tokens", 0...Int(Int32.max))
+        try Check.number(temperature, "--temperature", 0...100)
+        try Check.int(topK, "--top-k", 0...Int(Int32.max))
+        try Check.number(topP, "--top-p", 0...1, excludingLower: true)
+        try Check.number(repetitionPenalty, "--repetition-penalty", 0...100, excludingLower: true)
+        try Check.int(maxPromptTokens, "--max-prompt-tokens", 1...Int(Int32.max))
+    }
+
     func run() throws {
-        let dir = resolveModelDirectory(model)
-        let m = try MambaModel.load(directory: dir)
+        let (m, dir) = try model.load()
         let tok = try tokenizerFor(model: dir, override: tokenizer)
         var ids = tok.encode(prompt)
         if ids.count > maxPromptTokens {
@@ -135,7 +135,7 @@ struct GenerateTextCommand: ParsableCommand {
         FileHandle.standardOutput.write(Data(prompt.utf8))
         var pending: [Int] = []
         let t0 = Date()
-        let out = try TextLM.generate(model: m, prompt: ids, maxTokens: maxTokens, sampling: s, seed: seed, stopAt: eot) { id in
+        let out = try TextLM.generate(model: m, prompt: ids, maxTokens: maxTokens, sampling: s, seed: seed.seed, stopAt: eot) { id in
             pending.append(id)
             let text = tok.decode(pending)
             if !text.hasSuffix("\u{FFFD}") {   // wait for the rest of a multi-byte character
@@ -156,7 +156,7 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "byte, or a Hugging Face tokenizer.json.") var tokenizer: String = "byte"
     @Option(help: "Input file (text; with --decode, whitespace-separated ids).") var input: String
     @Flag(help: "Read ids and print the text.") var decode = false
-    @Flag(help: "Print {\"ids\": [...]}.") var json = false
+    @OptionGroup var output: JSONOption
     @Option(help: "Write a binary token file (MKTOK1) instead of printing.") var out: String?
 
     func run() throws {
@@ -169,7 +169,7 @@ struct TokenizeCommand: ParsableCommand {
         if let o = out {
             try TokenFile.write(ids, vocabularySize: tok.vocabularySize, to: URL(fileURLWithPath: o))
             stderrLine("\(ids.count) tokens written to \(o)")
-        } else if json {
+        } else if output.json {
             print("{\"ids\": [" + ids.map(String.init).joined(separator: ", ") + "]}")
         } else {
             print(ids.map(String.init).joined(separator: " "))

@@ -342,33 +342,20 @@ final class BPETokenizerTests: XCTestCase {
         XCTAssertEqual((0..<8).map { mismatches[$0] }.reduce(0, +), 0)
     }
 
-    /// Encode speed on Tiny Shakespeare (one core). Requires ≥ 5 MB/s; skipped if the file is absent.
-    func testEncodeSpeedOnTinyShakespeare() throws {
+    /// Tiny Shakespeare through a fresh tokenizer twice (cold and warm merge cache): the same ids, and
+    /// decoding gives the text back. Skipped if the file is absent. The speed is measured by
+    /// `mambakit bench tokenize` (Docs/benchmarks.md), not here: a timed assertion fails under
+    /// sanitizers and on a loaded machine.
+    func testEncodeRoundTripOnTinyShakespeare() throws {
         guard let url = tinyShakespeareURL() else {
             throw XCTSkip("Tiny Shakespeare not found (../shared/datasets/tinyshakespeare/input.txt)")
         }
         let text = try String(contentsOf: url, encoding: .utf8)
-        let megabytes = Double(text.utf8.count) / 1e6
-        // A fresh tokenizer, so that no cache is warm.
         let tok = try BPETokenizer(contentsOf: TokenizerFixtures.dir.appendingPathComponent("neox/tokenizer.json"))
-        var best = Double.infinity
-        var ids = [Int]()
-        for _ in 0..<3 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            ids = tok.encode(text)
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        let coldStart = DispatchTime.now().uptimeNanoseconds
-        let cold = try BPETokenizer(contentsOf: TokenizerFixtures.dir.appendingPathComponent("neox/tokenizer.json"))
-        let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - coldStart) / 1e9
-        let coldEncodeStart = DispatchTime.now().uptimeNanoseconds
-        let coldIDs = cold.encode(text)
-        let coldSeconds = Double(DispatchTime.now().uptimeNanoseconds - coldEncodeStart) / 1e9
-        XCTAssertEqual(coldIDs, ids)
-        XCTAssertEqual(cold.decode(ids), text, "Tiny Shakespeare is ASCII: exact round trip")
-        print(String(format: "BPE encode, Tiny Shakespeare %.2f MB → %d tokens: cold %.1f MB/s, warm cache %.1f MB/s (load %.0f ms)",
-                     megabytes, ids.count, megabytes / coldSeconds, megabytes / best, loadSeconds * 1000))
-        XCTAssertGreaterThanOrEqual(megabytes / coldSeconds, 5, "encode must reach 5 MB/s on one core")
+        let cold = tok.encode(text)
+        let warm = tok.encode(text)
+        XCTAssertEqual(cold, warm, "a warm merge cache must not change the ids")
+        XCTAssertEqual(tok.decode(cold), text, "Tiny Shakespeare is ASCII: exact round trip")
     }
 }
 

@@ -13,6 +13,10 @@ public final class TrainingRun {
     public var validate: (() throws -> [(String, Double)])?
     /// Adds files to each checkpoint before it is moved into place.
     public var extraFiles: ((URL) throws -> Void)?
+    /// Called after every step, before that step's line (if any) goes to `log`: the step's report, the
+    /// held-out figures computed at it (usually none), tokens per second so far and the estimated
+    /// seconds left — e.g. for a live progress line.
+    public var onStep: ((StepReport, [(String, Double)], _ tokensPerSecond: Double, _ secondsLeft: Double) -> Void)?
     public private(set) var trainCurve: [(Double, Double)] = []
     public private(set) var valCurve: [(Double, Double)] = []
 
@@ -55,8 +59,9 @@ public final class TrainingRun {
             if let a = r.accuracy { line += ", \"train_accuracy\": \(a)" }
             for (k, v) in figures { line += ", \"\(k)\": \(v)" }
             metrics?.write(Data((line + "}\n").utf8))
+            let eta = Double(o.steps - r.step) * elapsed / Double(stepsHere)
+            onStep?(r, figures, rate, eta)
             if r.step % max(1, o.logEvery) == 0 || r.step == o.steps || !figures.isEmpty || r.skipped {
-                let eta = Double(o.steps - r.step) * elapsed / Double(stepsHere)
                 var text = String(format: "step %d/%d  loss %.4f  grad_norm %.3f  lr %.2e  %.0f tokens/s  eta %.0fs",
                                   r.step, o.steps, r.loss, r.gradNorm, r.learningRate, rate, eta)
                 if let a = r.accuracy { text += String(format: "  train acc %.3f", a) }

@@ -1,0 +1,32 @@
+// ModelDirectoryOption.swift — `--model DIR`: the model a command reads (a Hugging Face directory,
+// a checkpoint, or a training --out directory whose `latest` names the checkpoint).
+import ArgumentParser
+import Foundation
+import MambaKit
+
+/// The model to run and the threads to run it with (`--threads` comes with every `--model`).
+struct ModelDirectoryOption: ParsableArguments {
+    @Option(help: "Model directory (or a training --out directory: its latest checkpoint).") var model: String
+    @OptionGroup var threads: ThreadsOption
+
+    func validate() throws { try Check.nonEmpty(model, "--model") }
+
+    /// The directory, or the checkpoint its `latest` file names.
+    var directory: URL { resolveModelDirectory(model) }
+
+    /// Loads the model and gives it (and OpenBLAS) the threads of --threads.
+    func load() throws -> (MambaModel, URL) {
+        let dir = directory
+        let m = try MambaModel.load(directory: dir)
+        threads.apply(to: m)
+        return (m, dir)
+    }
+}
+
+/// The model directory given by the user, or the checkpoint its `latest` file names.
+func resolveModelDirectory(_ path: String) -> URL {
+    let url = URL(fileURLWithPath: path)
+    if !FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path),
+       let ck = try? Trainer.checkpointDirectory(url) { return ck }
+    return url
+}

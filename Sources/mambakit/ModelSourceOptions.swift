@@ -1,0 +1,61 @@
+// ModelSourceOptions.swift — which model a `train` command trains: --init, --resume, --config, or a
+// new model of the size options.
+import ArgumentParser
+import Foundation
+import MambaKit
+
+struct ModelSourceOptions: ParsableArguments {
+    @Option(name: .customLong("init"), help: "Start from this Hugging Face checkpoint directory.") var initFrom: String?
+    @Option(help: "Resume an earlier run from its --out directory (or a checkpoint-* directory).") var resume: String?
+    @Option(help: "A config.json for a new, randomly initialised model.") var config: String?
+    @Option(help: "New model: width D, 1…\(Check.maxDModel).") var dModel: Int?
+    @Option(help: "New model: layers, 1…\(ModelSourceOptions.maxLayers).") var nLayer: Int?
+    @Option(help: "New model: vocabulary size V (text: defaults to the tokenizer's).") var vocabSize: Int?
+    @Option(help: "New model: state size N.") var dState: Int = 16
+
+    static let maxLayers = 1024
+    static let maxVocabulary = 1 << 22
+    /// Parameters of the largest new model (float32 weights, gradients and two AdamW moments: 16 bytes each).
+    static let maxParameters = 1 << 30
+
+    func validate() throws {
+        try Check.nonEmpty(initFrom, "--init")
+        try Check.nonEmpty(resume, "--resume")
+        try Check.nonEmpty(config, "--config")
+        try Check.int(dModel, "--d-model", 1...Check.maxDModel)
+        try Check.int(nLayer, "--n-layer", 1...Self.maxLayers)
+        try Check.int(vocabSize, "--vocab-size", 1...Self.maxVocabulary)
+        try Check.int(dState, "--d-state", 1...256)
+        if let d = dModel, let n = nLayer {
+            let params = Self.estimatedParameters(dModel: d, nLayer: n, vocabSize: vocabSize ?? 256, dState: dState)
+            if params > Double(Self.maxParameters) {
+                throw optionError(option: "--d-model", value: "\(d)",
+                                  allowed: String(format: "with --n-layer %d a model of about %.2g parameters; at most 2^30 (%d) are trained here", n, params, Self.maxParameters))
+            }
+        }
+    }
+
+    /// About how many parameters a Mamba of this size has (expand 2, dt-rank D/16, conv 4).
+    static func estimatedParameters(dModel d: Int, nLayer n: Int, vocabSize v: Int, dState s: Int) -> Double {
+        let D = Double(d), E = 2 * D, R = (D / 16).rounded(.up), N = Double(s)
+        let perLayer = D * 2 * E + E * 5 + E * (R + 2 * N) + R * E + E + E * N + E + E * D + D
+        return Double(n) * perLayer + Double(v) * D + D
+    }
+
+    /// The model to train (not for --resume): --init, --config, or the size options.
+    func makeModel(defaultVocab: Int? = nil, seed: UInt64) throws -> MambaModel {
+        if let dir = initFrom { return try MambaModel.load(directory: resolveModelDirectory(dir)) }
+        if let file = config {
+            return try MambaModel.randomlyInitialised(config: try MambaConfig.load(from: URL(fileURLWithPath: file)), seed: seed)
+        }
+        guard let d = dModel, let n = nLayer, let v = vocabSize ?? defaultVocab else {
+            throw CLIError.usage("say which model to train: --init DIR, --resume DIR, --config FILE, or --d-model, --n-layer and --vocab-size")
+        }
+        return try MambaModel.randomlyInitialised(config: MambaConfig(dModel: d, nLayer: n, vocabSize: v, dState: dState), seed: seed)
+    }
+
+    /// The checkpoint --resume continues from, or nil.
+    func resumeCheckpoint() throws -> URL? {
+        try resume.map { try Trainer.checkpointDirectory(URL(fileURLWithPath: $0)) }
+    }
+}
