@@ -1,6 +1,6 @@
 // QuickstartAudio.swift — the audio part of the main job: spoken digits synthesised with espeak-ng,
 // a waveform clip classifier and a small waveform LM trained within the part's wall-clock budget
-// (two minutes by default, synthesis included), their held-out figures, a generated WAV and a
+// (105 s by default, synthesis included), their held-out figures, a generated WAV and a
 // spectrogram picture of it next to a real clip.
 import Foundation
 import MambaAudio
@@ -97,7 +97,7 @@ enum SpokenDigits {
 
 enum AudioQuickstart {
     /// The audio part's wall-clock budget: synthesis, both trainings, evaluation and generation.
-    static let defaultSeconds = 120.0
+    static let defaultSeconds = 105.0
 }
 
 /// Synthesises spoken digits into `Data/cache/espeak_digits`, trains a raw-waveform digit classifier
