@@ -49,7 +49,7 @@ let package = Package(
         // MARK: Command-line tool
         .executableTarget(
             name: "mambakit",
-            dependencies: ["MambaKit", "MambaText", "MambaAudio", "MambaDNA", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["MambaKit", "MambaText", "MambaAudio", "MambaDNA", "MambaTasks", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: Examples built from the library's layers
         .executableTarget(
