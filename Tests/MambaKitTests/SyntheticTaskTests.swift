@@ -76,4 +76,28 @@ final class SyntheticTaskTests: XCTestCase {
         XCTAssertEqual(whole, chunked)
         XCTAssertThrowsError(try SyntheticTaskObjective(model: MambaModel(config: MambaConfig(dModel: 8, nLayer: 1, vocabSize: 4)), task: task))
     }
+
+    /// `mambakit task train` then `task eval` at two lengths; a model without task.json is refused by name.
+    func testTaskCommands() throws {
+        let out = temporaryDirectory(self).appendingPathComponent("ih")
+        let t = try runCLI(["task", "train", "induction-heads", "--length", "32", "--d-model", "16", "--n-layer", "1",
+                            "--steps", "6", "--batch-size", "4", "--threads", "1", "--eval-count", "4", "--out", out.path])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        XCTAssertTrue(t.stderr.contains("val accuracy"), t.stderr)
+        let e = try runCLI(["task", "eval", "--model", out.path, "--lengths", "32,64", "--count", "4", "--json"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let lines = e.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        for (line, n) in zip(lines, [32, 64]) {
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            XCTAssertEqual(o["length"] as? Int, n)
+            XCTAssertTrue((0...1).contains(o["accuracy"] as! Double))
+        }
+        let bad = try runCLI(["task", "eval", "--model", Fixtures.dir("tiny_f32").path])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("task.json"), bad.stderr)
+        let badTask = try runCLI(["task", "train", "mqar", "--items", "500", "--d-model", "8", "--n-layer", "1"])
+        XCTAssertNotEqual(badTask.status, 0)
+        XCTAssertEqual(badTask.stderr.split(separator: "\n").count, 1, badTask.stderr)
+    }
 }
