@@ -2,6 +2,9 @@
 import Foundation
 import _MambaKernels
 
+/// The language model's name as a composition: a ``Backbone`` over token ids and an ``LMHead``.
+public typealias MambaLM = MambaModel
+
 /// A Mamba LM (`MambaForCausalLM`): a ``Backbone`` over token ids (embedding, `nLayer` residual
 /// blocks of RMSNorm → S6 mixer, a final RMSNorm) and an ``LMHead`` (tied to the embedding unless the
 /// config says otherwise). All parameters are Float32 in one block (see ``ParameterLayout``).
