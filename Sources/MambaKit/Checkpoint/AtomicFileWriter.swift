@@ -78,7 +78,7 @@ private let systemWrite = Darwin.write
 #endif
 
 
-/// Small conveniences over ``AtomicFileWriter``.
+/// Atomic writes of whole files (temporary file, fsync, rename).
 public enum AtomicFile {
     /// Writes `data` to `url` atomically (temporary file, fsync, rename, fsync of the directory).
     /// - Throws: ``CheckpointError/writeFailed(path:reason:)`` naming the file.

@@ -24,7 +24,7 @@ public enum Parallel {
         forParts(count, threads: threads, align: align) { _, r in if !r.isEmpty { body(r) } }
     }
 
-    /// Like ``forRanges`` but also passes the part index (0..<parts), for per-thread scratch buffers.
+    /// Like ``forRanges(_:threads:align:costPerItem:minWork:_:)`` but also passes the part index (0..<parts), for per-thread scratch buffers.
     /// Returns the number of parts used (so callers know how many scratch buffers to reduce).
     @discardableResult
     public static func forParts(

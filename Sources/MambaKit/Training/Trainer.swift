@@ -280,7 +280,7 @@ public final class Trainer {
         return ck
     }
 
-    /// Restores a trainer from a checkpoint written by ``saveCheckpoint(to:modelDType:)`` so that it
+    /// Restores a trainer from a checkpoint written by ``saveCheckpoint(to:modelDType:extraFiles:)`` so that it
     /// continues bit-identically (same data order, moments, step, float32 weights). `steps` may
     /// extend the run.
     public static func resume(from dir: URL, tokens: [Int32], steps: Int? = nil, source: String = "tokens") throws -> Trainer {
