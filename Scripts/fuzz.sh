@@ -29,6 +29,9 @@ for h in "${HARNESSES[@]}"; do
 done
 echo "== built in $(( $(date +%s) - build_start )) s; ${SECONDS_EACH} s per harness"
 
+# The Swift runtime's crash backtracer (swift-backtrace) can hang for minutes under ASan/libFuzzer
+# and then trips ASan itself; libFuzzer prints the stack of a trap anyway.
+export SWIFT_BACKTRACE=enable=no
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/Scripts/lsan.supp:print_suppressions=0}
 JOBS=${FUZZ_JOBS:-1}
