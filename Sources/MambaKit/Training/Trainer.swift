@@ -278,6 +278,11 @@ public final class Trainer {
         do { state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateURL)) } catch {
             throw TrainingError.badCheckpoint(path: stateURL.path, detail: "unreadable trainer state (\(error))")
         }
+        // Four decimal UInt64 words, else the generator's precondition would trap (issue #17, fuzz-trainerstate).
+        let words = state.dataRandom.compactMap { UInt64($0) }
+        guard words.count == 4, state.dataRandom.count == 4 else {
+            throw TrainingError.badCheckpoint(path: stateURL.path, detail: "data_random must be four unsigned 64-bit integers in decimal")
+        }
         var options = state.options
         if let s = steps { options.steps = s }
         let trainer = try make(ck, options)
@@ -291,7 +296,7 @@ public final class Trainer {
         try opt.readFloat32("adamw.m", into: trainer.optimizer.m.buffer)
         try opt.readFloat32("adamw.v", into: trainer.optimizer.v.buffer)
         trainer.optimizer.step = state.step
-        trainer.dataRandom.stateWords = state.dataRandom.compactMap { UInt64($0) }
+        trainer.dataRandom.stateWords = words
         return trainer
     }
 }

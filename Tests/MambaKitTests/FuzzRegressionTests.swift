@@ -1,0 +1,77 @@
+// FuzzRegressionTests.swift — every input that crashed a parser under fuzzing (issue #17) must now
+// make that parser throw. The inputs are under Fixtures/fuzz/<harness>/ (see its README.md).
+//
+// Tests whose parser still traps on this branch would kill the whole test process, so they run only
+// with MAMBAKIT_FUZZ_REGRESSIONS=1 (otherwise they are reported as skipped, naming the reason);
+// they assert a thrown error and pass once the parser bounds of issue #17 are in.
+import Foundation
+import MambaAudio
+import MambaKit
+import MambaText
+import XCTest
+
+final class FuzzRegressionTests: XCTestCase {
+    static func input(_ harness: String, _ name: String) -> URL {
+        Fixtures.dir("fuzz").appendingPathComponent(harness).appendingPathComponent(name)
+    }
+
+    /// Inputs that still crash the parser without the bounds fix run only when asked for.
+    func requireCrashingRegressions(_ what: String) throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["MAMBAKIT_FUZZ_REGRESSIONS"] == "1",
+                          "\(what) traps until the parser bounds (issue #17) are merged; run with MAMBAKIT_FUZZ_REGRESSIONS=1")
+    }
+
+    // MARK: trainer_state.json (fuzz-trainerstate)
+
+    /// A tiny one-step checkpoint whose trainer_state.json is replaced by `name`.
+    func resumeWithState(_ name: String) throws -> Trainer {
+        let model = MambaModel.randomlyInitialised(
+            config: MambaConfig(dModel: 8, nLayer: 1, vocabSize: 12, dState: 4), seed: 1)
+        var options = TrainingOptions()
+        options.seqLen = 8; options.batchSize = 2; options.steps = 2; options.threads = 1; options.seed = 3
+        let tokens: [Int32] = (0..<256).map { Int32(($0 * 7) % 11) }
+        let trainer = try Trainer(model: model, tokens: tokens, options: options)
+        _ = try trainer.trainStep()
+        let ck = try trainer.saveCheckpoint(to: temporaryDirectory(self))
+        let state = ck.appendingPathComponent("trainer_state.json")
+        try FileManager.default.removeItem(at: state)
+        try FileManager.default.copyItem(at: Self.input("trainerstate", name), to: state)
+        return try Trainer.resume(from: ck, tokens: tokens)
+    }
+
+    func assertBadCheckpoint(_ name: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try resumeWithState(name), file: file, line: line) { error in
+            guard case .badCheckpoint(_, let detail)? = error as? TrainingError else {
+                return XCTFail("expected TrainingError.badCheckpoint, got \(error)", file: file, line: line)
+            }
+            XCTAssertTrue(detail.contains("data_random"), detail, file: file, line: line)
+        }
+    }
+
+    /// Found by fuzz-trainerstate: "15787385904621@49143" was dropped by compactMap and the
+    /// generator's `precondition(count == 4)` trapped.
+    func testTrainerStateWordNotANumber() { assertBadCheckpoint("data_random_not_a_number.json") }
+
+    func testTrainerStateThreeWords() { assertBadCheckpoint("data_random_three_words.json") }
+
+    // MARK: tokenizer.json (fuzz-tokenizer) — crash until the bounds branch is merged
+
+    func testTokenizerMergedIDAboveInt32() throws {
+        try requireCrashingRegressions("a merged token id of 2^40 (BPETokenizer.swift, Int32(_:) of the id)")
+        let data = try Data(contentsOf: Self.input("tokenizer", "merged_id_above_int32.json"))
+        XCTAssertThrowsError(try BPETokenizer(jsonData: data))
+    }
+
+    func testTokenizerAddedTokenIDHuge() throws {
+        try requireCrashingRegressions("an added token id of 2^40 (BPETokenizer.swift, tables of maxID + 1 entries)")
+        let data = try Data(contentsOf: Self.input("tokenizer", "added_token_id_2pow40.json"))
+        XCTAssertThrowsError(try BPETokenizer(jsonData: data))
+    }
+
+    // MARK: audio (fuzz-audio) — crashes until the bounds branch is merged
+
+    func testAudioFLACHugeFrameCount() throws {
+        try requireCrashingRegressions("a FLAC header claiming 2^36 frames × 8 channels (AudioFile.read allocates frames × channels floats)")
+        XCTAssertThrowsError(try AudioFile.read(Self.input("audio", "flac_total_samples_2pow36.flac").path))
+    }
+}
