@@ -44,6 +44,15 @@ for h in "${HARNESSES[@]}"; do
     mkdir -p "$findings" "$corpus" "$(dirname "$log")"
     before=$(ls "$findings" | wc -l)
     extra=()
+    # libFuzzer dictionary: the harness's tokens plus, for the JSON inputs, shared JSON tokens and
+    # extreme numbers (Tests/Fuzz/dict/).
+    if [ -f "Tests/Fuzz/dict/$h.dict" ]; then
+        dict=$ROOT/.fuzz/dict/$h.dict
+        mkdir -p "$(dirname "$dict")"
+        cat "Tests/Fuzz/dict/$h.dict" > "$dict"
+        case $h in config|tokenizer|trainerstate|safetensors) cat Tests/Fuzz/dict/json-common.inc >> "$dict" ;; esac
+        extra+=(-dict="$dict")
+    fi
     [ "$JOBS" -gt 1 ] && extra+=(-fork="$JOBS" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
     # libFuzzer stops at the first finding unless forking; rerun until the time is used up so one
     # finding does not hide the next (each finding is written once, then skipped as a known crash).
