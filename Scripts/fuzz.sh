@@ -67,6 +67,8 @@ for h in "${HARNESSES[@]}"; do
             -artifact_prefix="$findings/" -print_final_stats=1 "${extra[@]}" >>"$log" 2>&1
         rc=$?
         r=$(grep -a 'stat::number_of_executed_units' "$log" | tail -1 | awk '{print $2}')
+        # -fork mode prints no final stats: its last "#N: cov: …" progress line has the count
+        [ -z "$r" ] && [ "$JOBS" -gt 1 ] && r=$(grep -aoE '^#[0-9]+: cov' "$log" | tail -1 | tr -dc '0-9')
         runs=$(( runs + ${r:-0} ))
         sed -i 's/stat::number_of_executed_units/stat::counted_number_of_executed_units/' "$log"
         [ $rc -eq 0 ] && break
