@@ -68,6 +68,22 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertThrowsError(try BPETokenizer(jsonData: data))
     }
 
+    /// Found by fuzz-tokenizer (with its dictionary), minimised by hand: the byte-level token "a"
+    /// has id 2^32 (`Int32(_:)` traps where the byte table is built).
+    func testTokenizerByteTokenIDAboveInt32() throws {
+        try requireCrashingRegressions("a byte-level token id of 2^32 (BPETokenizer.swift, Int32(_:) in the byte table)")
+        let data = try Data(contentsOf: Self.input("tokenizer", "byte_token_id_above_int32.json"))
+        XCTAssertThrowsError(try BPETokenizer(jsonData: data))
+    }
+
+    /// Found by fuzz-tokenizer, minimised by libFuzzer: one vocabulary entry with id 217 483 667
+    /// makes the decoding tables 217 M entries long (3.5 GB; over the fuzzer's 2 GB limit).
+    func testTokenizerSparseHugeVocabularyID() throws {
+        try requireCrashingRegressions("a single vocabulary id of 217 483 667 (BPETokenizer.swift, 3.5 GB of id tables)")
+        let data = try Data(contentsOf: Self.input("tokenizer", "vocab_id_217483667.json"))
+        XCTAssertThrowsError(try BPETokenizer(jsonData: data))
+    }
+
     // MARK: audio (fuzz-audio) — crashes until the bounds branch is merged
 
     func testAudioFLACHugeFrameCount() throws {
