@@ -323,6 +323,11 @@ public final class Trainer {
         guard !overflow, tokensPerStep <= 1 << 28 else {
             throw TrainingError.badCheckpoint(path: stateURL.path, detail: "seq_len \(state.options.seqLen) × batch \(state.options.batchSize) is implausibly large (at most 2^28 tokens a step)")
         }
+        // Four decimal UInt64 words, else the generator's precondition would trap (issue #17, fuzz-trainerstate).
+        let words = state.dataRandom.compactMap { UInt64($0) }
+        guard words.count == 4, state.dataRandom.count == 4 else {
+            throw TrainingError.badCheckpoint(path: stateURL.path, detail: "data_random must be four unsigned 64-bit integers in decimal")
+        }
         var options = state.options
         if let s = steps { options.steps = s }
         let trainer = try make(ck, options)
@@ -336,7 +341,7 @@ public final class Trainer {
         try opt.readFloat32("adamw.m", into: trainer.optimizer.m.buffer)
         try opt.readFloat32("adamw.v", into: trainer.optimizer.v.buffer)
         trainer.optimizer.step = state.step
-        trainer.dataRandom.stateWords = state.dataRandom.compactMap { UInt64($0) }
+        trainer.dataRandom.stateWords = words
         return trainer
     }
 }
