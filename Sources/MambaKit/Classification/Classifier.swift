@@ -32,22 +32,14 @@ extension MambaModel {
     /// right-padded batches of up to `batchSize`; padding does not change any result.
     public func classifierLogits(_ sequences: [[Int32]], batchSize: Int = 16) throws -> [[Float]] {
         guard let head = classifierHead else { throw ModelError.notAClassifier }
-        let C = head.classes
-        let order = sequences.indices.sorted { sequences[$0].count < sequences[$1].count }
-        var out = [[Float]](repeating: [], count: sequences.count)
-        var i = 0
-        while i < order.count {
-            let idx = Array(order[i..<min(i + max(1, batchSize), order.count)])
+        return try head.logits(count: sequences.count, lengths: sequences.map(\.count), batchSize: batchSize,
+                               backbone: backbone) { idx in
             let (tokens, L, lengths) = try paddedBatch(idx.map { sequences[$0] })
-            let B = idx.count
-            try tokens.withUnsafeBufferPointer { try backbone.forward(.tokens($0), batch: B, state: makeState(batch: B), lengths: lengths) }
-            let logits = FloatBuffer(count: B * C)
-            head.forward(backbone.workspace.normed.pointer, batch: B, length: L, lengths: lengths, logits: logits.pointer,
-                         backbone.context())
-            for (b, j) in idx.enumerated() { out[j] = Array(UnsafeBufferPointer(start: logits.pointer + b * C, count: C)) }
-            i += B
+            try tokens.withUnsafeBufferPointer {
+                try backbone.forward(.tokens($0), batch: idx.count, state: makeState(batch: idx.count), lengths: lengths)
+            }
+            return (L, lengths)
         }
-        return out
     }
 
     /// Class probabilities (n, C): softmax of ``classifierLogits(_:batchSize:)``.

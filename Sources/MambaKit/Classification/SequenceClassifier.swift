@@ -153,22 +153,8 @@ public final class SequenceClassifier: TrainableModel {
         }
     }
 
-    /// Groups examples by length into batches, runs `forward` on each, applies the head.
     func logits(count n: Int, lengths: [Int], batchSize: Int, forward: ([Int]) throws -> (Int, [Int])) throws -> [[Float]] {
-        let C = pooledHead.classes
-        let order = (0..<n).sorted { lengths[$0] < lengths[$1] }
-        var out = [[Float]](repeating: [], count: n)
-        var i = 0
-        while i < order.count {
-            let idx = Array(order[i..<min(i + max(1, batchSize), order.count)])
-            let (L, lens) = try forward(idx)
-            let logits = FloatBuffer(count: idx.count * C)
-            pooledHead.forward(backbone.workspace.normed.pointer, batch: idx.count, length: L, lengths: lens,
-                               logits: logits.pointer, backbone.context())
-            for (b, j) in idx.enumerated() { out[j] = Array(UnsafeBufferPointer(start: logits.pointer + b * C, count: C)) }
-            i += idx.count
-        }
-        return out
+        try pooledHead.logits(count: n, lengths: lengths, batchSize: batchSize, backbone: backbone, forward: forward)
     }
 
     // MARK: - Training

@@ -46,6 +46,27 @@ public struct PooledHead: Sendable {
         forwardPooled(pooled.pointer, batch: B, logits: logits, ctx)
     }
 
+    /// Logits (n, C) of n examples of `lengths`: grouped by length into batches of at most `batchSize`,
+    /// `forward(indices)` runs the backbone on one batch (returning its padded length and valid lengths),
+    /// then the head reads the backbone's hidden states. Padding never changes a result.
+    func logits(count n: Int, lengths: [Int], batchSize: Int, backbone: Backbone,
+                forward: ([Int]) throws -> (Int, [Int])) throws -> [[Float]] {
+        let C = classes
+        let order = (0..<n).sorted { lengths[$0] < lengths[$1] }
+        var out = [[Float]](repeating: [], count: n)
+        var i = 0
+        while i < order.count {
+            let idx = Array(order[i..<min(i + max(1, batchSize), order.count)])
+            let (L, lens) = try forward(idx)
+            let logits = FloatBuffer(count: idx.count * C)
+            self.forward(backbone.workspace.normed.pointer, batch: idx.count, length: L, lengths: lens,
+                         logits: logits.pointer, backbone.context())
+            for (b, j) in idx.enumerated() { out[j] = Array(UnsafeBufferPointer(start: logits.pointer + b * C, count: C)) }
+            i += idx.count
+        }
+        return out
+    }
+
     /// Summed cross-entropy against `labels` (B) and its backward: writes dHidden (B·L, D) (zero at
     /// padding and at unpooled positions) and adds dW, dbias, all scaled by `scale`.
     /// - Returns: the summed loss (nats) and how many examples the logits classify correctly.
