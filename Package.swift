@@ -37,7 +37,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread"), .linkedLibrary("m")]),
 
         // MARK: The backbone (Swift)
-        .target(name: "MambaKit", dependencies: ["_MambaKernels"]),
+        .target(name: "MambaKit", dependencies: ["_MambaKernels", "_CFFTW"]),
 
         // MARK: Front ends (know the backbone only through token ids / hidden states)
         .target(name: "MambaText", dependencies: ["MambaKit"]),

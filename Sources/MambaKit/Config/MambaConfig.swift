@@ -103,6 +103,12 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
     /// in_proj and out_proj (`backbone.layers.i.mixer_rev.*`). For classification only.
     public var bidirectional: Bool = false
 
+    // MARK: Mixer (MambaKit extension)
+
+    /// The SSM of every block (`ssm_mixer`): ``SSMMixer/selective`` (Mamba, the default) or
+    /// ``SSMMixer/lti`` (S4D-Real, the time-invariant ablation; not with `bidirectional`).
+    public var ssmMixer: SSMMixer = .selective
+
     /// Number of classes C (0 for a language model).
     public var numLabels: Int { labels.count }
 
@@ -172,11 +178,14 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             terms.reduce(0) { let (s, o) = $0.addingReportingOverflow($1); overflow = overflow || o; return s }
         }
         let D = dModel, E = dInner, N = dState, K = dConv, R = dtRank, V = vocabSize
-        let mixer = add(mul(E, K), useConvBias ? E : 0,         // conv1d
-                        mul(add(R, mul(2, N)), E),              // x_proj
-                        mul(E, R), E,                           // dt_proj (+ bias)
-                        mul(E, N),                              // A_log
-                        E)                                      // D
+        let mixer = ssmMixer == .lti
+            ? add(mul(E, K), useConvBias ? E : 0,               // conv1d
+                  E, mul(3, mul(E, N)), E)                      // log_dt, A_log, B, C, D
+            : add(mul(E, K), useConvBias ? E : 0,               // conv1d
+                  mul(add(R, mul(2, N)), E),                    // x_proj
+                  mul(E, R), E,                                 // dt_proj (+ bias)
+                  mul(E, N),                                    // A_log
+                  E)                                            // D
         let layer = add(D,                                      // norm
                         mul(mul(2, E), D), useBias ? mul(2, E) : 0,  // in_proj
                         mixer,
@@ -309,6 +318,15 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             pooling = v
         }
         bidirectional = try r.bool("bidirectional") ?? false
+        if let m = try r.string("ssm_mixer") {
+            guard let v = SSMMixer(rawValue: m) else {
+                throw r.invalid("ssm_mixer", "is \"\(m)\", expected \"selective\" or \"lti\"")
+            }
+            ssmMixer = v
+        }
+        if bidirectional && ssmMixer == .lti {
+            throw r.invalid("ssm_mixer", "\"lti\" is not supported together with bidirectional (use the selective mixer)")
+        }
         if bidirectional && useBias {
             throw r.invalid("bidirectional", "is not supported together with use_bias (the shared out_proj bias would be counted twice)")
         }
@@ -408,6 +426,10 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
                     + "does not use initializer_range, which is kept for round-tripping only; set it to 0.1 (the "
                     + "Hugging Face default) or 0.02")
         }
+        guard !(bidirectional && ssmMixer == .lti) else {
+            throw ModelError.unsupportedInitialisation(
+                key: "ssm_mixer", value: "\"lti\"", detail: "the LTI mixer has no reverse direction; use it without bidirectional")
+        }
         guard residualInFp32 else {
             throw ModelError.unsupportedInitialisation(
                 key: "residual_in_fp32", value: "false", detail: "MambaKit computes in float32 throughout; only true is supported")
@@ -456,6 +478,7 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             "use_cache": .bool(true),
             "torch_dtype": .string("float32"),
         ]
+        if ssmMixer != .selective { object["ssm_mixer"] = .string(ssmMixer.rawValue) }
         if !labels.isEmpty {
             object["num_labels"] = .int(labels.count)
             object["id2label"] = .object(Dictionary(uniqueKeysWithValues: labels.enumerated().map { ("\($0.offset)", .string($0.element)) }))

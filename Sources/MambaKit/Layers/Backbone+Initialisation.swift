@@ -8,7 +8,8 @@ extension Backbone {
     /// dt_proj weight U(±R^-0.5·dt_scale) (R^-0.5·dt_scale everywhere for `time_step_init_scheme`
     /// "constant"), dt_proj bias = softplus⁻¹(dt) with dt log-uniform in
     /// [dt_min, dt_max] floored at dt_init_floor, A_log = log(1…N), D = 1, out_proj U(±1/sqrt(E))
-    /// divided by sqrt(nLayer); norm_f 1. Reverse mixers are left for the caller (copies of the forward ones).
+    /// divided by sqrt(nLayer); norm_f 1. An LTI mixer (S4D-Real): conv1d as above, log_dt = log Δ with Δ
+    /// drawn as above, A_log = log(1…N), B = 1, C ~ N(0, 1), D = 1. Reverse mixers are left for the caller (copies of the forward ones).
     public func initialise(random rng: inout SeededRandom) {
         let c = config
         let p = parameters.pointer
@@ -17,6 +18,9 @@ extension Backbone {
             for i in 0..<n { p[off + i] = rng.uniform(-bound, bound) }
         }
         func fill(_ off: Int, _ n: Int, _ v: Float) { for i in 0..<n { p[off + i] = v } }
+        let lo = Foundation.log(c.timeStepMin), hi = Foundation.log(c.timeStepMax)
+        /// Δ log-uniform in [dt_min, dt_max], floored at dt_init_floor.
+        func logUniformStep() -> Float { max(Foundation.exp(rng.uniform() * (hi - lo) + lo), c.timeStepFloor) }
         if let e = embedding { for i in 0..<(e.vocabSize * D) { p[e.weight + i] = 0.02 * rng.normal() } }
         if let x = inputProjection {
             let bound = 1 / Float(x.features).squareRoot()
@@ -26,21 +30,29 @@ extension Backbone {
         for o in blocks {
             fill(o.norm.weight, D, 1)
             uniform(o.inProj, 2 * E * D, 1 / Float(D).squareRoot())
-            let f = o.mixer
-            uniform(f.conv1d, E * K, 1 / Float(K).squareRoot())
-            if let b = f.conv1dBias { uniform(b, E, 1 / Float(K).squareRoot()) }
-            uniform(f.xProj, (R + 2 * N) * E, 1 / Float(E).squareRoot())
-            let dtInitStd = c.timeStepScale / Float(R).squareRoot()
-            if c.timeStepInitScheme == "constant" { fill(f.dtProj, E * R, dtInitStd) } else { uniform(f.dtProj, E * R, dtInitStd) }
-            let lo = Foundation.log(c.timeStepMin), hi = Foundation.log(c.timeStepMax)
-            for e in 0..<E {
-                let dt = max(Foundation.exp(rng.uniform() * (hi - lo) + lo), c.timeStepFloor)
-                p[f.dtProjBias + e] = dt + Foundation.log(-Foundation.expm1(-dt))   // softplus⁻¹(dt)
+            if let f = o.mixer {
+                uniform(f.conv.weight, E * K, 1 / Float(K).squareRoot())
+                if let b = f.conv.bias { uniform(b, E, 1 / Float(K).squareRoot()) }
+                uniform(f.xProj, (R + 2 * N) * E, 1 / Float(E).squareRoot())
+                let dtInitStd = c.timeStepScale / Float(R).squareRoot()
+                if c.timeStepInitScheme == "constant" { fill(f.dtProj, E * R, dtInitStd) } else { uniform(f.dtProj, E * R, dtInitStd) }
+                for e in 0..<E {
+                    let dt = logUniformStep()
+                    p[f.dtProjBias + e] = dt + Foundation.log(-Foundation.expm1(-dt))   // softplus⁻¹(dt)
+                }
+                for e in 0..<E { for n in 0..<N { p[f.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }
+                fill(f.D, E, 1)
+            } else if let f = o.lti {   // S4D-Real (Gu et al. 2022, "On the Parameterization and Initialization …")
+                uniform(f.conv.weight, E * K, 1 / Float(K).squareRoot())
+                if let b = f.conv.bias { uniform(b, E, 1 / Float(K).squareRoot()) }
+                for e in 0..<E { p[f.logDt + e] = Foundation.log(logUniformStep()) }
+                for e in 0..<E { for n in 0..<N { p[f.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }   // A_n = −(n+1)
+                fill(f.B, E * N, 1)
+                for i in 0..<(E * N) { p[f.C + i] = rng.normal() }
+                fill(f.D, E, 1)
             }
-            for e in 0..<E { for n in 0..<N { p[f.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }
-            fill(f.D, E, 1)
             uniform(o.outProj, D * E, 1 / Float(E).squareRoot() / Float(c.nLayer).squareRoot())
-            o.reverse?.ssm.copyValues(from: f, p)
+            if let f = o.mixer { o.reverse?.ssm.copyValues(from: f, p) }
         }
         fill(normF.weight, D, 1)
     }

@@ -43,6 +43,9 @@ public final class Backbone {
     let derived: FloatBuffer
     /// Threads for the scan, the convolution and the row-wise kernels (OpenBLAS has its own setting).
     public var threads: Int = Parallel.defaultThreads
+    /// How LTI mixers (`ssm_mixer: "lti"`) evaluate a chunk; ``LTIEvaluation/automatic`` picks the FFT
+    /// convolution for long chunks and the recurrence for short ones.
+    public var ltiEvaluation: LTIEvaluation = .automatic
     var workspace = ForwardWorkspace()
 
     /// The backbone's slices, registered into a model's layout before its parameter block exists.
@@ -85,7 +88,8 @@ public final class Backbone {
 
     /// The context layers run in: this block, `gradients` (training) and the thread count.
     func context(gradients: FloatBuffer? = nil) -> LayerContext {
-        LayerContext(parameters: parameters.pointer, gradients: gradients?.pointer, derived: derived.pointer, threads: threads)
+        LayerContext(parameters: parameters.pointer, gradients: gradients?.pointer, derived: derived.pointer, threads: threads,
+                     ltiEvaluation: ltiEvaluation)
     }
 
     /// Recomputes A = −exp(A_log) for every block; call after changing parameters.

@@ -17,6 +17,8 @@ public struct LayerContext {
     public let derived: UnsafeMutablePointer<Float>
     /// Threads for the scan, the convolution and the row-wise kernels (OpenBLAS has its own setting).
     public let threads: Int
+    /// How time-invariant (LTI) mixers evaluate a chunk: the FFT convolution or the recurrence.
+    public var ltiEvaluation: LTIEvaluation = .automatic
 
     /// The gradient block; only backward passes call this.
     var grads: UnsafeMutablePointer<Float> {

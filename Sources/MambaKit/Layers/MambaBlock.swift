@@ -5,6 +5,7 @@
 //     residual = hidden + residual                                   (T, D)  fused into the norm
 //     x, z     = split(in_proj(RMSNorm(residual)))                   (T, E) each
 //     y        = SelectiveSSM(x, z)  [+ reverse direction, bidirectional]   (T, E)
+//                or LTISSM(x, z) (config `ssm_mixer: "lti"`, the time-invariant ablation)
 //     hidden   = out_proj(y)                                         (T, D)
 //   backward (dResid = dLoss/d(stream after the block), in place → dLoss/d(stream before it)):
 //     out_proj   dY = dOut·W_out,  dW_out += dOutᵀ·y
@@ -14,36 +15,46 @@
 import _MambaKernels
 
 /// A residual Mamba block, keys `<prefix>norm.weight`, `<prefix>mixer.{in_proj,conv1d,x_proj,dt_proj,
-/// A_log,D,out_proj}` and, when bidirectional, `<prefix>mixer_rev.{conv1d,x_proj,dt_proj,A_log,D}`.
+/// A_log,D,out_proj}` and, when bidirectional, `<prefix>mixer_rev.{conv1d,x_proj,dt_proj,A_log,D}`;
+/// with the LTI mixer `<prefix>mixer.{in_proj,conv1d,log_dt,A_log,B,C,D,out_proj}`.
 public struct MambaBlock: Sendable {
     public let norm: RMSNorm
     public let inProj: Int      // (2E, D)
     public let inProjBias: Int? // (2E)
-    /// The forward direction's conv/SSM tensors.
-    public let mixer: SelectiveSSM
+    /// The forward direction's conv/SSM tensors (the selective mixer) …
+    public let mixer: SelectiveSSM?
+    /// … or the time-invariant mixer's (`ssm_mixer: "lti"`).
+    public let lti: LTISSM?
     public let outProj: Int     // (D, E)
     public let outProjBias: Int? // (D)
     /// The reverse direction (bidirectional blocks), nil otherwise.
     public let reverse: ReverseDirection?
-    public let D: Int, E: Int
+    public let D: Int, E: Int, N: Int, K: Int
 
     /// Registers the block's tensors under `prefix` (e.g. `backbone.layers.3.`).
     public init(prefix p: String, config c: MambaConfig, bidirectional: Bool, layout: inout ParameterLayout,
                 derived: inout Int) {
-        D = c.dModel; E = c.dInner
+        D = c.dModel; E = c.dInner; N = c.dState; K = c.dConv
         norm = RMSNorm(p + "norm.weight", dim: D, eps: c.layerNormEpsilon, layout: &layout)
         inProj = layout.add(p + "mixer.in_proj.weight", [2 * E, D])
         inProjBias = c.useBias ? layout.add(p + "mixer.in_proj.bias", [2 * E]) : nil
-        mixer = SelectiveSSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived)
+        switch c.ssmMixer {
+        case .selective:
+            mixer = SelectiveSSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived); lti = nil
+        case .lti:
+            lti = LTISSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived); mixer = nil
+        }
         outProj = layout.add(p + "mixer.out_proj.weight", [D, E])
         outProjBias = c.useBias ? layout.add(p + "mixer.out_proj.bias", [D]) : nil
+        precondition(!(bidirectional && c.ssmMixer == .lti), "the LTI mixer has no reverse direction")
         reverse = bidirectional
             ? ReverseDirection(ssm: SelectiveSSM(prefix: p + "mixer_rev.", config: c, layout: &layout, derived: &derived))
             : nil
     }
 
     func refreshDerived(_ ctx: LayerContext) {
-        mixer.refreshDerived(ctx)
+        mixer?.refreshDerived(ctx)
+        lti?.refreshDerived(ctx)
         reverse?.ssm.refreshDerived(ctx)
     }
 
@@ -56,7 +67,7 @@ public struct MambaBlock: Sendable {
                  convState: UnsafeMutablePointer<Float>, ssm: UnsafeMutablePointer<Float>,
                  taped: (convIn: UnsafeMutablePointer<Float>, ssmIn: UnsafeMutablePointer<Float>)?,
                  reversal: SequenceReversal, workspace ws: inout ForwardWorkspace) {
-        let B = reversal.batch, L = reversal.length, T = B * L, K = mixer.K, N = mixer.N
+        let B = reversal.batch, L = reversal.length, T = B * L
         // residual += previous output (fused), normed = RMSNorm(residual)
         norm.forward(resid, add: add, out: buf.normed, rows: T, ctx)
         if let taped {   // what backward needs that the forward overwrites
@@ -68,8 +79,13 @@ public struct MambaBlock: Sendable {
         ctx.linear(buf.normed, ldIn: D, rows: T, weight: inProj, outFeatures: 2 * E, inFeatures: D,
                    bias: inProjBias, out: buf.xz, ldOut: 2 * E)
         // conv1d → x_proj → dt_proj → scan, forward in time; states carried
-        mixer.forward(ctx, xz: buf.xz, xc: buf.xc, dbc: buf.dbc, dt: buf.dt, y: buf.y,
-                      convState: convState, ssm: ssm, batch: B, length: L)
+        // (LTI: conv1d → long convolution or recurrence; the output before the gate is kept in `dt`)
+        if let mixer {
+            mixer.forward(ctx, xz: buf.xz, xc: buf.xc, dbc: buf.dbc, dt: buf.dt, y: buf.y,
+                          convState: convState, ssm: ssm, batch: B, length: L)
+        } else if let lti {
+            lti.forward(ctx, xz: buf.xz, xc: buf.xc, s: buf.dt, y: buf.y, convState: convState, ssm: ssm, batch: B, length: L)
+        }
         if let reverse, let xcRev = buf.xcRev, let dbcRev = buf.dbcRev, let dtRev = buf.dtRev {
             reverse.forward(ctx, xz: buf.xz, xcRev: xcRev, dbcRev: dbcRev, dtRev: dtRev, y: buf.y,
                             reversal: reversal, workspace: &ws)
@@ -94,8 +110,13 @@ public struct MambaBlock: Sendable {
         if let b = outProjBias { mk_colsum_add(dOut, Int32(T), Int32(D), Int32(D), g + b) }
 
         // scan → dt_proj → x_proj → conv, forward direction: dXz (T, 2E)
-        mixer.backward(ctx, xz: buf.xz, xc: buf.xc, dbc: buf.dbc, dt: buf.dt, convIn: convIn, ssmIn: ssmIn,
-                       dY: tape.dY.pointer, dXz: tape.dXz.pointer, batch: B, length: L, tape: tape)
+        if let mixer {
+            mixer.backward(ctx, xz: buf.xz, xc: buf.xc, dbc: buf.dbc, dt: buf.dt, convIn: convIn, ssmIn: ssmIn,
+                           dY: tape.dY.pointer, dXz: tape.dXz.pointer, batch: B, length: L, tape: tape)
+        } else if let lti {
+            lti.backward(ctx, xz: buf.xz, xc: buf.xc, s: buf.dt, convIn: convIn, ssmIn: ssmIn,
+                         dY: tape.dY.pointer, dXz: tape.dXz.pointer, batch: B, length: L, tape: tape)
+        }
         if let reverse, let xcRev = buf.xcRev, let dbcRev = buf.dbcRev, let dtRev = buf.dtRev {
             reverse.backward(ctx, xz: buf.xz, xcRev: xcRev, dbcRev: dbcRev, dtRev: dtRev, dXz: tape.dXz.pointer,
                              reversal: reversal, tape: tape, workspace: &ws)

@@ -14,8 +14,8 @@ import _MambaKernels
 /// The tensors of one scan direction (keys `<prefix>conv1d.weight`, `conv1d.bias`, `x_proj.weight`,
 /// `dt_proj.weight`, `dt_proj.bias`, `A_log`, `D`) and its A = −exp(A_log) in the derived block.
 public struct SelectiveSSM: Sendable {
-    public let conv1d: Int      // (E, 1, K)
-    public let conv1dBias: Int? // (E)
+    /// `conv1d.weight` (E, 1, K), `conv1d.bias` (E)
+    public let conv: CausalConv1d
     public let xProj: Int       // (R + 2N, E)
     public let dtProj: Int      // (E, R)
     public let dtProjBias: Int  // (E)
@@ -28,8 +28,7 @@ public struct SelectiveSSM: Sendable {
     /// Registers the direction's tensors under `prefix` and reserves E·N derived floats at `derived`.
     public init(prefix p: String, config c: MambaConfig, layout: inout ParameterLayout, derived: inout Int) {
         E = c.dInner; N = c.dState; R = c.dtRank; K = c.dConv
-        conv1d = layout.add(p + "conv1d.weight", [E, 1, K])
-        conv1dBias = c.useConvBias ? layout.add(p + "conv1d.bias", [E]) : nil
+        conv = CausalConv1d(prefix: p, channels: E, width: K, bias: c.useConvBias, layout: &layout)
         xProj = layout.add(p + "x_proj.weight", [R + 2 * N, E])
         dtProj = layout.add(p + "dt_proj.weight", [E, R])
         dtProjBias = layout.add(p + "dt_proj.bias", [E])
@@ -46,17 +45,11 @@ public struct SelectiveSSM: Sendable {
     func forward(_ ctx: LayerContext, xz: UnsafeMutablePointer<Float>, xc: UnsafeMutablePointer<Float>,
                  dbc: UnsafeMutablePointer<Float>, dt: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
                  convState: UnsafeMutablePointer<Float>, ssm: UnsafeMutablePointer<Float>, batch B: Int, length L: Int) {
-        let T = B * L, E = E, N = N, R = R, K = K, ldBC = R + 2 * N
+        let T = B * L, E = E, N = N, R = R, ldBC = R + 2 * N
         let p = ctx.parameters
         let A = UnsafePointer(ctx.derived + negA)
         // causal depthwise conv1d + SiLU over time: xc (T, E)
-        let convW = p + conv1d, convB: UnsafePointer<Float>? = conv1dBias.map { UnsafePointer(p + $0) }
-        Parallel.forRanges(E, threads: ctx.threads, align: 16, costPerItem: T * K) { r in
-            var conv = mk_conv1d_params(x: xz, ld_x: Int32(2 * E), w: convW, bias: convB, state_in: convState,
-                                        state_out: convState, out: xc, ld_out: Int32(E),
-                                        Bsz: Int32(B), L: Int32(L), E: Int32(E), K: Int32(K), act: 1)
-            mk_conv1d_fwd(&conv, Int32(r.lowerBound), Int32(r.upperBound))
-        }
+        conv.forward(ctx, x: xz, ldX: 2 * E, out: xc, state: convState, batch: B, length: L)
         // x_proj: dbc (T, R+2N); dt_proj: dt (T, E) (bias + softplus happen in the scan)
         ctx.linear(xc, ldIn: E, rows: T, weight: xProj, outFeatures: ldBC, inFeatures: E, bias: nil, out: dbc, ldOut: ldBC)
         ctx.linear(dbc, ldIn: ldBC, rows: T, weight: dtProj, outFeatures: E, inFeatures: R, bias: nil, out: dt, ldOut: E)
@@ -80,7 +73,7 @@ public struct SelectiveSSM: Sendable {
                   convIn: UnsafeMutablePointer<Float>, ssmIn: UnsafeMutablePointer<Float>,
                   dY: UnsafeMutablePointer<Float>, dXz: UnsafeMutablePointer<Float>,
                   batch B: Int, length L: Int, tape: TrainingTape) {
-        let T = B * L, E = E, N = N, R = R, K = K, ldBC = R + 2 * N
+        let T = B * L, E = E, N = N, R = R, ldBC = R + 2 * N
         let p = ctx.parameters, g = ctx.grads
         let A = UnsafePointer(ctx.derived + negA)
         let nThreads = ctx.threads
@@ -121,23 +114,13 @@ public struct SelectiveSSM: Sendable {
                            dOut: dDbc, ldDOut: ldBC, dIn: tape.dXc.pointer, ldDIn: E, accumulate: true)
 
         // conv1d + SiLU: dXz[:, :E]; d conv weight (E, 1, K), d conv bias
-        let convB: UnsafePointer<Float>? = conv1dBias.map { UnsafePointer(p + $0) }
-        let dConvB: UnsafeMutablePointer<Float>? = conv1dBias.map { g + $0 }
-        let convW = conv1d
-        Parallel.forRanges(E, threads: nThreads, align: 16, costPerItem: T * K * 2) { r in
-            var conv = mk_conv1d_bwd_params(
-                fwd: mk_conv1d_params(x: xz, ld_x: Int32(2 * E), w: p + convW, bias: convB, state_in: convIn,
-                                      state_out: nil, out: nil, ld_out: 0,
-                                      Bsz: Int32(B), L: Int32(L), E: Int32(E), K: Int32(K), act: 1),
-                dout: tape.dXc.pointer, ld_dout: Int32(E), dx: dXz, ld_dx: Int32(2 * E), dw: g + convW, dbias: dConvB)
-            mk_conv1d_bwd(&conv, Int32(r.lowerBound), Int32(r.upperBound))
-        }
+        conv.backward(ctx, x: xz, ldX: 2 * E, stateIn: convIn, dOut: tape.dXc.pointer, dX: dXz, ldDX: 2 * E,
+                      batch: B, length: L)
     }
 
     /// Copies another direction's values into this one's (a reverse mixer starting as the forward one).
     func copyValues(from o: SelectiveSSM, _ p: UnsafeMutablePointer<Float>) {
-        (p + conv1d).update(from: p + o.conv1d, count: E * K)
-        if let b = conv1dBias, let ob = o.conv1dBias { (p + b).update(from: p + ob, count: E) }
+        conv.copyValues(from: o.conv, p)
         (p + xProj).update(from: p + o.xProj, count: (R + 2 * N) * E)
         (p + dtProj).update(from: p + o.dtProj, count: E * R)
         (p + dtProjBias).update(from: p + o.dtProjBias, count: E)

@@ -131,7 +131,7 @@ public final class MambaModel {
     }
 
     func copyForwardMixersToReverse() {
-        for o in backbone.blocks { o.reverse?.ssm.copyValues(from: o.mixer, parameters.pointer) }
+        for o in backbone.blocks { if let f = o.mixer { o.reverse?.ssm.copyValues(from: f, parameters.pointer) } }
     }
 
     func initialiseHead(seed: UInt64) { classifierHead?.initialise(parameters.pointer, seed: seed) }

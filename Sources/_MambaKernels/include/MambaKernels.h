@@ -185,6 +185,71 @@ typedef struct {
 /// computed (the state is treated as a constant: truncated backprop).
 void mk_conv1d_bwd(const mk_conv1d_bwd_params *p, int e_begin, int e_end);
 
+// MARK: - Time-invariant (LTI, S4D-Real) SSM
+//
+// Per channel e, with Δ_e = exp(log_dt[e]), a_en = exp(Δ_e A_en) (A = −exp(A_log) < 0):
+//   h_t = a ⊙ h_{t−1} + Δ_e B_e u_t,   s_t = Σ_n C_en h_t,n + D_e u_t,   y_t = s_t · SiLU(z_t).
+// Equivalently s = K ∗ u + D u + (initial-state response), K_k = Σ_n C_en Δ_e B_en a_en^k (the long
+// convolution kernel, applied with FFTW by the Swift layer). Channels [e_begin, e_end) per call.
+
+/// The time-invariant parameters of one LTI SSM (one block's mixer).
+typedef struct {
+    const float *log_dt;        // (E): log Δ
+    const float *negA;          // (E, N): A = −exp(A_log)
+    const float *Bv;            // (E, N)
+    const float *Cv;            // (E, N)
+    int E, N;
+} mk_lti_ssm;
+
+/// K (E, ld_k): K[e, k] = Σ_n C[e,n] Δ_e B[e,n] a_en^k for k < L (powers and sums in double).
+void mk_lti_kernel(const mk_lti_ssm *s, float *K, int ld_k, int L, int e_begin, int e_end);
+
+/// Arguments of mk_lti_scan and mk_lti_epilogue.
+typedef struct {
+    mk_lti_ssm ssm;
+    const float *u;             // (B, L, E) row stride ld_u: the input (conv1d + SiLU output)
+    int ld_u;
+    const float *D;             // (E): skip
+    const float *z;             // (B, L, E) row stride ld_z: the gate input, or NULL (no gate)
+    int ld_z;
+    float *s;                   // (B, L, E) row stride ld_s: the output before the gate, or NULL
+    int ld_s;
+    float *y;                   // (B, L, E) row stride ld_y: s · SiLU(z), or NULL
+    int ld_y;
+    const float *h0;            // (B, E, N): the initial state, or NULL for zeros
+    float *h_last;              // (B, E, N): the final state, or NULL (may alias h0)
+    int Bsz, L;
+} mk_lti_scan_params;
+
+/// The recurrence (the reference, and the recurrent mode): s, y and h_last from u and h0.
+void mk_lti_scan(const mk_lti_scan_params *p, int e_begin, int e_end);
+
+/// After the convolution: s already holds (K ∗ u)_t; adds D u_t and the initial-state response
+/// Σ_n C_en a_en^(t+1) h0_n, writes y = s · SiLU(z), and h_last (the state after the last step).
+void mk_lti_epilogue(const mk_lti_scan_params *p, int e_begin, int e_end);
+
+/// Gate and skip backward: ds = dy · SiLU(z) (into ds), dz = dy · s · SiLU'(z) (into dz, row stride ld_dz),
+/// du = D · ds (into du: the convolution part is added by the caller), dD += Σ ds · u.
+void mk_lti_gate_bwd(const mk_lti_scan_params *p, const float *dy, int ld_dy, float *ds, int ld_ds,
+                     float *dz, int ld_dz, float *du, int ld_du, float *dD, int e_begin, int e_end);
+
+/// Arguments of mk_lti_param_bwd.
+typedef struct {
+    mk_lti_ssm ssm;
+    const float *dK;            // (E, ld_dk): dLoss/dK_k, k < L, summed over the batch
+    int ld_dk, L;
+    const float *h0;            // (B, E, N): the forward's initial state, or NULL (zeros: no term)
+    const float *ds;            // (B, L, E) row stride ld_ds: dLoss/ds (needed only with h0)
+    int ld_ds, Bsz;
+    float *dlog_dt;             // (E) +=
+    float *dA_log;              // (E, N) +=
+    float *dB;                  // (E, N) +=
+    float *dC;                  // (E, N) +=
+} mk_lti_param_bwd_params;
+
+/// Gradients of the time-invariant parameters from dK (and from the initial-state response when h0 is given).
+void mk_lti_param_bwd(const mk_lti_param_bwd_params *p, int e_begin, int e_end);
+
 // MARK: - Norms, elementwise, softmax
 
 /// RMSNorm of each row: out[r,:] = x[r,:] / sqrt(mean(x[r,:]^2) + eps) * w. (rows, D), contiguous rows of ld D.

@@ -1,0 +1,11 @@
+// SSMMixer.swift — which state-space layer a Mamba block mixes time with.
+
+/// The SSM inside each Mamba block (config.json `ssm_mixer`, a MambaKit extension; absent = selective).
+public enum SSMMixer: String, Codable, CaseIterable, Sendable {
+    /// Mamba's selective SSM (S6): Δ, B and C are projections of the input (`x_proj`, `dt_proj`).
+    /// Every Mamba checkpoint uses it.
+    case selective
+    /// A linear time-invariant SSM (S4D-Real): Δ, B and C are learned parameters (`log_dt`, `B`, `C`),
+    /// the same for every input; the ablation of the Mamba paper's §4.1. See ``LTISSM``.
+    case lti
+}
