@@ -12,6 +12,8 @@ struct ModelSourceOptions: ParsableArguments {
     @Option(help: "New model: layers, 1…\(ModelSourceOptions.maxLayers).") var nLayer: Int?
     @Option(help: "New model: vocabulary size V (text: defaults to the tokenizer's).") var vocabSize: Int?
     @Option(help: "New model: state size N.") var dState: Int = 16
+    @Option(help: "New model: the SSM of every block: selective (Mamba's S6) or lti (S4D-Real, time-invariant: the paper's ablation).")
+    var mixer: SSMMixer?
 
     static let maxLayers = 1024
     static let maxVocabulary = 1 << 22
@@ -26,6 +28,10 @@ struct ModelSourceOptions: ParsableArguments {
         try Check.int(nLayer, "--n-layer", 1...Self.maxLayers)
         try Check.int(vocabSize, "--vocab-size", 1...Self.maxVocabulary)
         try Check.int(dState, "--d-state", 1...256)
+        if let m = mixer, initFrom != nil || config != nil {
+            throw optionError(option: "--mixer", value: m.rawValue,
+                              allowed: "only for a new model from --d-model/--n-layer (a --config file says it with \"ssm_mixer\"; --init keeps the checkpoint's)")
+        }
         if let d = dModel, let n = nLayer {
             let params = Self.estimatedParameters(dModel: d, nLayer: n, vocabSize: vocabSize ?? 256, dState: dState)
             if params > Double(Self.maxParameters) {
@@ -51,7 +57,9 @@ struct ModelSourceOptions: ParsableArguments {
         guard let d = dModel, let n = nLayer, let v = vocabSize ?? defaultVocab else {
             throw CLIError.usage("say which model to train: --init DIR, --resume DIR, --config FILE, or --d-model, --n-layer and --vocab-size")
         }
-        return try MambaModel.randomlyInitialised(config: MambaConfig(dModel: d, nLayer: n, vocabSize: v, dState: dState), seed: seed)
+        var c = MambaConfig(dModel: d, nLayer: n, vocabSize: v, dState: dState)
+        c.ssmMixer = mixer ?? .selective
+        return try MambaModel.randomlyInitialised(config: c, seed: seed)
     }
 
     /// The checkpoint --resume continues from, or nil.
@@ -59,3 +67,5 @@ struct ModelSourceOptions: ParsableArguments {
         try resume.map { try Trainer.checkpointDirectory(URL(fileURLWithPath: $0)) }
     }
 }
+
+extension SSMMixer: ExpressibleByArgument {}

@@ -27,6 +27,8 @@ final class CheckpointRetentionTests: XCTestCase {
             try fm.createDirectory(at: out.appendingPathComponent(junk), withIntermediateDirectories: true)
             try Data("x".utf8).write(to: out.appendingPathComponent(junk).appendingPathComponent("partial"))
         }
+        // a kill while `latest` was being replaced (found by the kill -9 test on a loaded machine)
+        try Data("checkpoint-00000009\n".utf8).write(to: out.appendingPathComponent(".latest.11287.efad11af12a28e61.tmp"))
         // a kill between "old copy aside" and "new copy in place" while re-saving step 1
         try fm.moveItem(at: ck, to: out.appendingPathComponent(".trash-\(ck.lastPathComponent)-5"))
         Trainer.clearLeftovers(in: out)

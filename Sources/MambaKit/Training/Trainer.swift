@@ -261,6 +261,8 @@ public final class Trainer {
             try? fm.removeItem(at: url)
         }
         for item in items where item.hasPrefix(".tmp-checkpoint-") { try? fm.removeItem(at: out.appendingPathComponent(item)) }
+        // a kill while `latest` was being replaced leaves AtomicFile's temporary beside it
+        for item in items where item.hasPrefix(".latest.") && item.hasSuffix(".tmp") { try? fm.removeItem(at: out.appendingPathComponent(item)) }
         AtomicFile.syncDirectory(out)
     }
 
