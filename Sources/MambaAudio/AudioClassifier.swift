@@ -1,5 +1,6 @@
 // AudioClassifier.swift — clip classification on raw waveforms: tokens of each clip → backbone →
-// pooling over time (mean or last) → linear (C, D) → softmax.
+// pooling over time (mean or last) → linear (C, D) → softmax, a ``SequenceClassifier`` (its head in
+// classifier.json beside config.json; older classifier directories load as one too).
 import Foundation
 import MambaKit
 
@@ -19,19 +20,15 @@ public enum AudioClassifier {
 
     /// Predicted classes (argmax of the logits) for whole clips. `maxSamples` keeps the first
     /// that many samples of longer clips (0 = whole clips).
-    public static func predict(model: MambaModel, sequences: [[Int32]], maxSamples: Int = 0, batchSize: Int = 16) throws -> [Int] {
+    public static func predict(model: any TokenClassifier, sequences: [[Int32]], maxSamples: Int = 0, batchSize: Int = 16) throws -> [Int] {
         let seqs = maxSamples > 0 ? sequences.map { Array($0.prefix(maxSamples)) } : sequences
-        return try model.classifierLogits(seqs, batchSize: batchSize).map { row in
-            var best = 0
-            for i in 1..<row.count where row[i] > row[best] { best = i }
-            return best
-        }
+        return try model.predictedClasses(seqs, batchSize: batchSize)
     }
 
     /// Accuracy, per-class accuracy and the confusion matrix of `model` on `examples`.
-    public static func evaluate(model: MambaModel, examples: [LabeledSequence], maxSamples: Int = 0) throws -> ClassificationMetrics {
+    public static func evaluate(model: any TokenClassifier, examples: [LabeledSequence], maxSamples: Int = 0) throws -> ClassificationMetrics {
         let predicted = try predict(model: model, sequences: examples.map(\.tokens), maxSamples: maxSamples)
-        return ClassificationMetrics(predicted: predicted, truth: examples.map(\.label), labels: model.config.labels)
+        return ClassificationMetrics(predicted: predicted, truth: examples.map(\.label), labels: model.labels)
     }
 }
 
@@ -46,7 +43,7 @@ extension TrainingRun {
         let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
         if let v = validation, !v.isEmpty {
             run.validate = {
-                let m = try AudioClassifier.evaluate(model: trainer.model, examples: v, maxSamples: evalSamples)
+                let m = try AudioClassifier.evaluate(model: trainer.classifier, examples: v, maxSamples: evalSamples)
                 return [("val_error", 1 - m.accuracy), ("val_accuracy", m.accuracy)]
             }
         }

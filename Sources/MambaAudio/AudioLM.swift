@@ -32,25 +32,24 @@ public enum AudioLM {
 
     // MARK: Evaluation
 
-    /// Scores each clip as `[silence] + clip` in one exact pass of any length: windows of `chunkLength`
+    /// Scores each clip as `[silence] + clip` in one exact pass of any length (``StreamingScorer``): windows of `chunkLength`
     /// samples with the scan and conv states carried from window to window, so every sample is
     /// predicted from the whole clip before it. NLL = −Σ log p(x_t | x_<t) / Σ samples.
     /// `maxSamples` stops after that many samples in all (the last clip cut short).
     public static func evaluate(model: MambaModel, clips: [[Int]], silence: Int, chunkLength: Int = 4096,
                                 maxSamples: Int? = nil) throws -> AudioEvaluation {
-        var total = 0.0, count = 0, used = 0
+        let scorer = try StreamingScorer(model: model, chunkLength: chunkLength)
         for c in clips {
             var ids = c
-            if let m = maxSamples { ids = Array(ids.prefix(m - count)) }
+            if let m = maxSamples { ids = Array(ids.prefix(m - scorer.score.count)) }
             if ids.isEmpty { break }
-            let lp = try model.logProbs(tokens: [silence] + ids, mode: .parallel, chunkLength: chunkLength)
-            total -= lp.reduce(0.0) { $0 + Double($1) }
-            count += lp.count
-            used += 1
-            if let m = maxSamples, count >= m { break }
+            try scorer.begin(context: Int32(silence))
+            try scorer.feed(ids.map { Int32($0) })
+            if let m = maxSamples, scorer.score.count >= m { break }
         }
-        guard count > 0 else { throw ModelError.emptyInput(what: "the evaluation clips", hint: "give at least one clip with samples") }
-        return AudioEvaluation(clips: used, samples: count, nll: total / Double(count))
+        let s = scorer.finish()
+        guard s.count > 0 else { throw ModelError.emptyInput(what: "the evaluation clips", hint: "give at least one clip with samples") }
+        return AudioEvaluation(clips: s.sequences, samples: s.count, nll: s.meanNats)
     }
 
     // MARK: Generation

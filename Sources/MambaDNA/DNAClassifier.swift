@@ -1,6 +1,6 @@
 // DNAClassifier.swift — sequence classification on DNA: bases → NucleotideTokenizer ids → backbone →
-// pooling (mean / last) → linear (C, D) → softmax, with reverse-complement augmentation for training
-// and reverse-complement test-time averaging:
+// pooling (mean / last) → linear (C, D) → softmax (a ``SequenceClassifier``), with reverse-complement
+// augmentation for training and reverse-complement test-time averaging:
 //
 //   p_rc(y | x) = ½ (softmax(f(x)) + softmax(f(rc(x))))
 //
@@ -34,7 +34,7 @@ public enum DNAClassifier {
 
     /// Class probabilities (n, C); with `rcAverage`, the average of the softmax of each sequence and
     /// of its reverse complement.
-    public static func probabilities(model: MambaModel, sequences: [[Int32]], rcAverage: Bool) throws -> [[Float]] {
+    public static func probabilities(model: any TokenClassifier, sequences: [[Int32]], rcAverage: Bool) throws -> [[Float]] {
         let bs = batchSize(for: sequences)
         guard rcAverage else { return try model.classifierProbabilities(sequences, batchSize: bs) }
         let fwd = try model.classifierProbabilities(sequences, batchSize: bs)
@@ -43,18 +43,14 @@ public enum DNAClassifier {
     }
 
     /// Predicted class ids (argmax of ``probabilities(model:sequences:rcAverage:)``).
-    public static func predict(model: MambaModel, sequences: [[Int32]], rcAverage: Bool) throws -> [Int] {
-        try probabilities(model: model, sequences: sequences, rcAverage: rcAverage).map { row in
-            var best = 0
-            for i in row.indices where row[i] > row[best] { best = i }
-            return best
-        }
+    public static func predict(model: any TokenClassifier, sequences: [[Int32]], rcAverage: Bool) throws -> [Int] {
+        try probabilities(model: model, sequences: sequences, rcAverage: rcAverage).map(SequenceClassifier.argmax)
     }
 
     /// Accuracy, MCC, F1 and the confusion matrix of `model` on `examples`.
-    public static func evaluate(model: MambaModel, examples: [LabeledSequence], rcAverage: Bool) throws -> ClassificationMetrics {
+    public static func evaluate(model: any TokenClassifier, examples: [LabeledSequence], rcAverage: Bool) throws -> ClassificationMetrics {
         let predicted = try predict(model: model, sequences: examples.map(\.tokens), rcAverage: rcAverage)
-        return ClassificationMetrics(predicted: predicted, truth: examples.map(\.label), labels: model.config.labels)
+        return ClassificationMetrics(predicted: predicted, truth: examples.map(\.label), labels: model.labels)
     }
 
     /// At most `limit` examples, evenly strided over `examples` (all when `limit` ≤ 0).
@@ -103,7 +99,7 @@ extension TrainingRun {
         let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
         if let v = validation, !v.isEmpty {
             run.validate = {
-                let m = try DNAClassifier.evaluate(model: trainer.model, examples: v, rcAverage: rcAverage)
+                let m = try DNAClassifier.evaluate(model: trainer.classifier, examples: v, rcAverage: rcAverage)
                 return [("val_error", 1 - m.accuracy), ("val_accuracy", m.accuracy), ("val_mcc", m.mcc)]
             }
         }

@@ -42,44 +42,32 @@ public enum DNALM {
         public var bitsPerBase: Double { nll / log(2) }
     }
 
-    /// Scores bases streamed from a source: `next()` gives the next chunk (a new record starts at
-    /// `.header`). State is carried across chunks within a record.
+    /// Scores bases streamed from a source (``StreamingScorer``): `next()` gives the next chunk (a new
+    /// record starts at `.header`). State is carried across chunks within a record.
     static func evaluate(model: MambaModel, chunkLength: Int, maxBases: Int?, next: () throws -> SequenceChunk?) throws -> Evaluation {
-        let V = model.config.vocabSize
         let table = NucleotideTokenizer.table
-        var state: MambaState? = nil
-        var prevRow: [Float] = []
-        var nllSum = 0.0, bases = 0, records = 0
+        let scorer = try StreamingScorer(model: model, chunkLength: chunkLength)
+        var begun = false, bases = 0
         let limit = maxBases ?? Int.max
-        func logSoftmax(_ row: ArraySlice<Float>, _ target: Int) -> Double {
-            let m = Double(row.max()!)
-            let lse = m + log(row.reduce(0.0) { $0 + exp(Double($1) - m) })
-            return Double(row[row.startIndex + target]) - lse
-        }
+        var ids: [Int32] = []
         outer: while bases < limit, let c = try next() {
             switch c {
             case .header:
-                let st = model.makeState(batch: 1)
-                state = st
-                prevRow = Array(try model.logits(tokens: [NucleotideTokenizer.eos], state: st).prefix(V))
-                records += 1
+                try scorer.begin(context: Int32(NucleotideTokenizer.eos))
+                begun = true
             case .bases(let b):
-                guard let st = state else { continue }
-                var i = 0
-                while i < b.count && bases < limit {
-                    let n = min(chunkLength, b.count - i, limit - bases)
-                    let ids = (i..<(i + n)).map { Int(table[Int(b[$0])]) }
-                    nllSum -= logSoftmax(prevRow[...], ids[0])
-                    let lg = try model.logits(tokens: ids, state: st)       // (n, V)
-                    for r in 0..<(n - 1) { nllSum -= logSoftmax(lg[(r * V)..<((r + 1) * V)], ids[r + 1]) }
-                    prevRow = Array(lg[((n - 1) * V)..<(n * V)])
-                    bases += n; i += n
-                }
+                guard begun else { continue }
+                let n = min(b.count, limit - bases)
+                ids.removeAll(keepingCapacity: true)
+                for i in 0..<n { ids.append(table[Int(b[i])]) }
+                try scorer.feed(ids)
+                bases += n
                 if bases >= limit { break outer }
             }
         }
-        guard bases > 0 else { throw DNAError.empty(path: "", what: "bases to score") }
-        return Evaluation(bases: bases, records: records, nll: nllSum / Double(bases))
+        let s = scorer.finish()
+        guard s.count > 0 else { throw DNAError.empty(path: "", what: "bases to score") }
+        return Evaluation(bases: s.count, records: s.sequences, nll: s.meanNats)
     }
 
     /// Bits per base of `model` on the FASTA/FASTQ files at `paths`, streamed (state carried across

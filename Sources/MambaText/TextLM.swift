@@ -12,8 +12,8 @@ public struct TextEvaluation: Sendable {
 }
 
 public enum TextLM {
-    /// Scores `corpus` under `model` in one exact pass over any length: windows of `chunkLength`
-    /// tokens with the scan and conv state carried from window to window. Every token is predicted:
+    /// Scores `corpus` under `model` in one exact pass over any length (``StreamingScorer``): windows of
+    /// `chunkLength` tokens with the scan and conv state carried from window to window. Every token is predicted:
     /// the sequence is preceded by the tokenizer's end-of-text token (a document boundary) when it has one.
     /// With `maxTokens`, only the first `maxTokens` tokens are scored (bytes apportioned).
     public static func evaluate(model: MambaModel, corpus: TextCorpus, tokenizer: any TextTokenizer,
@@ -27,9 +27,12 @@ public enum TextLM {
         let eot = tokenizer.specialTokens["<|endoftext|>"]
         let seq: [Int]
         if let e = eot, e < model.config.vocabSize { seq = [e] + ids } else { seq = ids }
-        let lp = try model.logProbs(tokens: seq, mode: .parallel, chunkLength: chunkLength)
-        let nll = -lp.reduce(0.0) { $0 + Double($1) } / Double(lp.count)
-        return TextEvaluation(tokens: lp.count, bytes: bytes, nll: nll)
+        guard seq.count >= 2 else {
+            throw ModelError.emptyInput(what: "a sequence of \(seq.count) token(s)",
+                                        hint: "scoring needs at least 2 tokens (a context and a next token)")
+        }
+        let s = try StreamingScorer.score(model: model, sequences: [seq.map { Int32($0) }], chunkLength: chunkLength)
+        return TextEvaluation(tokens: s.count, bytes: bytes, nll: s.meanNats)
     }
 
     /// Generates up to `maxTokens` tokens after `prompt`: the prompt is prefilled in parallel mode,

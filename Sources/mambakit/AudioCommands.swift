@@ -65,7 +65,7 @@ struct TrainAudioLMCommand: ParsableCommand {
         } else if let held = heldOutClips(ds, preferred: ["valid", "test"]) {
             valClips = try AudioDataset.tokenize(held, settings: settings, threads: threads)
         }
-        let trainer = try train.trainer(.tokens(stream), source: audio.data) {
+        let trainer = try train.trainer(tokens: stream, source: audio.data) {
             try train.makeModel(defaultVocab: 256, minVocab: 256, what: "an 8-bit waveform model")
         }
         let run = TrainingRun.audioLM(trainer: trainer, settings: settings, validation: valClips,
@@ -114,9 +114,9 @@ struct TrainAudioClassifyCommand: ParsableCommand {
             return labels
         }
         let ex = try AudioClassifier.examples(trainClips, labels: labels, settings: settings, threads: threads)
-        let trainer = try train.trainer(.examples(ex, augment: nil), source: audio.data) {
-            let backbone = try train.makeModel(defaultVocab: 256, minVocab: 256, what: "an 8-bit waveform model")
-            return backbone.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional, seed: train.seed)
+        let (trainer, classifier) = try train.trainer(examples: ex, augment: nil, source: audio.data) {
+            try train.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional,
+                                     defaultVocab: 256, minVocab: 256, what: "an 8-bit waveform model")
         }
         var validation: [LabeledSequence]? = nil
         if let held = heldOutClips(ds, preferred: ["test", "valid"]), audio.split != "test" {
@@ -125,7 +125,7 @@ struct TrainAudioClassifyCommand: ParsableCommand {
         let run = TrainingRun.audioClassifier(trainer: trainer, settings: settings, validation: validation,
                                               evalEvery: evalEvery.interval(default: 100, steps: trainer.options.steps),
                                               evalSamples: evalSamples, outDirectory: train.out)
-        try train.execute(run, summary: "training a \(labels.count)-class classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling) " +
+        try train.execute(run, summary: "training a \(labels.count)-class classifier (\(classifier.parameterCount) parameters, \(classifier.head.pooling.rawValue) pooling) " +
                    "on \(trainClips.count) clips at \(settings.sampleRate) Hz" + (validation.map { ", validating on \($0.count) clips" } ?? ""))
     }
 }
@@ -181,12 +181,12 @@ struct EvalAudioClassifyCommand: ParsableCommand {
     func validate() throws { try Check.int(maxSamples, "--max-samples", 0...Int.max) }
 
     func run() throws {
-        let (m, settings, dir) = try loadAudioModel(model)
-        guard m.config.numLabels > 0 else { throw CLIError.usage("\(dir.path): this model is a language model, not a classifier — use `eval audio-lm`") }
+        let settings = try AudioSettings.load(from: model.directory)
+        let (m, _) = try model.loadClassifier(otherwise: "eval audio-lm")
         let ds = try AudioDataset.open(audio.data, labelColumn: audio.labelColumn)
-        let ex = try AudioClassifier.examples(try ds.clips(split: split), labels: m.config.labels, settings: settings,
+        let ex = try AudioClassifier.examples(try ds.clips(split: split), labels: m.labels, settings: settings,
                                               threads: model.threads.count)
-        let r = try evaluateClassifier(examples: ex, labels: m.config.labels, progress: Progress(.stderr)) {
+        let r = try evaluateClassifier(examples: ex, labels: m.labels, progress: Progress(.stderr)) {
             try AudioClassifier.predict(model: m, sequences: $0, maxSamples: maxSamples)
         }
         if output.json { print(r.json()); return }

@@ -56,8 +56,8 @@ extension BenchCommand {
     func benchClassify() throws {
         let L = length ?? 1000, B = batch ?? 32
         let config = MambaConfig(dModel: 128, nLayer: 4, vocabSize: 16)
-        let model = try MambaModel.randomlyInitialised(config: config, seed: 1)
-            .makeClassifier(labels: ["a", "b"], pooling: .mean, bidirectional: bidirectional, seed: 1)
+        let model = SequenceClassifier.fineTuning(try MambaModel.randomlyInitialised(config: config, seed: 1),
+                                                  labels: ["a", "b"], pooling: .mean, bidirectional: bidirectional, seed: 1)
         var rng = SeededRandom(seed: 9)
         let examples = (0..<(4 * B)).map { _ in
             LabeledSequence(tokens: (0..<L).map { _ in Int32(rng.below(16)) }, label: rng.below(2))

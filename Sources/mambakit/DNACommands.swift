@@ -11,10 +11,15 @@ import MambaKit
 func loadDNAModel(_ model: ModelDirectoryOption) throws -> (MambaModel, URL) {
     _ = try DNASettings.load(from: model.directory)   // a different tokenizer is an error
     let (m, dir) = try model.load()
-    guard m.config.vocabSize >= NucleotideTokenizer().vocabularySize else {
-        throw CLIError.usage("\(dir.path): the model's vocabulary has \(m.config.vocabSize) ids; the nucleotide tokenizer needs 10")
-    }
+    try checkNucleotideVocabulary(m.config.vocabSize, dir)
     return (m, dir)
+}
+
+/// A model for DNA needs the nucleotide tokenizer's 10 ids.
+func checkNucleotideVocabulary(_ vocabSize: Int, _ dir: URL) throws {
+    guard vocabSize >= NucleotideTokenizer().vocabularySize else {
+        throw CLIError.usage("\(dir.path): the model's vocabulary has \(vocabSize) ids; the nucleotide tokenizer needs 10")
+    }
 }
 
 /// Held-out examples of a data set: `preferred` split names tried in order.
@@ -65,10 +70,10 @@ struct TrainDNAClassifyCommand: ParsableCommand {
             return labels
         }
         let ex = try DNAClassifier.examples(trainData, labels: labels)
-        let trainer = try train.trainer(.examples(ex, augment: augment), source: data) {
+        let (trainer, classifier) = try train.trainer(examples: ex, augment: augment, source: data) {
             if let i = train.model.initFrom { _ = try DNASettings.load(from: resolveModelDirectory(i)) }   // another tokenizer is an error
-            let backbone = try train.makeModel(defaultVocab: NucleotideTokenizer().vocabularySize, minVocab: 10, what: "the nucleotide tokenizer")
-            return backbone.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional || backbone.config.bidirectional, seed: train.seed)
+            return try train.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional,
+                                            defaultVocab: NucleotideTokenizer().vocabularySize, minVocab: 10, what: "the nucleotide tokenizer")
         }
         var heldOut: [LabeledDNA]? = nil
         if let v = val { heldOut = try DNADataset.open(v).examples(split: "test") }
@@ -79,8 +84,8 @@ struct TrainDNAClassifyCommand: ParsableCommand {
                                             evalEvery: evalEvery.interval(default: 200, steps: trainer.options.steps), rcAverage: rcAverage,
                                             outDirectory: train.out)
         let lengths = trainData.map(\.sequence.count)
-        try train.execute(run, summary: "training a \(labels.count)-class DNA classifier (\(trainer.model.parameterCount) parameters, \(trainer.model.config.pooling.rawValue) pooling" +
-                   (trainer.model.config.bidirectional ? ", bidirectional" : "") + (rcAugment ? ", RC augmentation" : "") +
+        try train.execute(run, summary: "training a \(labels.count)-class DNA classifier (\(classifier.parameterCount) parameters, \(classifier.head.pooling.rawValue) pooling" +
+                   (classifier.head.bidirectional ? ", bidirectional" : "") + (rcAugment ? ", RC augmentation" : "") +
                    ") on \(trainData.count) sequences of \(lengths.min() ?? 0)–\(lengths.max() ?? 0) bp" +
                    (validation.map { ", validating on \($0.count)" } ?? ""))
     }
@@ -127,7 +132,7 @@ struct TrainDNALMCommand: ParsableCommand {
             }
             validation = recs
         }
-        let trainer = try train.trainer(.tokens(stream), source: data.joined(separator: ",")) {
+        let trainer = try train.trainer(tokens: stream, source: data.joined(separator: ",")) {
             try train.makeModel(defaultVocab: NucleotideTokenizer().vocabularySize, minVocab: 10, what: "the nucleotide tokenizer")
         }
         let run = TrainingRun.dnaLM(trainer: trainer, validation: validation, evalEvery: evalEvery.interval(default: 200, steps: trainer.options.steps),
@@ -159,14 +164,15 @@ struct EvalDNAClassifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (m, dir) = try loadDNAModel(model)
-        guard m.config.numLabels > 0 else { throw CLIError.usage("\(dir.path): this model is a language model, not a classifier — use `eval dna-lm`") }
+        _ = try DNASettings.load(from: model.directory)   // a different tokenizer is an error
+        let (m, dir) = try model.loadClassifier(otherwise: "eval dna-lm")
+        try checkNucleotideVocabulary(m.vocabSize, dir)
         let ds = try DNADataset.open(data)
         var rows = DNAClassifier.subsample(try ds.examples(split: split), limit: maxExamples)
         if maxLength > 0 { for i in rows.indices { rows[i].sequence = Array(rows[i].sequence.prefix(maxLength)) } }
-        let ex = try DNAClassifier.examples(rows, labels: m.config.labels)
+        let ex = try DNAClassifier.examples(rows, labels: m.labels)
         let t0 = Date()
-        let metrics = try evaluateClassifier(examples: ex, labels: m.config.labels, progress: Progress(.stderr)) {
+        let metrics = try evaluateClassifier(examples: ex, labels: m.labels, progress: Progress(.stderr)) {
             try DNAClassifier.predict(model: m, sequences: $0, rcAverage: rcAverage)
         }
         let secs = Date().timeIntervalSince(t0)

@@ -21,7 +21,8 @@ struct InfoCommand: ParsableCommand {
         if let dir = model {
             let url = resolveModelDirectory(dir)
             let config = try MambaConfig.load(from: url)
-            let m = try MambaModel.load(directory: url)
+            let parameters = try ClassifierConfig.read(from: url) != nil
+                ? SequenceClassifier.load(directory: url).parameterCount : MambaModel.load(directory: url).parameterCount
             fields = [
                 ("model", jsonString(dir)),
                 ("d_model", "\(config.dModel)"), ("n_layer", "\(config.nLayer)"),
@@ -31,7 +32,7 @@ struct InfoCommand: ParsableCommand {
                 ("use_bias", "\(config.useBias)"), ("use_conv_bias", "\(config.useConvBias)"),
                 ("layer_norm_epsilon", jsonNumber(config.layerNormEpsilon)),
                 ("tie_word_embeddings", "\(config.tieWordEmbeddings)"),
-                ("parameters", "\(m.parameterCount)"),
+                ("parameters", "\(parameters)"),
             ] + fields
         }
         if output.json {

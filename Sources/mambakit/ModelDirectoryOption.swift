@@ -23,6 +23,21 @@ struct ModelDirectoryOption: ParsableArguments {
     }
 }
 
+extension ModelDirectoryOption {
+    /// Loads the classifier (classifier.json beside config.json, or an older one with labels in
+    /// config.json) with the threads of --threads; a language model's directory is refused with a
+    /// pointer to the `otherwise` command.
+    func loadClassifier(otherwise: String) throws -> (SequenceClassifier, URL) {
+        let dir = directory
+        if try ClassifierConfig.read(from: dir) == nil, try MambaConfig.load(from: dir).numLabels == 0 {
+            throw CLIError.usage("\(dir.path): this model is a language model, not a classifier — use `\(otherwise)`")
+        }
+        let m = try SequenceClassifier.load(directory: dir)
+        threads.apply(to: m)
+        return (m, dir)
+    }
+}
+
 /// The model directory given by the user, or the checkpoint its `latest` file names.
 func resolveModelDirectory(_ path: String) -> URL {
     let url = URL(fileURLWithPath: path)

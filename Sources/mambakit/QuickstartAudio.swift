@@ -124,8 +124,8 @@ func runAudioQuickstart(out: URL, seed: UInt64, budget: PartBudget) throws {
     o.seqLen = 4000; o.batchSize = 8; o.seed = seed; o.logEvery = 25; o.threads = threads
     o.adamw.learningRate = 3e-3; o.adamw.warmupSteps = 10; o.adamw.schedule = .cosine
     let backboneConfig = MambaConfig(dModel: 64, nLayer: 2, vocabSize: 256)
-    func makeClassifier() throws -> MambaModel {
-        try MambaModel.randomlyInitialised(config: backboneConfig, seed: seed).makeClassifier(labels: labels, pooling: .mean, bidirectional: false, seed: seed)
+    func makeClassifier() throws -> SequenceClassifier {
+        SequenceClassifier.fineTuning(try MambaModel.randomlyInitialised(config: backboneConfig, seed: seed), labels: labels, pooling: .mean, seed: seed)
     }
     let cSpeed = try PartBudget.measure { try Trainer(model: try makeClassifier(), examples: trainEx, options: o, source: dataDir.path) }
     // Set aside: the classifier's and the LM's held-out passes, the LM's calibration, generation and the picture.

@@ -47,9 +47,9 @@ func runDNAQuickstart(out: URL, seed: UInt64, budget: PartBudget) throws {
     o.seqLen = window; o.batchSize = 16; o.seed = seed; o.logEvery = 50
     o.adamw.learningRate = 3e-3; o.adamw.warmupSteps = 15; o.adamw.schedule = .cosine
     let tok = NucleotideTokenizer()
-    func makeModel() throws -> MambaModel {
-        try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 64, nLayer: 2, vocabSize: tok.vocabularySize), seed: seed)
-            .makeClassifier(labels: labels, pooling: .mean, bidirectional: false, seed: seed)
+    func makeModel() throws -> SequenceClassifier {
+        SequenceClassifier.fineTuning(try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 64, nLayer: 2, vocabSize: tok.vocabularySize), seed: seed),
+                                      labels: labels, pooling: .mean, seed: seed)
     }
     let augment = DNAClassifier.reverseComplementAugment
     let speed = try PartBudget.measure { try Trainer(model: try makeModel(), examples: train, options: o, augment: augment, source: root) }

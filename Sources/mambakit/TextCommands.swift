@@ -38,7 +38,7 @@ struct TrainTextCommand: ParsableCommand {
             let parts = trainCorpus.split(validationFraction: valFraction)
             trainCorpus = parts.train; valCorpus = parts.validation
         }
-        let trainer = try train.trainer(.tokens(trainCorpus.tokens), source: data) { try train.makeModel(defaultVocab: tok.vocabularySize) }
+        let trainer = try train.trainer(tokens: trainCorpus.tokens, source: data) { try train.makeModel(defaultVocab: tok.vocabularySize) }
         let run = TrainingRun.text(trainer: trainer, tokenizer: tok, validation: valCorpus,
                                   evalEvery: evalEvery.interval(default: 100, steps: trainer.options.steps),
                                   evalTokens: evalTokens, outDirectory: train.out)

@@ -12,7 +12,7 @@ struct ThreadsOption: ParsableArguments {
 
     /// Gives `model` and OpenBLAS the threads of --threads (as `Trainer` does for training);
     /// without --threads both keep their defaults (all cores).
-    func apply(to model: MambaModel) {
+    func apply(to model: any TrainableModel) {
         guard let t = threads else { return }
         model.threads = t
         MambaRuntime.blasThreads = t

@@ -41,7 +41,7 @@ struct TrainTokensCommand: ParsableCommand {
 
     func run() throws {
         let ids = try readTokenFile(tokens).map { Int32(clamping: $0) }
-        let trainer = try namingTokenFile(tokens) { try train.trainer(.tokens(ids), source: tokens) { try train.makeModel() } }
+        let trainer = try namingTokenFile(tokens) { try train.trainer(tokens: ids, source: tokens) { try train.makeModel() } }
         let o = trainer.options
         try train.execute(TrainingRun(trainer: trainer, outDirectory: train.out),
                           summary: "training \(trainer.model.parameterCount) parameters on \(ids.count) tokens: " +

@@ -28,33 +28,57 @@ struct TrainingArguments: ParsableArguments {
         return o
     }
 
-    /// What a Trainer trains on: a token stream (language models) or labelled examples (classifiers).
-    enum Data {
-        case tokens([Int32])
-        case examples([LabeledSequence], augment: ((inout [Int32], inout SeededRandom) -> Void)?)
+    /// The trainer of a language-model `train` command: with --resume the run restored from its
+    /// checkpoint (model, optimiser, data order; --steps may extend it), else a new run of `newModel()`.
+    func trainer(tokens: [Int32], source: String, newModel: () throws -> MambaModel) throws -> Trainer {
+        if let r = model.resume { return try Trainer.resume(from: URL(fileURLWithPath: r), tokens: tokens, steps: schedule.steps, source: source) }
+        return try Trainer(model: try newModel(), tokens: tokens, options: options(), source: source)
     }
 
-    /// The trainer of a `train` command: with --resume the run restored from its checkpoint (model,
-    /// optimiser, data order; --steps may extend it), else a new run of `newModel()` with these options.
-    func trainer(_ data: Data, source: String, newModel: () throws -> MambaModel) throws -> Trainer {
+    /// The trainer of a classification `train` command and its classifier, as
+    /// ``trainer(tokens:source:newModel:)``: the resumed checkpoint (with classifier.json, or an older
+    /// one with labels in config.json) continues as a ``SequenceClassifier``.
+    func trainer(examples: [LabeledSequence], augment: ((inout [Int32], inout SeededRandom) -> Void)?, source: String,
+                 newModel: () throws -> SequenceClassifier) throws -> (Trainer, SequenceClassifier) {
+        var classifier: SequenceClassifier! = nil
+        let trainer: Trainer
         if let r = model.resume {
-            let dir = URL(fileURLWithPath: r)
-            switch data {
-            case let .tokens(t): return try Trainer.resume(from: dir, tokens: t, steps: schedule.steps, source: source)
-            case let .examples(e, augment): return try Trainer.resume(from: dir, examples: e, steps: schedule.steps, augment: augment, source: source)
+            trainer = try Trainer.resume(from: URL(fileURLWithPath: r), steps: schedule.steps) { ck, _ in
+                classifier = try SequenceClassifier.load(directory: ck)
+                return try ClassificationObjective(model: classifier, examples: examples, augment: augment, source: source)
             }
+        } else {
+            classifier = try newModel()
+            trainer = try Trainer(model: classifier, examples: examples, options: options(), augment: augment, source: source)
         }
-        let m = try newModel()
-        switch data {
-        case let .tokens(t): return try Trainer(model: m, tokens: t, options: options(), source: source)
-        case let .examples(e, augment): return try Trainer(model: m, examples: e, options: options(), augment: augment, source: source)
-        }
+        return (trainer, classifier)
     }
 
     /// The class labels of the run: the resumed checkpoint's, else `fresh()`.
     func labels(fresh: () throws -> [String]) throws -> [String] {
         guard let ck = try model.resumeCheckpoint() else { return try fresh() }
-        return try MambaConfig.load(from: ck.appendingPathComponent(MambaConfig.fileName)).labels
+        return try SequenceClassifier.headConfig(in: ck).labels
+    }
+
+    /// A new classifier of `labels` on the backbone of --init (a language model, or a classifier whose
+    /// tensors of the same shape are kept), --config or the size options, checked to have at least
+    /// `minVocab` ids; `bidirectional` adds reverse mixers (always, when the --init model has them).
+    func makeClassifier(labels: [String], pooling: Pooling, bidirectional: Bool, defaultVocab: Int? = nil,
+                        minVocab: Int = 1, what: String = "") throws -> SequenceClassifier {
+        let c: SequenceClassifier
+        if let i = model.initFrom, try ClassifierConfig.read(from: resolveModelDirectory(i)) != nil {
+            let source = try SequenceClassifier.load(directory: resolveModelDirectory(i))
+            c = SequenceClassifier.fineTuning(source, labels: labels, pooling: pooling,
+                                              bidirectional: bidirectional || source.head.bidirectional, seed: seed)
+        } else {
+            let lm = try model.makeModel(defaultVocab: defaultVocab, seed: seed)
+            c = SequenceClassifier.fineTuning(lm, labels: labels, pooling: pooling,
+                                              bidirectional: bidirectional || lm.config.bidirectional, seed: seed)
+        }
+        guard c.vocabSize >= minVocab else {
+            throw CLIError.usage("the model's vocabulary has \(c.vocabSize) ids; \(what) needs \(minVocab) (--vocab-size \(minVocab))")
+        }
+        return c
     }
 
     /// A new model from --init, --config or the size options, checked to have at least `minVocab` ids.

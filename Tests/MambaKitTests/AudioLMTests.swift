@@ -231,7 +231,7 @@ final class AudioClassifyTests: XCTestCase {
         let trainEx = try AudioClassifier.examples(trainClips, labels: labels, settings: s)
         let testEx = try AudioClassifier.examples(testClips, labels: labels, settings: s)
         let base = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 256, dState: 8), seed: 5)
-        let model = base.makeClassifier(labels: labels, pooling: .mean, bidirectional: false, seed: 5)
+        let model = SequenceClassifier.fineTuning(base, labels: labels, pooling: .mean, seed: 5)
         var o = TrainingOptions()
         o.seqLen = 128; o.batchSize = 8; o.steps = 40; o.threads = 2
         o.adamw.learningRate = 1e-2; o.adamw.schedule = .constant
@@ -267,8 +267,8 @@ final class AudioClassifyTests: XCTestCase {
                              "--d-model", "16", "--n-layer", "1", "--vocab-size", "256", "--d-state", "8", "--steps", "2",
                              "--threads", "2", "--out", outBi.path])
         XCTAssertEqual(tb.status, 0, tb.stderr)
-        let bi = try MambaModel.load(directory: try Trainer.checkpointDirectory(outBi))
-        XCTAssertTrue(bi.config.bidirectional)
+        let bi = try SequenceClassifier.load(directory: try Trainer.checkpointDirectory(outBi))
+        XCTAssertTrue(bi.head.bidirectional)
         XCTAssertNotNil(bi.tensor("backbone.layers.0.mixer_rev.A_log"))
         XCTAssertEqual(try runCLI(["eval", "audio-classify", "--model", outBi.path, "--data", root.path, "--json"]).status, 0)
     }

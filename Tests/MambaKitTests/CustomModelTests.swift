@@ -169,4 +169,46 @@ final class CustomModelTests: XCTestCase {
         XCTAssertEqual(diff, 0)
         XCTAssertThrowsError(try SequenceClassifier.load(directory: Fixtures.dir("tiny_f32"))) { XCTAssertTrue("\($0)".contains("config.json")) }
     }
+
+    /// A token classifier built the composed way (SequenceClassifier.fineTuning, saved with
+    /// classifier.json) trains exactly as the older MambaModel classifier (makeClassifier, labels in
+    /// config.json) from the same seed: the same losses and weights step by step, and the saved
+    /// directory reloads with the same logits. The reference is the older, independent code path.
+    func testComposedTokenClassifierTrainsAsTheLegacyOne() throws {
+        var rng = SeededRandom(seed: 8)
+        let examples = (0..<64).map { _ in
+            LabeledSequence(tokens: (0..<(5 + rng.below(20))).map { _ in Int32(rng.below(10)) }, label: rng.below(3))
+        }
+        for bidirectional in [false, true] {
+            let lm = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 10, dState: 4), seed: 3)
+            let legacy = lm.makeClassifier(labels: ["a", "b", "c"], pooling: .mean, bidirectional: bidirectional, seed: 4)
+            let composed = SequenceClassifier.fineTuning(lm, labels: ["a", "b", "c"], pooling: .mean, bidirectional: bidirectional, seed: 4)
+            XCTAssertEqual(composed.layout.slices.map(\.name), legacy.layout.slices.map(\.name))
+            XCTAssertEqual(Array(composed.parameters.buffer), Array(legacy.parameters.buffer))
+            var o = TrainingOptions()
+            o.seqLen = 16; o.batchSize = 8; o.steps = 5; o.threads = 2
+            let augment: (inout [Int32], inout SeededRandom) -> Void = { t, r in if r.below(2) == 1 { t.reverse() } }
+            let a = try Trainer(model: legacy, examples: examples, options: o, augment: augment, source: "synthetic")
+            let b = try Trainer(model: composed, examples: examples, options: o, augment: augment, source: "synthetic")
+            var maxLossDiff = 0.0
+            for _ in 0..<o.steps {
+                let ra = try a.trainStep(), rb = try b.trainStep()
+                maxLossDiff = max(maxLossDiff, abs(ra.loss - rb.loss))
+            }
+            let dw = maxAbsDiff(Array(composed.parameters.buffer), Array(legacy.parameters.buffer))
+            let dir = temporaryDirectory(self)
+            try composed.save(to: dir)
+            XCTAssertNotNil(try ClassifierConfig.read(from: dir))
+            XCTAssertEqual(try MambaConfig.load(from: dir).numLabels, 0)
+            let back = try SequenceClassifier.load(directory: dir)
+            let seqs = examples.prefix(9).map(\.tokens)
+            let dl = maxAbsDiff(try back.classifierLogits(seqs, batchSize: 4).flatMap { $0 }, try legacy.classifierLogits(seqs, batchSize: 4).flatMap { $0 })
+            print("[bidirectional \(bidirectional)] composed vs legacy classifier after \(o.steps) steps: max |Δloss| \(maxLossDiff), max |Δw| \(dw), reloaded max |Δlogit| \(dl)")
+            XCTAssertEqual(maxLossDiff, 0)
+            XCTAssertEqual(dw, 0)
+            XCTAssertEqual(dl, 0)
+            // a classifier directory is not read as a language model by mistake
+            XCTAssertThrowsError(try MambaModel.load(directory: dir)) { XCTAssertTrue("\($0)".contains("classifier.json"), "\($0)") }
+        }
+    }
 }

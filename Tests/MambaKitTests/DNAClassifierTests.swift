@@ -40,9 +40,9 @@ final class DNAClassifierTests: XCTestCase {
         XCTAssertEqual(m.confusion, M)
     }
 
-    func tinyClassifier(bidirectional: Bool) -> MambaModel {
+    func tinyClassifier(bidirectional: Bool) -> SequenceClassifier {
         let base = try! MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 10, dState: 4), seed: 3)
-        return base.makeClassifier(labels: ["x", "y", "z"], pooling: .mean, bidirectional: bidirectional, seed: 4)
+        return SequenceClassifier.fineTuning(base, labels: ["x", "y", "z"], pooling: .mean, bidirectional: bidirectional, seed: 4)
     }
 
     func testReverseComplementAveragedPredictionIsStrandInvariant() throws {
@@ -172,9 +172,12 @@ final class DNAClassifierTests: XCTestCase {
         let c = try runCLI(["train", "dna-classify", "--data", csv.path, "--init", lm, "--bidirectional", "--steps", "3", "--batch-size", "4",
                             "--seq-len", "30", "--threads", "1", "--out", dir.appendingPathComponent("cls").path])
         XCTAssertEqual(c.status, 0, c.stderr)
-        let cm = try MambaModel.load(directory: try Trainer.checkpointDirectory(dir.appendingPathComponent("cls")))
-        XCTAssertEqual(cm.config.labels, ["x", "y"])
-        XCTAssertTrue(cm.config.bidirectional)
-        XCTAssertEqual(cm.config.dModel, 16)
+        let ck = try Trainer.checkpointDirectory(dir.appendingPathComponent("cls"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: ck.appendingPathComponent(ClassifierConfig.fileName).path))
+        let cm = try SequenceClassifier.load(directory: ck)
+        XCTAssertEqual(cm.labels, ["x", "y"])
+        XCTAssertTrue(cm.head.bidirectional)
+        XCTAssertEqual(cm.backboneConfig.dModel, 16)
+        XCTAssertEqual(try MambaConfig.load(from: ck).numLabels, 0)   // the head is in classifier.json, not config.json
     }
 }

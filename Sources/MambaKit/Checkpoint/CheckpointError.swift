@@ -71,6 +71,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     /// A `model.safetensors.index.json` at `indexPath` names a shard file that does not exist.
     case missingShard(indexPath: String, shard: String)
 
+    /// The directory holds another kind of model than the one asked for (`holds`, e.g. "a sequence
+    /// classifier (classifier.json)"); `fix` says what to load it with.
+    case wrongModelKind(path: String, holds: String, fix: String)
+
     // MARK: Writing
 
     /// Writing `path` failed; any previous file at `path` is left untouched.
@@ -85,7 +89,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
              .missingConfigKey(let path, _), .invalidConfigValue(let path, _, _), .modelTooLarge(let path, _, _),
              .invalidHeader(let path, _), .missingTensor(let path, _),
              .shapeMismatch(let path, _, _, _), .unsupportedDType(let path, _, _),
-             .invalidIndex(let path, _), .writeFailed(let path, _):
+             .invalidIndex(let path, _), .writeFailed(let path, _), .wrongModelKind(let path, _, _):
             return path
         case .missingShard(let indexPath, _):
             return indexPath
@@ -126,6 +130,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
             return "download every shard listed in the index's weight_map"
         case .writeFailed:
             return "check that the directory exists, is writable and has free space"
+        case .wrongModelKind(_, _, let fix):
+            return fix
         }
     }
 
@@ -165,6 +171,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
             return "shard \"\(shard)\" listed in the weight_map does not exist"
         case .writeFailed(_, let reason):
             return "write failed: \(reason)"
+        case .wrongModelKind(_, let holds, _):
+            return "this directory holds \(holds)"
         }
     }
 

@@ -42,11 +42,7 @@ extension MambaModel {
         }
     }
 
-    /// Class probabilities (n, C): softmax of ``classifierLogits(_:batchSize:)``.
-    public func classifierProbabilities(_ sequences: [[Int32]], batchSize: Int = 16) throws -> [[Float]] {
-        try classifierLogits(sequences, batchSize: batchSize).map(Self.softmax)
-    }
-
+    /// Softmax of one row of logits (``TokenClassifier/classifierProbabilities(_:batchSize:)``).
     static func softmax(_ x: [Float]) -> [Float] {
         let m = x.max() ?? 0
         let e = x.map { Foundation.exp($0 - m) }

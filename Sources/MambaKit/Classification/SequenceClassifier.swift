@@ -103,6 +103,50 @@ public final class SequenceClassifier: TrainableModel {
         return m
     }
 
+    /// A classifier on a trained model's backbone, for fine-tuning: the embedding (or input projection),
+    /// blocks and final norm are copied, the LM head is dropped, and a new head (C, D) over pooled hidden
+    /// states is initialised as in ``randomlyInitialised(backbone:head:seed:)``; `bidirectional` adds
+    /// reverse-direction mixers (BiMamba; in_proj and out_proj shared) that start as copies of the
+    /// forward ones. Every tensor of the same name and shape is kept, so a classifier of the same
+    /// shape (an older one with labels in config.json included) keeps its head and reverse mixers.
+    /// The same values as ``MambaModel/makeClassifier(labels:pooling:bidirectional:seed:)``.
+    public static func fineTuning(_ source: MambaModel, labels: [String], pooling: Pooling = .mean,
+                                  bidirectional: Bool = false, seed: UInt64) -> SequenceClassifier {
+        fineTuning(config: source.config, input: .tokens(vocabSize: source.config.vocabSize), layout: source.layout,
+                   parameters: source.parameters, threads: source.threads,
+                   head: ClassifierConfig(labels: labels, pooling: pooling, bidirectional: bidirectional,
+                                          input: .tokens(vocabSize: source.config.vocabSize)), seed: seed)
+    }
+
+    /// The same from another classifier (e.g. one trained on other classes): its backbone, input kind and
+    /// every tensor of the same shape are kept.
+    public static func fineTuning(_ source: SequenceClassifier, labels: [String], pooling: Pooling = .mean,
+                                  bidirectional: Bool = false, seed: UInt64) -> SequenceClassifier {
+        fineTuning(config: source.backboneConfig, input: source.head.input, layout: source.layout,
+                   parameters: source.parameters, threads: source.threads,
+                   head: ClassifierConfig(labels: labels, pooling: pooling, bidirectional: bidirectional,
+                                          input: source.head.input), seed: seed)
+    }
+
+    static func fineTuning(config: MambaConfig, input: BackboneInput, layout source: ParameterLayout, parameters: FloatBuffer,
+                           threads: Int, head: ClassifierConfig, seed: UInt64) -> SequenceClassifier {
+        let m = SequenceClassifier(backbone: config, head: head)
+        m.pooledHead.initialise(m.parameters.pointer, seed: seed)
+        let src = parameters.pointer, dst = m.parameters.pointer
+        var copiedReverse = false
+        for s in m.layout.slices {                 // everything the source has of the same shape
+            guard let mine = source.slice(named: s.name), mine.shape == s.shape else { continue }
+            (dst + s.offset).update(from: src + mine.offset, count: s.count)
+            if s.name.contains(".mixer_rev.") { copiedReverse = true }
+        }
+        if !copiedReverse {
+            for o in m.backbone.blocks { o.reverse?.ssm.copyValues(from: o.mixer, m.parameters.pointer) }
+        }
+        m.refreshDerived()
+        m.threads = threads
+        return m
+    }
+
     public var labels: [String] { head.labels }
     public func refreshDerived() { backbone.refreshDerived() }
     public func makeState(batch: Int = 1) -> MambaState { backbone.makeState(batch: batch) }
@@ -225,21 +269,28 @@ public final class SequenceClassifier: TrainableModel {
         try head.write(to: directory)
     }
 
+    /// The head config of a classifier directory: its `classifier.json`, or for an older classifier the
+    /// labels, pooling and direction in its `config.json` (`config`, when already read).
+    ///
+    /// - Throws: ``CheckpointError/wrongModelKind(path:holds:fix:)`` for a language model's directory.
+    public static func headConfig(in directory: URL, config: MambaConfig? = nil) throws -> ClassifierConfig {
+        if let h = try ClassifierConfig.read(from: directory) { return h }
+        let config = try config ?? MambaConfig.load(from: directory)
+        guard config.numLabels > 0 else {
+            throw CheckpointError.wrongModelKind(
+                path: directory.appendingPathComponent(MambaConfig.fileName).path,
+                holds: "a language model, not a classifier (config.json has no id2label and there is no classifier.json beside it)",
+                fix: "pass a classifier's directory (saved by SequenceClassifier.save or `mambakit train …-classify`), or use an `eval …-lm` command")
+        }
+        return ClassifierConfig(labels: config.labels, pooling: config.pooling, bidirectional: config.bidirectional,
+                                input: .tokens(vocabSize: config.vocabSize))
+    }
+
     /// Loads a classifier saved by ``save(to:dtype:)``, or an older token classifier whose `config.json`
     /// holds `id2label` (then the head config comes from there).
     public static func load(directory: URL) throws -> SequenceClassifier {
         let config = try MambaConfig.load(from: directory)
-        let head: ClassifierConfig
-        if let h = try ClassifierConfig.read(from: directory) {
-            head = h
-        } else if config.numLabels > 0 {
-            head = ClassifierConfig(labels: config.labels, pooling: config.pooling, bidirectional: config.bidirectional,
-                                    input: .tokens(vocabSize: config.vocabSize))
-        } else {
-            throw CheckpointError.invalidConfigValue(
-                path: directory.appendingPathComponent(MambaConfig.fileName).path, key: "id2label",
-                detail: "is absent and there is no classifier.json beside it: this directory holds a language model, not a classifier")
-        }
+        let head = try headConfig(in: directory, config: config)
         let m = SequenceClassifier(backbone: config, head: head)
         try m.layout.read(from: SafetensorsCheckpoint(directory: directory), directory: directory, into: m.parameters)
         m.refreshDerived()

@@ -6,8 +6,18 @@ extension MambaModel {
     /// `model.safetensors.index.json`) from a directory. Accepts the Hugging Face and the original
     /// `mamba_ssm` config keys and tensor names, and F32/F16/BF16 weights (converted to Float32).
     ///
+    /// A directory with `classifier.json` holds a ``SequenceClassifier`` (its config.json has no labels)
+    /// and is refused here rather than read as a language model; older classifiers (labels in
+    /// config.json) load as a ``MambaModel`` classifier.
+    ///
     /// - Throws: ``CheckpointError`` naming the file and tensor when something is missing or malformed.
     public static func load(directory: URL) throws -> MambaModel {
+        let sidecar = directory.appendingPathComponent(ClassifierConfig.fileName)
+        if FileManager.default.fileExists(atPath: sidecar.path) {
+            throw CheckpointError.wrongModelKind(
+                path: directory.path, holds: "a sequence classifier (its head is in classifier.json), not a language model",
+                fix: "load it with SequenceClassifier.load(directory:) (mambakit: an `eval …-classify` command)")
+        }
         let config = try MambaConfig.load(from: directory)
         let checkpoint = try SafetensorsCheckpoint(directory: directory)
         // Every tensor the config needs is checked against the headers (whose byte ranges the reader

@@ -76,7 +76,7 @@ extension MambaModel {
     ///
     /// Parallel mode runs chunks of `chunkLength` tokens, passing the state between them, and
     /// computes the (rows, V) logits `headRows` rows at a time, so memory stays bounded for any
-    /// length. Recurrent mode feeds one token at a time.
+    /// length. Recurrent mode feeds one token at a time. The loop is ``StreamingScorer``'s.
     public func logProbs(tokens: [Int], mode: ForwardMode = .parallel, chunkLength: Int = 1024,
                          headRows: Int = 256) throws -> [Float] {
         guard tokens.count >= 2 else {
@@ -84,33 +84,11 @@ extension MambaModel {
                                         hint: "scoring needs at least 2 tokens (a context and a next token)")
         }
         try checkIds([tokens])
-        let V = config.vocabSize
-        let n = tokens.count
         let ids = tokens.map { Int32(truncatingIfNeeded: $0) }
-        let state = makeState(batch: 1)
-        var result = [Float](repeating: 0, count: n - 1)
-        let chunk = mode == .recurrent ? 1 : max(1, chunkLength)
-        let blockRows = max(1, min(headRows, chunk))
-        var logits = [Float](repeating: 0, count: blockRows * V)
-        var lse = [Float](repeating: 0, count: blockRows)
-        var start = 0
-        while start < n - 1 {
-            let end = min(n - 1, start + chunk)
-            try ids[start..<end].withUnsafeBufferPointer { try backbone.forward(.tokens($0), batch: 1, state: state) }
-            var r0 = 0
-            while r0 < end - start {
-                let rows = min(blockRows, end - start - r0)
-                try logits.withUnsafeMutableBufferPointer { lg in
-                    try headLogits(row0: r0, rows: rows, into: lg.baseAddress!)
-                    lse.withUnsafeMutableBufferPointer { mk_logsumexp_rows(lg.baseAddress!, Int32(rows), Int32(V), Int32(V), $0.baseAddress!) }
-                    for r in 0..<rows {
-                        let i = start + r0 + r
-                        result[i] = lg[r * V + tokens[i + 1]] - lse[r]
-                    }
-                }
-                r0 += rows
-            }
-            start = end
+        let scorer = try StreamingScorer(model: self, chunkLength: mode == .recurrent ? 1 : chunkLength, headRows: headRows)
+        var result = [Float](repeating: 0, count: ids.count - 1)
+        try scorer.forEachLogProb(inputs: Array(ids.dropLast()), targets: Array(ids.dropFirst()), state: makeState(batch: 1)) { i, lp in
+            result[i] = lp
         }
         return result
     }
@@ -119,6 +97,14 @@ extension MambaModel {
     func headLogits(row0: Int, rows: Int, into logits: UnsafeMutablePointer<Float>) throws {
         guard let head = lmHead else { throw ModelError.notALanguageModel }
         head.forward(backbone.workspace.normed.pointer + row0 * config.dModel, rows: rows, logits: logits, backbone.context())
+    }
+
+    /// Every id of `tokens` is in 0 ..< V (positions counted from the start of `tokens`).
+    func checkIds<C: Collection>(_ tokens: C) throws where C.Element == Int32 {
+        let V = config.vocabSize
+        for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= V {
+            throw ModelError.tokenOutOfRange(token: Int(t), position: i, vocabSize: V, source: nil)
+        }
     }
 
     func checkIds(_ sequences: [[Int]]) throws {

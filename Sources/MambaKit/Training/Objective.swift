@@ -107,23 +107,32 @@ public final class LanguageModelObjective: TrainingObjective {
 /// (with replacement); a sequence longer than seq-len is cropped to a random seq-len window;
 /// `augment` is applied to each drawn example. One loss term per example.
 public final class ClassificationObjective: TrainingObjective {
-    public let classifier: MambaModel
+    /// A token-input ``SequenceClassifier``, or an older ``MambaModel`` with labels.
+    public let classifier: any TokenClassifier
     public let examples: [LabeledSequence]
     /// Applied to each drawn example (e.g. reverse complement with probability ½).
     public let augment: ((inout [Int32], inout SeededRandom) -> Void)?
     let tape: TrainingTape
     public var model: any TrainableModel { classifier }
 
-    public init(model: MambaModel, examples: [LabeledSequence],
+    /// - Throws: ``ModelError/notAClassifier`` for a model without classes,
+    ///   ``ModelError/labelOutOfRange(label:example:numLabels:)`` and
+    ///   ``ModelError/tokenOutOfRange(token:position:vocabSize:source:)`` naming the example, and
+    ///   ``TrainingError/invalidOptions(_:)`` naming `source` for no or empty examples.
+    public init(model: any TokenClassifier, examples: [LabeledSequence],
                 augment: ((inout [Int32], inout SeededRandom) -> Void)? = nil, source: String) throws {
-        guard model.config.numLabels > 0 else { throw ModelError.notAClassifier }
+        let C = model.labels.count
+        guard C > 0 else { throw ModelError.notAClassifier }
+        if let s = model as? SequenceClassifier, case .features = s.head.input {
+            throw TrainingError.invalidOptions("\(source): the classifier reads features; use FeatureClassificationObjective")
+        }
         guard !examples.isEmpty else {
             throw TrainingError.invalidOptions("\(source): no labelled examples to train on")
         }
-        let V = model.config.vocabSize
+        let V = model.vocabSize
         for (i, e) in examples.enumerated() {
-            if e.label < 0 || e.label >= model.config.numLabels {
-                throw ModelError.labelOutOfRange(label: e.label, example: i, numLabels: model.config.numLabels)
+            if e.label < 0 || e.label >= C {
+                throw ModelError.labelOutOfRange(label: e.label, example: i, numLabels: C)
             }
             if e.tokens.isEmpty { throw TrainingError.invalidOptions("\(source): example \(i) is empty") }
             if let j = e.tokens.firstIndex(where: { $0 < 0 || Int($0) >= V }) {
@@ -131,7 +140,7 @@ public final class ClassificationObjective: TrainingObjective {
             }
         }
         classifier = model; self.examples = examples; self.augment = augment
-        tape = TrainingTape(config: model.config)
+        tape = model.makeTape()
     }
 
     public func lossTerms(options o: TrainingOptions) -> Int { o.batchSize }

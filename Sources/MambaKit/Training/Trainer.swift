@@ -91,6 +91,15 @@ public final class Trainer {
         return m
     }
 
+    /// The classifier being trained, for ``ClassificationObjective`` runs (a ``SequenceClassifier``, or an
+    /// older ``MambaModel`` with labels).
+    public var classifier: any TokenClassifier {
+        guard let m = objective.model as? any TokenClassifier else {
+            preconditionFailure("this trainer trains a \(type(of: objective.model)), not a token classifier; use trainer.trainee")
+        }
+        return m
+    }
+
     /// Language-model training on one token stream: windows of seq-len + 1 tokens at random offsets.
     public convenience init(model: MambaModel, tokens: [Int32], options: TrainingOptions, source: String = "tokens") throws {
         try Self.checkOptions(options)
@@ -99,7 +108,7 @@ public final class Trainer {
     }
 
     /// Classification training (see ``ClassificationObjective``). The loss is the mean cross-entropy per example.
-    public convenience init(model: MambaModel, examples: [LabeledSequence], options: TrainingOptions,
+    public convenience init(model: any TokenClassifier, examples: [LabeledSequence], options: TrainingOptions,
                             augment: ((inout [Int32], inout SeededRandom) -> Void)? = nil, source: String) throws {
         try Self.checkOptions(options)
         try self.init(objective: ClassificationObjective(model: model, examples: examples, augment: augment, source: source),
@@ -292,10 +301,14 @@ public final class Trainer {
     }
 
     /// Restores a classification run (see ``resume(from:tokens:steps:source:)``); `augment` is given again.
+    /// A checkpoint with `classifier.json` continues as a ``SequenceClassifier``, an older one (labels in
+    /// config.json) as the ``MambaModel`` it was trained as.
     public static func resume(from dir: URL, examples: [LabeledSequence], steps: Int? = nil,
                               augment: ((inout [Int32], inout SeededRandom) -> Void)? = nil, source: String) throws -> Trainer {
-        try resume(from: dir, steps: steps) { model, options in
-            try Trainer(model: model, examples: examples, options: options, augment: augment, source: source)
+        try restore(from: dir, steps: steps) { ck, options in
+            let model: any TokenClassifier = try ClassifierConfig.read(from: ck) != nil
+                ? SequenceClassifier.load(directory: ck) : MambaModel.load(directory: ck)
+            return try Trainer(model: model, examples: examples, options: options, augment: augment, source: source)
         }
     }
 
