@@ -14,8 +14,10 @@ public struct TaskSpec: ModelSidecar, Equatable, Sendable {
     public var items: Int
     /// Data (selective copying, induction heads) or key and value (MQAR) vocabulary.
     public var vocabulary: Int
+    /// Length warm-up for training (nil: always the full length).
+    public var warmup: LengthWarmup?
 
-    enum CodingKeys: String, CodingKey { case name, length, items, vocabulary }
+    enum CodingKeys: String, CodingKey { case name, length, items, vocabulary, warmup }
 
     public init(name: Name, length: Int, items: Int, vocabulary: Int) {
         self.name = name; self.length = length; self.items = items; self.vocabulary = vocabulary
@@ -28,6 +30,14 @@ public struct TaskSpec: ModelSidecar, Equatable, Sendable {
         case .inductionHeads: return TaskSpec(name: name, length: 256, items: 1, vocabulary: 16)
         case .mqar: return TaskSpec(name: name, length: 256, items: 16, vocabulary: 64)
         }
+    }
+
+    /// The same task at another length (selective copying: spread).
+    public func at(length n: Int) -> TaskSpec { var s = self; s.length = n; return s }
+
+    /// The generator for training step `step`: the length the warm-up gives then (the full length without one).
+    public func task(atStep step: Int) throws -> any SyntheticTask {
+        try at(length: warmup?.length(atStep: step, target: length) ?? length).task()
     }
 
     /// The generator, or an error naming the parameter that does not fit.
@@ -45,5 +55,30 @@ public struct TaskSpec: ModelSidecar, Equatable, Sendable {
             try need(items >= 1 && items <= vocabulary && 3 * items <= length, "pairs \(items) must be 1…vocabulary and 3·pairs ≤ length")
             return AssociativeRecall(length: length, pairs: items, keyTokens: vocabulary, valueTokens: vocabulary)
         }
+    }
+}
+
+/// Sequence-length warm-up (the curriculum HyenaDNA and the Mamba paper use for long contexts): training
+/// starts at `startLength` and doubles every `stageSteps` optimiser steps up to the task's length. Saved
+/// in task.json (`warmup: {"start_length", "stage_steps"}`), so a resumed run continues the same schedule.
+public struct LengthWarmup: Codable, Equatable, Sendable {
+    public var startLength: Int
+    public var stageSteps: Int
+    enum CodingKeys: String, CodingKey { case startLength = "start_length", stageSteps = "stage_steps" }
+
+    public init(startLength: Int, stageSteps: Int) { self.startLength = startLength; self.stageSteps = stageSteps }
+
+    /// min(target, startLength · 2^(step / stageSteps)).
+    public func length(atStep step: Int, target: Int) -> Int {
+        var n = max(1, startLength)
+        for _ in 0..<(max(0, step) / max(1, stageSteps)) where n < target { n *= 2 }
+        return min(n, target)
+    }
+
+    /// The first step at which training runs at `target`.
+    public func fullLengthStep(target: Int) -> Int {
+        var n = max(1, startLength), stages = 0
+        while n < target { n *= 2; stages += 1 }
+        return stages * max(1, stageSteps)
     }
 }

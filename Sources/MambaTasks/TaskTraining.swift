@@ -2,21 +2,41 @@
 import MambaKit
 
 /// Next-token training on freshly generated examples: each micro-batch draws `batchSize` examples
-/// from the trainer's seeded generator; the loss counts only the scored positions (targets ≥ 0).
+/// from the trainer's seeded generator; the loss counts only the scored positions (targets ≥ 0). With
+/// a length warm-up in the spec, the examples of step s come from `spec.task(atStep: s)`.
 public final class SyntheticTaskObjective: TrainingObjective {
     public let lm: MambaModel
-    public let task: any SyntheticTask
+    public let spec: TaskSpec?
+    /// The generator of the current step.
+    public private(set) var task: any SyntheticTask
     let tape: TrainingTape
     public var model: any TrainableModel { lm }
 
-    public init(model: MambaModel, task: any SyntheticTask) throws {
+    /// Trains on `task` at its own length throughout.
+    public convenience init(model: MambaModel, task: any SyntheticTask) throws {
+        try self.init(model: model, task: task, spec: nil)
+    }
+
+    /// Trains on `spec`'s task, following its length warm-up if it has one.
+    public convenience init(model: MambaModel, spec: TaskSpec) throws {
+        try self.init(model: model, task: spec.task(), spec: spec)
+    }
+
+    init(model: MambaModel, task: any SyntheticTask, spec: TaskSpec?) throws {
         guard model.config.vocabSize >= task.vocabSize else {
             throw TrainingError.invalidOptions("the task uses \(task.vocabSize) token ids; the model's vocabulary has \(model.config.vocabSize)")
         }
         guard model.lmHead != nil, !model.config.bidirectional else { throw ModelError.notALanguageModel }
-        lm = model; self.task = task
+        lm = model; self.task = task; self.spec = spec
         tape = TrainingTape(config: model.config)
     }
+
+    public func beginStep(_ step: Int, options: TrainingOptions) throws {
+        guard let spec, spec.warmup != nil else { return }
+        let n = spec.warmup!.length(atStep: step, target: spec.length)
+        if spec.at(length: n) != currentSpec { task = try spec.at(length: n).task(); currentSpec = spec.at(length: n) }
+    }
+    private var currentSpec: TaskSpec?
 
     public func lossTerms(options o: TrainingOptions) -> Int { o.batchSize * task.scoredPerExample }
 

@@ -20,16 +20,24 @@ struct TaskOptions: ParsableArguments {
     @Option(help: "Selective copying: spread (default 4096); induction heads / MQAR: length (default 256).") var length: Int?
     @Option(help: "Selective copying: tokens to copy (16); MQAR: key-value pairs (16).") var items: Int?
     @Option(help: "Data vocabulary (16), or MQAR's key and value vocabulary (64).") var vocabulary: Int?
+    @Option(help: "Training: length warm-up, the length to start at (doubles every --stage-steps up to the task's length).")
+    var warmupLength: Int?
+    @Option(help: "Training: optimiser steps per warm-up stage.") var stageSteps: Int = 200
 
     var spec: TaskSpec {
         var s = TaskSpec.defaults(name)
         if let l = length { s.length = l }
         if let i = items { s.items = i }
         if let v = vocabulary { s.vocabulary = v }
+        if let w = warmupLength { s.warmup = LengthWarmup(startLength: w, stageSteps: stageSteps) }
         return s
     }
 
-    func validate() throws { _ = try spec.task() }
+    func validate() throws {
+        try Check.int(warmupLength, "--warmup-length", 4...spec.length)
+        try Check.int(stageSteps, "--stage-steps", 1...1 << 24)
+        _ = try spec.task()
+    }
 }
 
 struct TaskTrainCommand: ParsableCommand {
@@ -50,27 +58,33 @@ struct TaskTrainCommand: ParsableCommand {
     func validate() throws { try Check.int(evalCount, "--eval-count", 1...1 << 20) }
 
     func run() throws {
-        let spec = task.spec, generator = try spec.task()
+        var spec = task.spec
         let trainer: Trainer
         if let r = train.model.resume {
             trainer = try Trainer.resume(from: URL(fileURLWithPath: r), steps: train.schedule.steps) { ck, _ in
-                try SyntheticTaskObjective(model: MambaModel.load(directory: ck), task: generator)
+                spec = try TaskSpec.read(from: ck) ?? spec   // the run's own task and warm-up
+                return try SyntheticTaskObjective(model: MambaModel.load(directory: ck), spec: spec)
             }
         } else {
+            let full = try spec.task()
             var o = train.options()
-            o.seqLen = generator.length
-            let model = try train.makeModel(defaultVocab: generator.vocabSize, minVocab: generator.vocabSize, what: spec.name.rawValue)
-            trainer = try Trainer(objective: SyntheticTaskObjective(model: model, task: generator), options: o)
+            o.seqLen = full.length
+            let model = try train.makeModel(defaultVocab: full.vocabSize, minVocab: full.vocabSize, what: spec.name.rawValue)
+            trainer = try Trainer(objective: SyntheticTaskObjective(model: model, spec: spec), options: o)
         }
+        let generator = try spec.task()
         let run = TrainingRun(trainer: trainer, evalEvery: evalEvery.interval(default: 100, steps: trainer.options.steps),
                               outDirectory: train.out)
         run.validate = {
             let a = try generator.accuracy(of: trainer.model, count: evalCount, seed: 0x7E57)
             return [("val_error", 1 - a.positions), ("val_accuracy", a.positions), ("val_sequences_right", a.examples)]
         }
-        run.extraFiles = { try spec.write(to: $0) }
-        try train.execute(run, summary: "training \(trainer.model.parameterCount) parameters on \(spec.name.rawValue) " +
-                          "(length \(generator.length), vocabulary \(generator.vocabSize), \(generator.scoredPerExample) scored per example)")
+        run.extraFiles = { [spec] in try spec.write(to: $0) }
+        let warm = spec.warmup.map { w in
+            ", length warm-up from \(w.startLength) doubling every \(w.stageSteps) steps (full length from step \(w.fullLengthStep(target: spec.length)))"
+        } ?? ""
+        try train.execute(run, summary: "training \(trainer.model.parameterCount) parameters (\(trainer.model.config.ssmMixer.rawValue) mixer) on \(spec.name.rawValue) " +
+                          "(length \(generator.length), vocabulary \(generator.vocabSize), \(generator.scoredPerExample) scored per example\(warm))")
     }
 }
 

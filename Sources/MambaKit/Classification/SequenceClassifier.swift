@@ -140,7 +140,7 @@ public final class SequenceClassifier: TrainableModel {
             if s.name.contains(".mixer_rev.") { copiedReverse = true }
         }
         if !copiedReverse {
-            for o in m.backbone.blocks { o.reverse?.ssm.copyValues(from: o.mixer, m.parameters.pointer) }
+            for o in m.backbone.blocks { if let f = o.mixer { o.reverse?.ssm.copyValues(from: f, m.parameters.pointer) } }
         }
         m.refreshDerived()
         m.threads = threads

@@ -44,6 +44,13 @@ public protocol TrainingObjective: AnyObject {
     func lossTerms(options: TrainingOptions) -> Int
     /// One micro-batch: draw with `random`, forward, backward into `grads` scaled by `scale`.
     func accumulate(options: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer, scale: Float) throws -> ObjectiveResult
+    /// Called before the micro-batches of optimiser step `step` (0-based), e.g. for a curriculum that
+    /// depends on the step; it must depend on `step` alone, so that a resumed run draws the same data.
+    func beginStep(_ step: Int, options: TrainingOptions) throws
+}
+
+extension TrainingObjective {
+    public func beginStep(_ step: Int, options: TrainingOptions) throws {}
 }
 
 // MARK: - Language modelling

@@ -146,6 +146,7 @@ public final class Trainer {
     /// parameters are then unchanged.
     public func trainStep() throws -> StepReport {
         let t0 = DispatchTime.now().uptimeNanoseconds
+        try objective.beginStep(step, options: options)
         let terms = options.gradAccumulation * objective.lossTerms(options: options)
         grads.zero()
         var lossSum = 0.0, tokenCount = 0, correct: Int? = nil
