@@ -17,7 +17,7 @@ ROOT=$PWD
 WHAT=${1:-all}
 shift || true
 CONFIG=${SANITIZE_CONFIG:-debug}
-TSAN_FILTER=${TSAN_FILTER:-'KernelTests|ScanKernelTests|ScanBackwardTests|BackwardKernelTests|TrainingTests'}
+TSAN_FILTER=${TSAN_FILTER:-'KernelTests|ScanKernelTests|ScanBackwardTests|BackwardKernelTests|TrainingTests|LTIMixerTests'}
 mkdir -p .sanitize
 [ -f Scripts/setup.sh ] && { source Scripts/setup.sh >/dev/null 2>&1 || true; }
 set +e   # setup.sh sets -e; the passes below check every status themselves

@@ -19,13 +19,15 @@ struct BenchCommand: ParsableCommand {
             classify: sequence-classification training steps and inference (D=128, 4 layers, V=16 as for DNA; --length,
                       --batch; unidirectional, or --bidirectional) in tokens/s.
             tokenize: BPE encoding speed (MB/s, one core, cold merge cache) of --tokenizer on --text.
+            tasks:    training steps/s of each synthetic task (selective copying at spread 256, induction heads and MQAR
+                      at length 256, or --length; D=64, 2 layers, --batch default 16) with the selective and the LTI mixer.
             all:      every one of the above in turn (tokenize is skipped with a note when --text is missing).
-            Without --threads, gemm, scan, prefill and generate run on 1 thread and on all cores; train and classify on all cores.
+            Without --threads, gemm, scan, prefill and generate run on 1 thread and on all cores; train, classify and tasks on all cores.
             """)
 
-    enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, train, classify, tokenize, all }
+    enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, train, classify, tokenize, tasks, all }
 
-    @Argument(help: "gemm, scan, prefill, generate, train, classify, tokenize or all.") var which: Which
+    @Argument(help: "gemm, scan, prefill, generate, train, classify, tokenize, tasks or all.") var which: Which
     @OptionGroup var threadsOption: ThreadsOption
     var threads: Int? { threadsOption.threads }
     @Option(name: .customLong("shape"), help: "Shape: 130m (D=768, 24 layers, V=50280) or tiny (D=256, 4 layers, V=256); train also takes all (the default for train).")
@@ -87,8 +89,10 @@ struct BenchCommand: ParsableCommand {
         case .train: try benchTrain()
         case .classify: try benchClassify()
         case .tokenize: try benchTokenize()
+        case .tasks: try benchTasks()
         case .all:
             benchGemm(); benchScan(); try benchPrefill(); try benchGenerate(); try benchTrain(); try benchClassify()
+            try benchTasks()
             if FileManager.default.fileExists(atPath: text) { try benchTokenize() } else {
                 stderrLine("bench tokenize: skipped — \(text) is missing (pass --text FILE)")
             }

@@ -2,6 +2,7 @@
 // naming the option, the value and the allowed range (`--threads 0: must be 1…256`).
 import ArgumentParser
 import Foundation
+import MambaKit
 
 /// A refused option value, as the `ValidationError` the option groups' `validate()` throws;
 /// `MambaKitCommand.main` prints its message as one line (no usage text) and exits 64.
@@ -12,7 +13,7 @@ func optionError(option: String, value: String, allowed: String) -> ValidationEr
 /// Range checks for option values; nil (an option not given) always passes.
 enum Check {
     /// Thread counts: 1…256.
-    static let threads = 1...256
+    static let threads = 1...Parallel.maximumThreads
     /// Tokens in one micro-batch (batch-size × seq-len): the tape and activations must fit in memory.
     static let maxBatchTokens = 1 << 26
     /// Width of a model.

@@ -168,6 +168,23 @@ final class InputBoundsTests: XCTestCase {
         state["options"] = options
         try JSONSerialization.data(withJSONObject: state).write(to: stateURL)
         assertOneLineError(naming: stateURL.path, mentions: ["seq_len"]) { _ = try Trainer.resume(from: ck, tokens: tokens) }
+        // options that decode but no run can use (found by fuzz-trainerstate): refused by key before building
+        let original = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: stateURL)) as? [String: Any])
+        for (key, value) in [("threads", -3), ("threads", 1 << 40), ("grad_accumulation", 0), ("steps", -1),
+                             ("chunk_length", -2), ("batch_size", 0)] as [(String, Any)] {
+            var st = original, opts = try XCTUnwrap(st["options"] as? [String: Any])
+            opts["seq_len"] = 16
+            opts[key] = value
+            st["options"] = opts
+            try JSONSerialization.data(withJSONObject: st).write(to: stateURL)
+            assertOneLineError(naming: stateURL.path, mentions: ["options.\(key)"]) { _ = try Trainer.resume(from: ck, tokens: tokens) }
+        }
+        var st = original, opts = try XCTUnwrap(st["options"] as? [String: Any]), adam = try XCTUnwrap(opts["adamw"] as? [String: Any])
+        opts["seq_len"] = 16
+        adam["beta1"] = 1.5
+        opts["adamw"] = adam; st["options"] = opts
+        try JSONSerialization.data(withJSONObject: st).write(to: stateURL)
+        assertOneLineError(naming: stateURL.path, mentions: ["options.adamw.beta1"]) { _ = try Trainer.resume(from: ck, tokens: tokens) }
 
         try FileManager.default.removeItem(at: stateURL)
         XCTAssertEqual(mkfifo(stateURL.path, 0o600), 0)

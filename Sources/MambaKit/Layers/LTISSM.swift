@@ -5,16 +5,16 @@
 //
 //   per channel e:  Δ_e = exp(log_dt_e),  a_en = exp(Δ_e A_en),  A = −exp(A_log)  (diagonal, real)
 //     recurrence:   h_t = a ⊙ h_{t−1} + Δ_e B_e xc_t,   s_t = C_e · h_t + D_e xc_t
-//     convolution:  s = K_e ∗ xc + D_e xc (+ Σ_n C_en a_en^(t+1) h0_n),  K_e,k = Σ_n C_en Δ_e B_en a_en^k
+//     convolution:  s = K̄_e ∗ xc + D_e xc (+ Σ_n C_en a_en^(t+1) h0_n),  K̄_e,k = Σ_n C_en Δ_e B_en a_en^k
 //     output:       y_t = s_t · SiLU(z_t)
 //   The parallel mode (L ≥ ``LTISSM/convolutionMinimumLength``) is the long convolution through FFTW,
 //   O(L log L) per channel and sequence (plans made once per size, RealFFT.swift); shorter chunks
 //   (generation) run the recurrence, which is also the reference the convolution is tested against.
 //
 //   backward (from dy):   ds = dy · SiLU(z),  dz = dy · s · SiLU'(z),  dD = Σ ds·xc
-//     dxc = K ⋆ ds + D ds             (correlation, by FFT)
-//     dK  = Σ_b xc ⋆ ds               (correlation, by FFT, summed over the batch in frequency)
-//     dC, dB, dlog_dt, dA_log from dK (and from the initial-state term when h0 ≠ 0), in double
+//     dxc = K̄ ⋆ ds + D ds             (correlation, by FFT)
+//     dK̄  = Σ_b xc ⋆ ds               (correlation, by FFT, summed over the batch in frequency)
+//     dC, dB, dlog_dt, dA_log from dK̄ (and from the initial-state term when h0 ≠ 0), in double
 //   The gradient w.r.t. the initial state is not propagated (truncated backprop, as the selective mixer).
 import _MambaKernels
 
@@ -100,7 +100,7 @@ public struct LTISSM: Sendable {
         }
     }
 
-    /// out (T, E) = K ∗ u per channel and sequence (zero initial state), through FFTW.
+    /// out (T, E) = K̄ ∗ u per channel and sequence (zero initial state), through FFTW.
     func convolve(_ ctx: LayerContext, u: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, batch B: Int, length L: Int) {
         let E = E, fft = RealFFT.shared(size: RealFFT.convolutionSize(L)), M = fft.size, bins = fft.bins
         let kernel = FloatBuffer(count: E * L)   // (E, L)
@@ -140,7 +140,7 @@ public struct LTISSM: Sendable {
             mk_lti_gate_bwd(&prm, dY, Int32(E), ds, Int32(E), dXz + E, Int32(2 * E), du, Int32(E), g + D,
                             Int32(r.lowerBound), Int32(r.upperBound))
         }
-        // the convolution: du += K ⋆ ds, dK = Σ_b xc ⋆ ds
+        // the convolution: du += K̄ ⋆ ds, dK̄ = Σ_b xc ⋆ ds
         let fft = RealFFT.shared(size: RealFFT.convolutionSize(L)), M = fft.size, bins = fft.bins
         let kernel = FloatBuffer(count: E * L), dK = FloatBuffer(count: E * L)   // (E, L) each
         let params = ssm(ctx)

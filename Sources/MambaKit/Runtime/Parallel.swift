@@ -8,6 +8,8 @@ import Foundation
 public enum Parallel {
     /// Threads used when a caller does not say: the number of active processors.
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
+    /// The most threads a run may ask for (`--threads`, trainer_state.json).
+    public static let maximumThreads = 256
 
     /// Calls `body` on disjoint sub-ranges of `0..<count` covering it, on up to `threads`
     /// threads. Sub-range bounds are multiples of `align` (except the end). Runs inline when

@@ -47,6 +47,31 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// The first option (by its trainer_state.json key) outside what a run can use, or nil: counts and
+    /// sizes in sane ranges, rates finite and in range. Checked when a run resumes, before anything is built.
+    public var problem: String? {
+        func range(_ v: Int, _ key: String, _ r: ClosedRange<Int>) -> String? {
+            r.contains(v) ? nil : "\(key) is \(v), outside \(r.lowerBound)…\(r.upperBound)"
+        }
+        func real(_ v: Float, _ key: String, _ ok: (Float) -> Bool, _ allowed: String) -> String? {
+            v.isFinite && ok(v) ? nil : "\(key) is \(v), expected \(allowed)"
+        }
+        let maxCount = Int(Int32.max)
+        let a = adamw
+        return range(seqLen, "options.seq_len", 1...(1 << 24)) ?? range(batchSize, "options.batch_size", 1...(1 << 24))
+            ?? range(steps, "options.steps", 1...maxCount) ?? range(gradAccumulation, "options.grad_accumulation", 1...(1 << 20))
+            ?? range(chunkLength, "options.chunk_length", 0...(1 << 24)) ?? range(threads, "options.threads", 1...Parallel.maximumThreads)
+            ?? range(saveEvery, "options.save_every", 0...maxCount) ?? range(logEvery, "options.log_every", 0...maxCount)
+            ?? range(a.warmupSteps, "options.adamw.warmup_steps", 0...maxCount)
+            ?? real(a.learningRate, "options.adamw.learning_rate", { $0 >= 0 }, "a finite rate ≥ 0")
+            ?? real(a.beta1, "options.adamw.beta1", { (0..<1).contains($0) }, "0 ≤ β1 < 1")
+            ?? real(a.beta2, "options.adamw.beta2", { (0..<1).contains($0) }, "0 ≤ β2 < 1")
+            ?? real(a.eps, "options.adamw.eps", { $0 > 0 }, "a finite ε > 0")
+            ?? real(a.weightDecay, "options.adamw.weight_decay", { $0 >= 0 }, "a finite decay ≥ 0")
+            ?? real(a.gradClip, "options.adamw.grad_clip", { $0 >= 0 }, "a finite norm ≥ 0 (0 = off)")
+            ?? real(a.minLearningRateRatio, "options.adamw.min_lr_ratio", { (0...1).contains($0) }, "a ratio in 0…1")
+    }
+
     enum CodingKeys: String, CodingKey {
         case seqLen = "seq_len", batchSize = "batch_size", steps, gradAccumulation = "grad_accumulation"
         case chunkLength = "chunk_length", seed, threads, skipNonFinite = "skip_nonfinite", saveEvery = "save_every"
@@ -338,6 +363,9 @@ public final class Trainer {
         let (tokensPerStep, overflow) = state.options.seqLen.multipliedReportingOverflow(by: state.options.batchSize)
         guard !overflow, tokensPerStep <= 1 << 28 else {
             throw TrainingError.badCheckpoint(path: stateURL.path, detail: "seq_len \(state.options.seqLen) × batch \(state.options.batchSize) is implausibly large (at most 2^28 tokens a step)")
+        }
+        if let problem = state.problem {
+            throw TrainingError.badCheckpoint(path: stateURL.path, detail: problem)
         }
         // Four decimal UInt64 words, else the generator's precondition would trap (issue #17, fuzz-trainerstate).
         let words = state.dataRandom.compactMap { UInt64($0) }

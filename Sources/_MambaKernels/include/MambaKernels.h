@@ -189,7 +189,7 @@ void mk_conv1d_bwd(const mk_conv1d_bwd_params *p, int e_begin, int e_end);
 //
 // Per channel e, with Δ_e = exp(log_dt[e]), a_en = exp(Δ_e A_en) (A = −exp(A_log) < 0):
 //   h_t = a ⊙ h_{t−1} + Δ_e B_e u_t,   s_t = Σ_n C_en h_t,n + D_e u_t,   y_t = s_t · SiLU(z_t).
-// Equivalently s = K ∗ u + D u + (initial-state response), K_k = Σ_n C_en Δ_e B_en a_en^k (the long
+// Equivalently s = K̄ ∗ u + D u + (initial-state response), K̄_k = Σ_n C_en Δ_e B_en a_en^k (the long
 // convolution kernel, applied with FFTW by the Swift layer). Channels [e_begin, e_end) per call.
 
 /// The time-invariant parameters of one LTI SSM (one block's mixer).
@@ -201,7 +201,7 @@ typedef struct {
     int E, N;
 } mk_lti_ssm;
 
-/// K (E, ld_k): K[e, k] = Σ_n C[e,n] Δ_e B[e,n] a_en^k for k < L (powers and sums in double).
+/// K̄ (E, ld_k): K̄[e, k] = Σ_n C[e,n] Δ_e B[e,n] a_en^k for k < L (powers and sums in double).
 void mk_lti_kernel(const mk_lti_ssm *s, float *K, int ld_k, int L, int e_begin, int e_end);
 
 /// Arguments of mk_lti_scan and mk_lti_epilogue.
@@ -224,7 +224,7 @@ typedef struct {
 /// The recurrence (the reference, and the recurrent mode): s, y and h_last from u and h0.
 void mk_lti_scan(const mk_lti_scan_params *p, int e_begin, int e_end);
 
-/// After the convolution: s already holds (K ∗ u)_t; adds D u_t and the initial-state response
+/// After the convolution: s already holds (K̄ ∗ u)_t; adds D u_t and the initial-state response
 /// Σ_n C_en a_en^(t+1) h0_n, writes y = s · SiLU(z), and h_last (the state after the last step).
 void mk_lti_epilogue(const mk_lti_scan_params *p, int e_begin, int e_end);
 
@@ -236,7 +236,7 @@ void mk_lti_gate_bwd(const mk_lti_scan_params *p, const float *dy, int ld_dy, fl
 /// Arguments of mk_lti_param_bwd.
 typedef struct {
     mk_lti_ssm ssm;
-    const float *dK;            // (E, ld_dk): dLoss/dK_k, k < L, summed over the batch
+    const float *dK;            // (E, ld_dk): dLoss/dK̄_k, k < L, summed over the batch
     int ld_dk, L;
     const float *h0;            // (B, E, N): the forward's initial state, or NULL (zeros: no term)
     const float *ds;            // (B, L, E) row stride ld_ds: dLoss/ds (needed only with h0)
@@ -247,7 +247,7 @@ typedef struct {
     float *dC;                  // (E, N) +=
 } mk_lti_param_bwd_params;
 
-/// Gradients of the time-invariant parameters from dK (and from the initial-state response when h0 is given).
+/// Gradients of the time-invariant parameters from dK̄ (and from the initial-state response when h0 is given).
 void mk_lti_param_bwd(const mk_lti_param_bwd_params *p, int e_begin, int e_end);
 
 // MARK: - Norms, elementwise, softmax
