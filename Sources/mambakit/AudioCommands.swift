@@ -55,7 +55,8 @@ struct TrainAudioLMCommand: ParsableCommand {
         let stream = AudioLM.trainingStream(clips, silence: settings.silence)
         guard stream.count >= train.seqLen + 1 else {
             let path = trainClips.count == 1 ? trainClips[0].path : ds.source
-            throw AudioError.tooShort(path: path, samples: stream.count, need: train.seqLen + 1)
+            throw DataError.tooShort(path: path, count: stream.count, need: train.seqLen + 1, unit: "samples",
+                                     hint: "use longer clips or a shorter --seq-len", kind: .audio)
         }
         var valClips: [[Int]]? = nil
         if let v = val {
@@ -110,7 +111,7 @@ struct TrainAudioClassifyCommand: ParsableCommand {
         let labels = try train.labels {
             let labels = AudioDataset.labels(of: trainClips)
             if let unlabelled = trainClips.first(where: { $0.label == nil }) { throw AudioDatasetError.missingLabel(path: unlabelled.path) }
-            guard labels.count >= 2 else { throw AudioDatasetError.tooFewClasses(path: ds.source, labels: labels) }
+            guard labels.count >= 2 else { throw DataError.tooFewClasses(path: ds.source, labels: labels, kind: .audioData) }
             return labels
         }
         let ex = try AudioClassifier.examples(trainClips, labels: labels, settings: settings, threads: threads)
