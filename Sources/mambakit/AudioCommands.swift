@@ -228,18 +228,18 @@ struct GenerateAudioCommand: ParsableCommand {
     func run() throws {
         let (m, settings, _) = try loadAudioModel(model)
         guard m.config.numLabels == 0 else { throw CLIError.usage("\(model.model): this model is a classifier; generation needs a waveform LM") }
-        var promptIds: [Int] = []
+        var promptIds: [Int32] = []
         if let p = prompt {
             var samples = try AudioDataset.load(AudioClip(path: p), sampleRate: settings.sampleRate)
             if let s = promptSeconds { samples = Array(samples.prefix(Int(s * Double(settings.sampleRate)))) }
-            promptIds = settings.encode(samples)
+            promptIds = settings.encode(samples).map(Int32.init)
         }
         let count = Int((seconds * Double(settings.sampleRate)).rounded())
         let t0 = Date()
         let ids = try AudioLM.generate(model: m, prompt: promptIds, count: count, silence: settings.silence,
                                        temperature: temperature, seed: seed.seed)
         let secs = Date().timeIntervalSince(t0)
-        try AudioFile.write(Waveform(samples: settings.decode(promptIds + ids), sampleRate: settings.sampleRate), to: out)
+        try AudioFile.write(Waveform(samples: settings.decode((promptIds + ids).map(Int.init)), sampleRate: settings.sampleRate), to: out)
         stderrLine(String(format: "%d samples generated in %.1f s (%.0f samples/s through the recurrent path)", ids.count, secs, Double(ids.count) / max(secs, 1e-9)))
         print("wrote \(out): " + (promptIds.isEmpty ? "" : "\(promptIds.count) prompt samples + ") + "\(ids.count) generated samples at \(settings.sampleRate) Hz")
     }

@@ -47,17 +47,18 @@ extension DataKind {
     static let tokenIDs = DataKind(name: "token id file", accepts: "a text file of whitespace-separated token ids")
 }
 
-/// Reads whitespace-separated token ids.
-func readTokenFile(_ path: String) throws -> [Int] {
+/// Reads whitespace-separated token ids (each must fit an `Int32`; the model checks its vocabulary).
+func readTokenFile(_ path: String) throws -> [Int32] {
     guard FileManager.default.fileExists(atPath: path) else { throw DataError.fileNotFound(path: path, kind: .tokenIDs) }
     try FileChecks.requireRegularFile(path: path, kind: .tokenIDs)
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
         throw DataError.unreadable(path: path, reason: "it cannot be read as UTF-8 text", kind: .tokenIDs)
     }
-    var ids: [Int] = []
+    var ids: [Int32] = []
     for (i, word) in text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == "," }).enumerated() {
-        guard let v = Int(word) else {
-            throw DataError.malformed(path: path, line: nil, detail: "item \(i + 1) '\(word.prefix(20))' is not an integer token id",
+        guard let v = Int32(word) else {
+            let detail = Int(word) == nil ? "is not an integer token id" : "is outside the token id range (32-bit)"
+            throw DataError.malformed(path: path, line: nil, detail: "item \(i + 1) '\(word.prefix(20))' \(detail)",
                                       hint: "write the ids as decimal integers separated by spaces, commas or newlines", kind: .tokenIDs)
         }
         ids.append(v)

@@ -22,7 +22,7 @@ private func savedAudioLM(_ dir: URL, rate: Int, seed: UInt64 = 7) throws -> Mam
 }
 
 /// Σ −log softmax(logits)[next] in Double, from one parallel pass over the whole sequence.
-private func referenceNLL(_ m: MambaModel, _ seq: [Int]) throws -> (sum: Double, count: Int) {
+private func referenceNLL(_ m: MambaModel, _ seq: [Int32]) throws -> (sum: Double, count: Int) {
     let V = m.config.vocabSize
     let logits = try m.logits(tokens: Array(seq.dropLast()))
     var s = 0.0
@@ -30,7 +30,7 @@ private func referenceNLL(_ m: MambaModel, _ seq: [Int]) throws -> (sum: Double,
         let row = logits[(i * V)..<((i + 1) * V)].map(Double.init)
         let mx = row.max()!
         let lse = mx + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - mx) })
-        s += lse - row[seq[i + 1]]
+        s += lse - row[Int(seq[i + 1])]
     }
     return (s, seq.count - 1)
 }
@@ -80,7 +80,7 @@ final class AudioLMTests: XCTestCase {
         let chunked = try AudioLM.evaluate(model: m, clips: clips, silence: s.silence, chunkLength: 97)
         let whole = try AudioLM.evaluate(model: m, clips: clips, silence: s.silence, chunkLength: 100_000)
         var refSum = 0.0, refCount = 0
-        for c in clips { let r = try referenceNLL(m, [s.silence] + c); refSum += r.sum; refCount += r.count }
+        for c in clips { let r = try referenceNLL(m, ([s.silence] + c).map(Int32.init)); refSum += r.sum; refCount += r.count }
         let ref = refSum / Double(refCount) / Foundation.log(2.0)
         print("audio LM bits/sample: chunked \(chunked.bitsPerSample), one pass \(whole.bitsPerSample), Double reference \(ref); |chunked − one pass| \(abs(chunked.bitsPerSample - whole.bitsPerSample))")
         XCTAssertEqual(chunked.samples, 2000)
@@ -101,10 +101,10 @@ final class AudioLMTests: XCTestCase {
     func testGreedyGenerationMatchesParallelArgmax() throws {
         let m = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 256, dState: 8), seed: 11)
         let s = AudioSettings(sampleRate: 8000)
-        let prompt = s.encode(sine(300, rate: 8000, count: 50))
+        let prompt = s.encode(sine(300, rate: 8000, count: 50)).map(Int32.init)
         let gen = try AudioLM.generate(model: m, prompt: prompt, count: 40, silence: s.silence, temperature: 0, seed: 1)
         XCTAssertEqual(gen.count, 40)
-        let seq = [s.silence] + prompt + gen
+        let seq = [Int32(s.silence)] + prompt + gen
         let V = 256
         let logits = try m.logits(tokens: Array(seq.dropLast()))
         var agree = 0
@@ -112,7 +112,7 @@ final class AudioLMTests: XCTestCase {
             let row = Array(logits[((prompt.count + j) * V)..<((prompt.count + j + 1) * V)])
             let best = row.indices.max { row[$0] < row[$1] }!
             let sorted = row.sorted(by: >)
-            if best == gen[j] || sorted[0] - sorted[1] < 1e-4 { agree += 1 }
+            if best == Int(gen[j]) || sorted[0] - sorted[1] < 1e-4 { agree += 1 }
         }
         print("greedy recurrent generation vs parallel argmax: \(agree)/\(gen.count) agree")
         XCTAssertEqual(agree, gen.count)

@@ -81,7 +81,7 @@ final class TextTests: XCTestCase {
         var plain = SamplingOptions(); plain.temperature = 1
         var c = Sampler(options: plain, seed: 5)
         var counts = [Int](repeating: 0, count: 5)
-        for _ in 0..<20000 { counts[c.next(logits: logits, history: [])] += 1 }
+        for _ in 0..<20000 { counts[Int(c.next(logits: logits, history: []))] += 1 }
         let z = logits.map { Foundation.exp(Double($0)) }.reduce(0, +)
         let freqDiff = (0..<5).map { abs(Double(counts[$0]) / 20000 - Foundation.exp(Double(logits[$0])) / z) }.max()!
         print("sampler at temperature 1: max |frequency − softmax| \(freqDiff) over 20,000 draws")
