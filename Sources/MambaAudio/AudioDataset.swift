@@ -5,35 +5,28 @@ import MambaKit
 
 // MARK: - Errors
 
-/// Errors of listing and loading an audio data set; each names the file or directory and says the fix.
+extension DataKind {
+    /// An audio data set: a folder of clips, one clip or a CSV manifest (errors: `audio data error: …`).
+    public static let audioData = DataKind(
+        name: "audio data",
+        accepts: "a folder of audio files (.wav .flac .ogg …), one audio file, or a CSV manifest (file,label[,split])")
+}
+
+/// Errors only audio data sets have; each names the file or directory and says the fix. The shared
+/// problems (missing path, malformed manifest, no clips, unknown label, missing split, too few
+/// classes) are ``DataError``s of kind ``DataKind/audioData``.
 public enum AudioDatasetError: Error, CustomStringConvertible, Equatable {
-    case notFound(path: String)
-    case noAudioFiles(path: String)
-    case badManifest(path: String, line: Int, detail: String)
+    /// The manifest has no column `column` (`columns` are those of its header).
     case missingColumn(path: String, column: String, columns: [String])
+    /// A clip without a class label where one is needed.
     case missingLabel(path: String)
-    case unknownLabel(path: String, label: String, known: [String])
-    case emptySplit(path: String, split: String, available: [String])
-    case tooFewClasses(path: String, labels: [String])
 
     public var description: String {
         switch self {
-        case let .notFound(p):
-            return "audio data error: \(p): no such file or directory — pass a folder of audio files, one audio file, or a CSV manifest (file,label[,split])"
-        case let .noAudioFiles(p):
-            return "audio data error: \(p): no audio files (.wav .flac .ogg …) in this directory or below it — check the path"
-        case let .badManifest(p, line, d):
-            return "audio data error: \(p):\(line): \(d) — a manifest is CSV with a header line naming its columns, e.g. file,label,split"
         case let .missingColumn(p, c, cols):
             return "audio data error: \(p): no column '\(c)' (the header has \(cols.joined(separator: ", "))) — choose one with --label-column / name it in the header"
         case let .missingLabel(p):
             return "audio data error: \(p): this clip has no class label — put it in a directory named after its class (DATA/train/<label>/…) or give a manifest with a label column"
-        case let .unknownLabel(p, l, known):
-            return "audio data error: \(p): label '\(l)' was not among the training labels (\(known.joined(separator: ", "))) — every evaluation class must occur in training"
-        case let .emptySplit(p, s, avail):
-            return "audio data error: \(p): no clips in split '\(s)'" + (avail.isEmpty ? " (the data has no splits)" : " (splits: \(avail.joined(separator: ", ")))") + " — choose another with --split"
-        case let .tooFewClasses(p, labels):
-            return "audio data error: \(p): classification needs at least 2 classes, found \(labels.count) (\(labels.joined(separator: ", "))) — check the directory layout or --label-column"
         }
     }
 }
@@ -76,14 +69,14 @@ public struct AudioDataset: Sendable {
     /// which may then be absent); naming one that does not exist is an error.
     public static func open(_ path: String, labelColumn: String? = nil) throws -> AudioDataset {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw AudioDatasetError.notFound(path: path) }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw DataError.fileNotFound(path: path, kind: .audioData) }
         if isDir.boolValue {
             let m = (path as NSString).appendingPathComponent("manifest.csv")
             if FileManager.default.fileExists(atPath: m) { return try manifest(m, labelColumn: labelColumn) }
             return try directory(path)
         }
         if path.lowercased().hasSuffix(".csv") { return try manifest(path, labelColumn: labelColumn) }
-        try FileChecks.requireRegularFile(path: path, what: "audio data")
+        try FileChecks.requireRegularFile(path: path, kind: .audioData)
         return AudioDataset(source: path, clips: [AudioClip(path: path)])
     }
 
@@ -93,14 +86,14 @@ public struct AudioDataset: Sendable {
         let root = URL(fileURLWithPath: path).standardizedFileURL
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey],
                                                           options: [.skipsHiddenFiles]) else {
-            throw AudioDatasetError.notFound(path: path)
+            throw DataError.unreadable(path: path, reason: "the directory cannot be listed", kind: .audioData)
         }
         var relative: [[String]] = []
         for case let url as URL in walker where audioExtensions.contains(url.pathExtension.lowercased()) {
             let parts = url.standardizedFileURL.pathComponents
             relative.append(Array(parts.dropFirst(root.pathComponents.count)))
         }
-        guard !relative.isEmpty else { throw AudioDatasetError.noAudioFiles(path: path) }
+        guard !relative.isEmpty else { throw DataError.empty(path: path, what: "audio files (.wav .flac .ogg …) in this directory or below it", kind: .audioData) }
         relative.sort { $0.joined(separator: "/") < $1.joined(separator: "/") }
         // The first directory (not the file name) named like a split.
         func splitIndex(_ parts: [String]) -> Int? { parts.dropLast().firstIndex(where: LabeledData.isSplitName) }
@@ -117,14 +110,14 @@ public struct AudioDataset: Sendable {
     // MARK: Manifests
 
     static func manifest(_ path: String, labelColumn: String?) throws -> AudioDataset {
-        try FileChecks.requireRegularFile(path: path, what: "audio data")
+        try FileChecks.requireRegularFile(path: path, kind: .audioData)
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw AudioDatasetError.badManifest(path: path, line: 1, detail: "cannot be read as UTF-8 text")
+            throw badManifest(path, line: 1, "cannot be read as UTF-8 text")
         }
         let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
             .map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
         guard let headerLine = lines.first, !headerLine.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw AudioDatasetError.badManifest(path: path, line: 1, detail: "empty manifest")
+            throw badManifest(path, line: 1, "empty manifest")
         }
         let header = try csvFields(headerLine, path: path, line: 1).map { $0.trimmingCharacters(in: .whitespaces) }
         guard let fileIndex = header.firstIndex(of: "file") ?? header.firstIndex(of: "path") else {
@@ -143,24 +136,30 @@ public struct AudioDataset: Sendable {
         for (n, line) in lines.enumerated().dropFirst() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
             let f = try csvFields(line, path: path, line: n + 1)
             guard f.count == header.count else {
-                throw AudioDatasetError.badManifest(path: path, line: n + 1, detail: "\(f.count) fields, the header has \(header.count)")
+                throw badManifest(path, line: n + 1, "\(f.count) fields, the header has \(header.count)")
             }
             let file = f[fileIndex]
-            guard !file.isEmpty else { throw AudioDatasetError.badManifest(path: path, line: n + 1, detail: "empty file name") }
+            guard !file.isEmpty else { throw badManifest(path, line: n + 1, "empty file name") }
             let full = file.hasPrefix("/") ? file : base.appendingPathComponent(file).path
             clips.append(AudioClip(path: full, label: labelIndex.map { f[$0] }.flatMap { $0.isEmpty ? nil : $0 },
                                    split: splitIndex.map { LabeledData.canonicalSplit(f[$0]) }))
         }
-        guard !clips.isEmpty else { throw AudioDatasetError.badManifest(path: path, line: 2, detail: "no clips listed") }
+        guard !clips.isEmpty else { throw DataError.empty(path: path, what: "clips listed in the manifest", kind: .audioData) }
         return AudioDataset(source: path, clips: clips)
     }
 
     /// Splits one CSV line (RFC 4180 quoting: "a, b" and "" inside quotes).
     static func csvFields(_ line: String, path: String, line number: Int) throws -> [String] {
         guard let f = LabeledData.fields(Array(line.utf8), delimiter: UInt8(ascii: ",")) else {
-            throw AudioDatasetError.badManifest(path: path, line: number, detail: "unterminated quote")
+            throw badManifest(path, line: number, "unterminated quote")
         }
         return f.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// A manifest problem at `line`.
+    static func badManifest(_ path: String, line: Int, _ detail: String) -> DataError {
+        .malformed(path: path, line: line, detail: detail,
+                   hint: "a manifest is CSV with a header line naming its columns, e.g. file,label,split", kind: .audioData)
     }
 
     // MARK: Selecting
@@ -174,7 +173,7 @@ public struct AudioDataset: Sendable {
         if splits.isEmpty, allIfUnsplit { return clips }
         let want = LabeledData.canonicalSplit(name)
         let chosen = clips.filter { $0.split == want }
-        guard !chosen.isEmpty else { throw AudioDatasetError.emptySplit(path: source, split: name, available: splits) }
+        guard !chosen.isEmpty else { throw DataError.missingSplit(path: source, split: name, available: splits, kind: .audioData) }
         return chosen
     }
 
@@ -188,7 +187,7 @@ public struct AudioDataset: Sendable {
         let index = LabeledData.labelIndex(labels)
         return try clips.map { c in
             guard let l = c.label else { throw AudioDatasetError.missingLabel(path: c.path) }
-            guard let i = index[l] else { throw AudioDatasetError.unknownLabel(path: c.path, label: l, known: labels) }
+            guard let i = index[l] else { throw DataError.unknownLabel(path: c.path, line: nil, label: l, known: labels, kind: .audioData) }
             return i
         }
     }
@@ -196,11 +195,14 @@ public struct AudioDataset: Sendable {
     // MARK: Loading
 
     /// Reads `clip` as mono at `sampleRate` Hz (resampled with ``Resampler`` when its rate differs).
-    /// Fewer than `minSamples` samples after resampling is ``AudioError/tooShort(path:samples:need:)``.
+    /// Fewer than `minSamples` samples after resampling is ``DataError/tooShort(path:count:need:unit:hint:kind:)``.
     public static func load(_ clip: AudioClip, sampleRate: Int, minSamples: Int = 1) throws -> [Float] {
         var w = try AudioFile.read(clip.path)
         if w.sampleRate != sampleRate { w = Resampler().resample(w, to: sampleRate) }
-        guard w.samples.count >= minSamples else { throw AudioError.tooShort(path: clip.path, samples: w.samples.count, need: minSamples) }
+        guard w.samples.count >= minSamples else {
+            throw DataError.tooShort(path: clip.path, count: w.samples.count, need: minSamples, unit: "samples",
+                                     hint: "use a longer clip or a shorter window", kind: .audio)
+        }
         return w.samples
     }
 

@@ -3,12 +3,15 @@ import Foundation
 import MambaKit
 import _CSndFile
 
-/// Errors of audio input and output, naming the file and the fix.
+extension DataKind {
+    /// An audio file read or written through libsndfile (errors: `audio error: …`).
+    public static let audio = DataKind(name: "audio", accepts: "a WAV, FLAC, OGG/Vorbis or other format libsndfile reads")
+}
+
+/// Errors only audio has, naming the file and the fix. A missing, unreadable, empty, too short or
+/// unwritable clip is a ``DataError`` of kind ``DataKind/audio``.
 public enum AudioError: Error, CustomStringConvertible, Equatable {
-    case cannotOpen(path: String, reason: String)
-    case empty(path: String)
-    case tooShort(path: String, samples: Int, need: Int)
-    case writeFailed(path: String, reason: String)
+    /// A model directory without the audio settings (`audio.json`) of an audio model.
     case notAudioModel(path: String, detail: String)
     /// The header declares a sample rate or a length MambaKit refuses (see ``AudioFile/sampleRateRange``
     /// and ``AudioFile/maximumSamples``).
@@ -16,10 +19,6 @@ public enum AudioError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .cannotOpen(p, r): return "audio error: \(p): libsndfile cannot open it (\(r)) — pass a WAV, FLAC, OGG/Vorbis or other format libsndfile reads"
-        case let .empty(p): return "audio error: \(p): the file holds no samples"
-        case let .tooShort(p, n, need): return "audio error: \(p): \(n) samples, but at least \(need) are needed — use a longer clip or a shorter window"
-        case let .writeFailed(p, r): return "audio error: \(p): cannot write (\(r)) — check the directory exists and is writable"
         case let .notAudioModel(p, d): return "audio error: \(p): \(d) — pass a directory written by `mambakit train audio-lm` or `mambakit train audio-classify`"
         case let .implausibleHeader(p, d): return "audio error: \(p): \(d) — the header is corrupt, or the clip is not one MambaKit reads (resample or cut it first)"
         }
@@ -57,15 +56,15 @@ public enum AudioFile {
     /// (channels averaged). Refuses (by name) a path that is not a regular file, a sample rate
     /// outside ``sampleRateRange`` and a length above ``maximumSamples``, before reading samples.
     public static func read(_ path: String) throws -> Waveform {
-        try FileChecks.requireRegularFile(path: path, what: "audio")
+        try FileChecks.requireRegularFile(path: path, kind: .audio)
         var info = SF_INFO()
         guard let f = sf_open(path, Int32(SFM_READ), &info) else {
-            throw AudioError.cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
+            throw DataError.unreadable(path: path, reason: "libsndfile cannot open it (\(String(cString: sf_strerror(nil))))", kind: .audio)
         }
         defer { sf_close(f) }
         try checkHeader(path: path, frames: Int64(info.frames), channels: Int(info.channels), sampleRate: Int(info.samplerate))
         let frames = Int(info.frames), channels = Int(max(info.channels, 1))
-        guard frames > 0 else { throw AudioError.empty(path: path) }
+        guard frames > 0 else { throw DataError.empty(path: path, what: "samples", kind: .audio) }
         var interleaved = [Float](repeating: 0, count: frames * channels)
         let got = Int(sf_readf_float(f, &interleaved, sf_count_t(frames)))
         var mono = [Float](repeating: 0, count: got)
@@ -79,7 +78,7 @@ public enum AudioFile {
                 mono[i] = s * scale
             }
         }
-        guard !mono.isEmpty else { throw AudioError.empty(path: path) }
+        guard !mono.isEmpty else { throw DataError.empty(path: path, what: "samples", kind: .audio) }
         return Waveform(samples: mono, sampleRate: Int(info.samplerate))
     }
 
@@ -104,18 +103,18 @@ public enum AudioFile {
         var info = SF_INFO()
         info.samplerate = Int32(wave.sampleRate); info.channels = 1; info.format = fmt.sndfileFormat
         guard let f = sf_open(tmp, Int32(SFM_WRITE), &info) else {
-            throw AudioError.writeFailed(path: path, reason: String(cString: sf_strerror(nil)))
+            throw DataError.writeFailed(path: path, reason: String(cString: sf_strerror(nil)), kind: .audio)
         }
         let clipped = wave.samples.map { min(1, max(-1, $0)) }
         let n = Int(sf_writef_float(f, clipped, sf_count_t(clipped.count)))
         sf_close(f)
         guard n == clipped.count else {
             unlink(tmp)
-            throw AudioError.writeFailed(path: path, reason: "wrote \(n) of \(clipped.count) samples")
+            throw DataError.writeFailed(path: path, reason: "wrote \(n) of \(clipped.count) samples", kind: .audio)
         }
         guard rename(tmp, path) == 0 else {
             unlink(tmp)
-            throw AudioError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+            throw DataError.writeFailed(path: path, reason: String(cString: strerror(errno)), kind: .audio)
         }
     }
 }

@@ -57,14 +57,14 @@ public enum AudioLM {
     /// Generates `count` samples (token ids) after `prompt` (ids of a prompt clip, possibly empty):
     /// `[silence] + prompt` is prefilled in parallel mode, then each sample is drawn from
     /// softmax(logits / temperature) and fed back through one recurrent step. Temperature 0 is greedy.
-    public static func generate(model: MambaModel, prompt: [Int], count: Int, silence: Int, temperature: Float = 1,
-                                seed: UInt64, onSample: (Int) -> Void = { _ in }) throws -> [Int] {
+    public static func generate(model: MambaModel, prompt: [Int32], count: Int, silence: Int, temperature: Float = 1,
+                                seed: UInt64, onSample: (Int32) -> Void = { _ in }) throws -> [Int32] {
         let state = model.makeState(batch: 1)
-        var logits = try model.prefill([silence] + prompt, state: state)
+        var logits = try model.prefill([Int32(silence)] + prompt, state: state)
         var options = SamplingOptions()
         options.temperature = temperature
         var sampler = Sampler(options: options, seed: seed)
-        var out: [Int] = []
+        var out: [Int32] = []
         out.reserveCapacity(count)
         for _ in 0..<count {
             let next = sampler.next(logits: logits, history: [])

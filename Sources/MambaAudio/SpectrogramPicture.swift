@@ -1,5 +1,6 @@
 // SpectrogramPicture.swift — log-mel spectrograms of clips drawn side by side (PNG or SVG).
 import Foundation
+import MambaKit
 
 /// Pictures of log-mel spectrograms: one panel per clip, time left to right on a common scale,
 /// low frequencies at the bottom, decibels mapped through the viridis colormap over the top
@@ -90,10 +91,10 @@ public struct SpectrogramPicture: Sendable {
         if path.lowercased().hasSuffix(".png") { data = PNG.encode(image(waves)) } else if path.lowercased().hasSuffix(".svg") {
             data = Data(svg(waves, titles: titles).utf8)
         } else {
-            throw AudioError.writeFailed(path: path, reason: "unknown picture type: name it .png or .svg")
+            throw DataError.writeFailed(path: path, reason: "unknown picture type: name it .png or .svg", kind: .audio)
         }
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw AudioError.writeFailed(path: path, reason: error.localizedDescription)
+            throw DataError.writeFailed(path: path, reason: error.localizedDescription, kind: .audio)
         }
     }
 

@@ -81,9 +81,9 @@ public struct DNASettings: ModelSidecar, Sendable, Equatable {
     public static func load(from dir: URL) throws -> DNASettings? {
         guard let s = try read(from: dir) else { return nil }
         guard s.tokenizer == NucleotideTokenizer.name else {
-            throw DNAError.malformed(path: dir.appendingPathComponent(fileName).path, line: 1,
+            throw DataError.malformed(path: dir.appendingPathComponent(fileName).path, line: 1,
                                      detail: "tokenizer '\(s.tokenizer)' is not \(NucleotideTokenizer.name)",
-                                     hint: "this model was made by a different DNA tokenizer version")
+                                     hint: "this model was made by a different DNA tokenizer version", kind: .dna)
         }
         return s
     }

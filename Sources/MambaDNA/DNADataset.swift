@@ -34,9 +34,9 @@ public struct DNADataset: Sendable {
     /// Opens a table file or a directory (see the layouts above).
     public static func open(_ path: String) throws -> DNADataset {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw DNAError.fileNotFound(path: path) }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw DataError.fileNotFound(path: path, kind: .dna) }
         if !isDir.boolValue {
-            try FileChecks.requireRegularFile(path: path) { DNAError.unreadable(path: path, reason: $0) }
+            try FileChecks.requireRegularFile(path: path, kind: .dna)
             return DNADataset(source: path, splits: ["all": path])
         }
         let entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
@@ -62,12 +62,12 @@ public struct DNADataset: Sendable {
         var target = splits[LabeledData.canonicalSplit(name)]
         if target == nil, allIfUnsplit, splits.count == 1, let all = splits["all"] { target = all }
         guard let t = target else {
-            throw DNAError.empty(path: source, what: "split '\(name)' (have: \(splits.keys.sorted().joined(separator: ", ")))")
+            throw DataError.missingSplit(path: source, split: name, available: splits.keys.sorted(), kind: .dna)
         }
         var isDir: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: t, isDirectory: &isDir)
         let ex = isDir.boolValue ? try Self.readClassDirectory(t) : try Self.readTable(t)
-        guard !ex.isEmpty else { throw DNAError.empty(path: t, what: "labelled sequences") }
+        guard !ex.isEmpty else { throw DataError.empty(path: t, what: "labelled sequences", kind: .dna) }
         return ex
     }
 
@@ -87,9 +87,9 @@ public struct DNADataset: Sendable {
         return try examples.map { e in
             guard let i = index[e.label] else {
                 let parts = e.origin.split(separator: ":")
-                let line = parts.count > 1 ? Int(parts.last!) ?? 0 : 0
+                let line = parts.count > 1 ? Int(parts.last!) : nil
                 let file = parts.count > 1 ? parts.dropLast().joined(separator: ":") : e.origin
-                throw DNAError.unknownLabel(path: file, line: line, label: e.label, known: labels)
+                throw DataError.unknownLabel(path: file, line: line, label: e.label, known: labels, kind: .dna)
             }
             return i
         }
@@ -128,8 +128,8 @@ public struct DNADataset: Sendable {
             }
             let fields = try split(line, delimiter, path: path, line: n)
             guard fields.count > max(seqCol, labelCol) else {
-                throw DNAError.malformed(path: path, line: n, detail: "\(fields.count) field(s), need a sequence and a label",
-                                         hint: "each row is sequence\(delimiter == 9 ? "<TAB>" : ",")label")
+                throw DataError.malformed(path: path, line: n, detail: "\(fields.count) field(s), need a sequence and a label",
+                                         hint: "each row is sequence\(delimiter == 9 ? "<TAB>" : ",")label", kind: .dna)
             }
             var seq = [UInt8]()
             seq.reserveCapacity(fields[seqCol].count)
@@ -142,11 +142,11 @@ public struct DNADataset: Sendable {
                 seq.append(v)
             }
             guard !seq.isEmpty else {
-                throw DNAError.malformed(path: path, line: n, detail: "empty sequence", hint: "drop the row or give its bases")
+                throw DataError.malformed(path: path, line: n, detail: "empty sequence", hint: "drop the row or give its bases", kind: .dna)
             }
             let label = String(decoding: fields[labelCol], as: UTF8.self).trimmingCharacters(in: .whitespaces)
             guard !label.isEmpty else {
-                throw DNAError.malformed(path: path, line: n, detail: "empty label", hint: "give every row a class label")
+                throw DataError.malformed(path: path, line: n, detail: "empty label", hint: "give every row a class label", kind: .dna)
             }
             out.append(LabeledDNA(sequence: seq, label: label, origin: "\(path):\(n)"))
         }
@@ -156,7 +156,7 @@ public struct DNADataset: Sendable {
     /// Fields of a line (RFC 4180 quoting, ``LabeledData/fields(_:delimiter:)``).
     static func split(_ line: [UInt8], _ d: UInt8, path: String, line n: Int) throws -> [ArraySlice<UInt8>] {
         guard let f = LabeledData.fields(line, delimiter: d) else {
-            throw DNAError.malformed(path: path, line: n, detail: "a quoted field is not closed", hint: "close the quote (a quote inside a quoted field is written \"\")")
+            throw DataError.malformed(path: path, line: n, detail: "a quoted field is not closed", hint: "close the quote (a quote inside a quoted field is written \"\")", kind: .dna)
         }
         return f.map { ArraySlice($0) }
     }

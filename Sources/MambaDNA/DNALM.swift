@@ -66,7 +66,7 @@ public enum DNALM {
             }
         }
         let s = scorer.finish()
-        guard s.count > 0 else { throw DNAError.empty(path: "", what: "bases to score") }
+        guard s.count > 0 else { throw DataError.empty(path: "", what: "bases to score", kind: .dna) }
         return Evaluation(bases: s.count, records: s.sequences, nll: s.meanNats)
     }
 
@@ -82,8 +82,8 @@ public enum DNALM {
                 }
                 return nil
             }
-        } catch DNAError.empty(_, let what) {
-            throw DNAError.empty(path: paths.joined(separator: ", "), what: what)
+        } catch DataError.empty(_, let what, let kind) {
+            throw DataError.empty(path: paths.joined(separator: ", "), what: what, kind: kind)
         }
     }
 

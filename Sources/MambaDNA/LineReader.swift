@@ -16,14 +16,14 @@ public final class LineReader {
     private var start = 0, end = 0
     private var atEOF = false
 
-    /// Opens `path` (plain or `.gz`). Throws ``DNAError/fileNotFound(path:)`` or ``DNAError/unreadable(path:reason:)``.
+    /// Opens `path` (plain or `.gz`). Throws ``DataError/fileNotFound(path:kind:)``,
+    /// ``DataError/notARegularFile(path:fileType:kind:)`` or ``DataError/unreadable(path:reason:kind:)`` (kind ``DataKind/dna``).
     public init(path: String, bufferSize: Int = 1 << 17) throws {
         self.path = path
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw DNAError.fileNotFound(path: path) }
-        guard !isDir.boolValue else { throw DNAError.unreadable(path: path, reason: "it is a directory") }
-        try FileChecks.requireRegularFile(path: path) { DNAError.unreadable(path: path, reason: $0) }
-        guard let f = gzopen(path, "rb") else { throw DNAError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw DataError.fileNotFound(path: path, kind: .dna) }
+        try FileChecks.requireRegularFile(path: path, kind: .dna)
+        guard let f = gzopen(path, "rb") else { throw DataError.unreadable(path: path, reason: String(cString: strerror(errno)), kind: .dna) }
         gzbuffer(f, UInt32(bufferSize))
         file = f
         buffer = [UInt8](repeating: 0, count: bufferSize)
@@ -45,14 +45,14 @@ public final class LineReader {
         if got < 0 {
             var code: Int32 = 0
             let msg = gzerror(f, &code).map { String(cString: $0) } ?? "read error"
-            throw DNAError.unreadable(path: path, reason: msg)
+            throw DataError.unreadable(path: path, reason: msg, kind: .dna)
         }
         if got == 0 {
             // zlib reports a gzip stream cut short (Z_BUF_ERROR) only through gzerror after the last read
             var code: Int32 = 0
             let msg = gzerror(f, &code).map { String(cString: $0) } ?? ""
             if code != Z_OK && code != Z_STREAM_END {
-                throw DNAError.unreadable(path: path, reason: "\(msg.isEmpty ? "gzip error \(code)" : msg) (truncated or corrupt .gz file)")
+                throw DataError.unreadable(path: path, reason: "\(msg.isEmpty ? "gzip error \(code)" : msg) (truncated or corrupt .gz file)", kind: .dna)
             }
             atEOF = true
             return false

@@ -10,5 +10,5 @@
 //   SpeciesWindows.swift       windows of L bases from regions (START:END fractions) of genomes
 //   DNAClassifier.swift        examples, RC augmentation, RC test-time averaging, metrics, dna.json, runs
 //   DNALM.swift                next-base training stream and streamed bits-per-base evaluation
-//   DNAError.swift             the errors
+//   DNAError.swift             the errors only DNA has (the shared ones are MambaKit DataErrors of kind .dna)
 import MambaKit

@@ -5,8 +5,9 @@
 // `;` comment lines and blank lines are ignored. FASTQ: `@name`, sequence line(s), `+[name]`, quality
 // line(s) of exactly the sequence's length. Both: `\r\n` endings, lower-case (soft-masked) bases,
 // IUPAC ambiguity codes; bases are returned upper case with `U` read as `T`; spaces and tabs inside
-// sequence lines are skipped. Anything else is a ``DNAError`` naming the file and line.
+// sequence lines are skipped. Anything else is a ``DataError`` or a ``DNAError`` naming the file and line.
 import Foundation
+import MambaKit
 
 /// One FASTA or FASTQ record.
 public struct SequenceRecord: Sendable, Equatable {
@@ -123,8 +124,8 @@ public final class SequenceReader {
             let b = try bases(l, line: n)
             if b.isEmpty { continue }
             guard sawHeader else {
-                throw DNAError.malformed(path: path, line: n, detail: "sequence line before any '>' header",
-                                         hint: "every FASTA record starts with a '>name' line; add one above this line")
+                throw DataError.malformed(path: path, line: n, detail: "sequence line before any '>' header",
+                                         hint: "every FASTA record starts with a '>name' line; add one above this line", kind: .dna)
             }
             return .bases(b)
         }
@@ -139,15 +140,15 @@ public final class SequenceReader {
         }
         guard let (h, hn) = header else { return nil }
         guard h.first == UInt8(ascii: "@") else {
-            throw DNAError.malformed(path: path, line: hn, detail: "expected a FASTQ record header starting with '@'",
-                                     hint: "FASTQ records are 4 lines: @name, bases, +, qualities; check for a truncated previous record")
+            throw DataError.malformed(path: path, line: hn, detail: "expected a FASTQ record header starting with '@'",
+                                     hint: "FASTQ records are 4 lines: @name, bases, +, qualities; check for a truncated previous record", kind: .dna)
         }
         var seq = [UInt8]()
         var plusLine = 0
         while true {
             guard let (l, n) = try readLine() else {
-                throw DNAError.malformed(path: path, line: lines.lineNumber, detail: "FASTQ record '\(Self.splitHeader(h).0)' ends before its '+' line",
-                                         hint: "the file is truncated; drop the last record")
+                throw DataError.malformed(path: path, line: lines.lineNumber, detail: "FASTQ record '\(Self.splitHeader(h).0)' ends before its '+' line",
+                                         hint: "the file is truncated; drop the last record", kind: .dna)
             }
             if l.first == UInt8(ascii: "+") { plusLine = n; break }
             seq += try bases(l, line: n)

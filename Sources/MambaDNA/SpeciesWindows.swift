@@ -6,6 +6,7 @@
 // order): `0:0.8` is bases [0, 0.8·T), `0.8:1` the rest. Windows are cut at evenly spaced starts
 // within the region, never overlapping, never crossing the region's end.
 import Foundation
+import MambaKit
 
 /// A genome file and its class label (`label=path`, or a bare path labelled by its file name's stem).
 public struct GenomeSource: Sendable, Equatable {
@@ -73,10 +74,13 @@ public enum SpeciesWindows {
     public static func windows(path: String, region: GenomeRegion, window: Int, count: Int) throws -> (windows: [[UInt8]], genomeLength: Int) {
         precondition(window > 0)
         let total = try SequenceReader.recordLengths(path: path).reduce(0) { $0 + $1.length }
-        guard total > 0 else { throw DNAError.empty(path: path, what: "sequence records") }
+        guard total > 0 else { throw DataError.empty(path: path, what: "sequence records", kind: .dna) }
         let range = region.bases(of: total)
         let s = starts(in: range, window: window, count: count)
-        guard !s.isEmpty else { throw DNAError.tooShort(path: path, bases: range.count, window: window) }
+        guard !s.isEmpty else {
+            throw DataError.tooShort(path: path, count: range.count, need: window, unit: "bases in the region",
+                                     hint: "that is fewer than one window; use a smaller --window or a larger region", kind: .dna)
+        }
         var out = s.map { _ in [UInt8]() }
         for i in out.indices { out[i].reserveCapacity(window) }
         let reader = try SequenceReader(path: path)
@@ -117,7 +121,7 @@ public enum SpeciesWindows {
             data.append(UInt8(ascii: "\n"))
         }
         do { try data.write(to: url, options: .atomic) } catch {
-            throw DNAError.writeFailed(path: url.path, reason: error.localizedDescription)
+            throw DataError.writeFailed(path: url.path, reason: error.localizedDescription, kind: .dna)
         }
     }
 }

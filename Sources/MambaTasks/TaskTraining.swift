@@ -72,7 +72,7 @@ extension SyntheticTask {
             while start < e.inputs.count {
                 let end = min(e.inputs.count, start + max(1, chunkLength))
                 let scored = (start..<end).filter { e.targets[$0] >= 0 }
-                let logits = try model.logits(tokens: e.inputs[start..<end].map(Int.init), state: state)
+                let logits = try model.logits(tokens: Array(e.inputs[start..<end]), state: state)
                 for p in scored {
                     let row = logits[((p - start) * V)..<((p - start + 1) * V)]
                     let best = row.indices.max { row[$0] < row[$1] }! - (p - start) * V

@@ -1,23 +1,12 @@
 // TextCorpus.swift — text data for language modelling: files, directories, token files, splits.
 import Foundation
 
-/// Errors of text data.
-public enum TextDataError: Error, CustomStringConvertible, Equatable {
-    case notFound(path: String)
-    case empty(path: String)
-    case binary(path: String, detail: String)
-    case noTextFiles(path: String)
-    case tooShort(path: String, tokens: Int, need: Int)
-
-    public var description: String {
-        switch self {
-        case let .notFound(p): return "text data error: \(p): no such file or directory — pass a .txt file, a directory of .txt files, or a .bin token file from `mambakit tokenize --out`"
-        case let .empty(p): return "text data error: \(p): the file is empty — nothing to train or evaluate on"
-        case let .binary(p, d): return "text data error: \(p): this does not look like text (\(d)) — pass UTF-8 text, or a .bin token file written by `mambakit tokenize --out`"
-        case let .noTextFiles(p): return "text data error: \(p): the directory has no .txt files"
-        case let .tooShort(p, t, n): return "text data error: \(p): \(t) tokens, but at least \(n) are needed — use more text or a shorter --seq-len"
-        }
-    }
+extension DataKind {
+    /// Text for language modelling: a file, a directory of `.txt` files, or a `.bin` token file
+    /// (errors: `text data error: …`).
+    public static let textData = DataKind(
+        name: "text data",
+        accepts: "a UTF-8 .txt file, a directory of .txt files, or a .bin token file written by `mambakit tokenize --out`")
 }
 
 /// A tokenised text corpus: the ids and the number of UTF-8 bytes they came from (for bits per byte).
@@ -32,25 +21,35 @@ public struct TextCorpus {
     }
 
     /// Reads text: a file, or every `.txt` file of a directory (sorted by name, joined with a newline).
-    /// Invalid UTF-8 is replaced by U+FFFD (a file with NUL bytes or mostly invalid UTF-8 is rejected as binary).
+    /// Invalid UTF-8 is replaced by U+FFFD (a file with NUL bytes or mostly invalid UTF-8 is rejected as
+    /// binary: ``DataError/malformed(path:line:detail:hint:kind:)``). Errors are ``DataError``s of kind
+    /// ``DataKind/textData``.
     public static func readText(path: String) throws -> String {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw TextDataError.notFound(path: path) }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw DataError.fileNotFound(path: path, kind: .textData) }
         if isDir.boolValue {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: path))?.filter { $0.hasSuffix(".txt") }.sorted() ?? []
-            guard !names.isEmpty else { throw TextDataError.noTextFiles(path: path) }
+            guard !names.isEmpty else { throw DataError.empty(path: path, what: ".txt files in this directory", kind: .textData) }
             return try names.map { try readText(path: (path as NSString).appendingPathComponent($0)) }.joined(separator: "\n")
         }
-        try FileChecks.requireRegularFile(path: path, what: "text data")
-        guard let data = FileManager.default.contents(atPath: path) else { throw TextDataError.notFound(path: path) }
-        guard !data.isEmpty else { throw TextDataError.empty(path: path) }
-        if data.prefix(1 << 16).contains(0) { throw TextDataError.binary(path: path, detail: "it contains NUL bytes") }
+        try FileChecks.requireRegularFile(path: path, kind: .textData)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DataError.unreadable(path: path, reason: "the file cannot be opened", kind: .textData)
+        }
+        guard !data.isEmpty else { throw DataError.empty(path: path, what: "text (the file is empty)", kind: .textData) }
+        if data.prefix(1 << 16).contains(0) { throw notText(path, "it contains NUL bytes") }
         let text = String(decoding: data, as: UTF8.self)
         let replaced = text.unicodeScalars.prefix(1 << 16).filter { $0 == "\u{FFFD}" }.count
         if replaced > 64 && replaced * 20 > min(text.unicodeScalars.count, 1 << 16) {
-            throw TextDataError.binary(path: path, detail: "\(replaced) invalid UTF-8 sequences in its first 64 KiB")
+            throw notText(path, "\(replaced) invalid UTF-8 sequences in its first 64 KiB")
         }
         return text
+    }
+
+    /// The error for a file that is not text.
+    private static func notText(_ path: String, _ detail: String) -> DataError {
+        .malformed(path: path, line: nil, detail: "this does not look like text (\(detail))",
+                   hint: "pass UTF-8 text, or a .bin token file written by `mambakit tokenize --out`", kind: .textData)
     }
 
     /// Loads and tokenises `path`: a `.bin` token file (MKTOK1) is read as is; anything else as text.
@@ -58,7 +57,7 @@ public struct TextCorpus {
         if path.hasSuffix(".bin") {
             let file = try TokenFile(contentsOf: URL(fileURLWithPath: path))
             let ids = try file.int32IDs(below: tokenizer.vocabularySize)
-            guard !ids.isEmpty else { throw TextDataError.empty(path: path) }
+            guard !ids.isEmpty else { throw DataError.empty(path: path, what: "token ids (the token file is empty)", kind: .textData) }
             let bytes = tokenizer.decode(ids.map { Int($0) }).utf8.count
             return TextCorpus(tokens: ids, byteCount: bytes, source: path)
         }

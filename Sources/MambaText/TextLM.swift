@@ -18,32 +18,32 @@ public enum TextLM {
     /// With `maxTokens`, only the first `maxTokens` tokens are scored (bytes apportioned).
     public static func evaluate(model: MambaModel, corpus: TextCorpus, tokenizer: any TextTokenizer,
                                 chunkLength: Int = 2048, maxTokens: Int? = nil) throws -> TextEvaluation {
-        var ids = corpus.tokens.map(Int.init)
+        var ids = corpus.tokens
         var bytes = corpus.byteCount
         if let m = maxTokens, m < ids.count {
             bytes = Int(Double(bytes) * Double(m) / Double(ids.count))
             ids = Array(ids.prefix(m))
         }
         let eot = tokenizer.specialTokens["<|endoftext|>"]
-        let seq: [Int]
-        if let e = eot, e < model.config.vocabSize { seq = [e] + ids } else { seq = ids }
+        let seq: [Int32]
+        if let e = eot, e < model.config.vocabSize { seq = [Int32(e)] + ids } else { seq = ids }
         guard seq.count >= 2 else {
             throw ModelError.emptyInput(what: "a sequence of \(seq.count) token(s)",
                                         hint: "scoring needs at least 2 tokens (a context and a next token)")
         }
-        let s = try StreamingScorer.score(model: model, sequences: [seq.map { Int32($0) }], chunkLength: chunkLength)
+        let s = try StreamingScorer.score(model: model, sequences: [seq], chunkLength: chunkLength)
         return TextEvaluation(tokens: s.count, bytes: bytes, nll: s.meanNats)
     }
 
     /// Generates up to `maxTokens` tokens after `prompt`: the prompt is prefilled in parallel mode,
     /// then tokens come one recurrent step at a time; `onToken` receives each new id as it is made.
     /// Stops early at the end-of-text token. Returns the new ids.
-    public static func generate(model: MambaModel, prompt: [Int], maxTokens: Int, sampling: SamplingOptions, seed: UInt64,
-                                stopAt: Int? = nil, onToken: (Int) -> Void = { _ in }) throws -> [Int] {
+    public static func generate(model: MambaModel, prompt: [Int32], maxTokens: Int, sampling: SamplingOptions, seed: UInt64,
+                                stopAt: Int32? = nil, onToken: (Int32) -> Void = { _ in }) throws -> [Int32] {
         let state = model.makeState(batch: 1)
         var logits = try model.prefill(prompt, state: state)
         var sampler = Sampler(options: sampling, seed: seed)
-        var history = prompt, out: [Int] = []
+        var history = prompt, out: [Int32] = []
         for _ in 0..<maxTokens {
             let next = sampler.next(logits: logits, history: history)
             if let s = stopAt, next == s { break }

@@ -52,13 +52,16 @@ public enum TokenDType: UInt8, Sendable, CaseIterable {
 
 // MARK: - TokenFileError
 
-/// An error reading or writing a token file. Every case names the file; ``description`` is one line,
-/// `token file error: <path>: <problem> — <hint>`.
+extension DataKind {
+    /// A binary token file (MKTOK1) (errors: `token file error: …`).
+    public static let tokenFile = DataKind(
+        name: "token file", accepts: "a binary token file (MKTOK1) written by `mambakit tokenize --out` or TokenFile.write")
+}
+
+/// A problem with the contents of a token file. Every case names the file; ``description`` is one line,
+/// `token file error: <path>: <problem> — <hint>`. A missing, unreadable or unwritable token file is a
+/// ``DataError`` of kind ``DataKind/tokenFile`` (`fileNotFound`, `notARegularFile`, `unreadable`, `writeFailed`).
 public enum TokenFileError: Error, CustomStringConvertible, Equatable, Sendable {
-    /// No file at `path`.
-    case fileNotFound(path: String)
-    /// The file could not be opened, inspected or mapped.
-    case unreadable(path: String, reason: String)
     /// The file does not start with "MKTOK1".
     case badMagic(path: String)
     /// The file is shorter than its header says: `expectedBytes` (header + count × id size) vs `actualBytes`.
@@ -70,14 +73,12 @@ public enum TokenFileError: Error, CustomStringConvertible, Equatable, Sendable 
     /// The id stored at `position` (0-based) is not below `limit` (the vocabulary it is read for,
     /// the file's own vocabulary size, or 2³¹ for `Int32`).
     case storedIDOutOfRange(path: String, position: Int, id: Int, limit: Int)
-    /// Creating or writing the file failed.
-    case writeFailed(path: String, reason: String)
 
     /// The file the error is about.
     public var path: String {
         switch self {
-        case .fileNotFound(let p), .unreadable(let p, _), .badMagic(let p), .truncated(let p, _, _),
-             .invalidHeader(let p, _), .idOutOfRange(let p, _, _), .storedIDOutOfRange(let p, _, _, _), .writeFailed(let p, _):
+        case .badMagic(let p), .truncated(let p, _, _), .invalidHeader(let p, _), .idOutOfRange(let p, _, _),
+             .storedIDOutOfRange(let p, _, _, _):
             return p
         }
     }
@@ -85,8 +86,6 @@ public enum TokenFileError: Error, CustomStringConvertible, Equatable, Sendable 
     /// What went wrong.
     public var problem: String {
         switch self {
-        case .fileNotFound: return "no such file"
-        case .unreadable(_, let reason): return "cannot read file: \(reason)"
         case .badMagic: return "not a token file (it does not start with \"MKTOK1\")"
         case .truncated(_, let expected, let actual):
             return "truncated: the header promises \(expected) bytes but the file has \(actual)"
@@ -94,20 +93,16 @@ public enum TokenFileError: Error, CustomStringConvertible, Equatable, Sendable 
         case .idOutOfRange(_, let id, let v): return "id \(id) is outside the vocabulary 0..<\(v)"
         case .storedIDOutOfRange(_, let position, let id, let limit):
             return "the id at position \(position) is \(id), outside 0..<\(limit)"
-        case .writeFailed(_, let reason): return "write failed: \(reason)"
         }
     }
 
     /// A one-line suggestion.
     public var hint: String {
         switch self {
-        case .fileNotFound: return "check the path"
-        case .unreadable: return "check the file permissions and that it is a regular file"
         case .badMagic, .invalidHeader: return "token files are written by TokenFile.write / TokenFileWriter; re-create it"
         case .truncated: return "the write was interrupted or the copy is incomplete; re-create the file"
         case .idOutOfRange: return "pass the tokenizer's vocabularySize"
         case .storedIDOutOfRange: return "the file was written for another tokenizer or is corrupt; re-create it with this tokenizer"
-        case .writeFailed: return "check that the directory exists, is writable and has free space"
         }
     }
 
@@ -151,8 +146,9 @@ public final class TokenFile: RandomAccessCollection, @unchecked Sendable {
     /// Memory-maps and validates the token file at `url`.
     public init(contentsOf url: URL) throws {
         let path = url.path
-        let file = try ReadOnlyMapping(path: path, notFound: { TokenFileError.fileNotFound(path: path) },
-                                       unreadable: { TokenFileError.unreadable(path: path, reason: $0) })
+        try FileChecks.requireRegularFile(path: path, kind: .tokenFile)
+        let file = try ReadOnlyMapping(path: path, notFound: { DataError.fileNotFound(path: path, kind: .tokenFile) },
+                                       unreadable: { DataError.unreadable(path: path, reason: $0, kind: .tokenFile) })
         let size = file.bytes.count
         if size == 0 { throw TokenFileError.truncated(path: path, expectedBytes: Self.headerSize, actualBytes: 0) }
         let bytes = file.bytes
@@ -287,7 +283,7 @@ public final class TokenFileWriter {
     /// Starts writing `url` for ids in `0..<vocabularySize` (1 ... 2³²).
     public init(url: URL, vocabularySize: Int) throws {
         guard vocabularySize >= 1 && vocabularySize <= 1 << 32 else {
-            throw TokenFileError.writeFailed(path: url.path, reason: "vocabulary size \(vocabularySize) is not in 1...4294967296")
+            throw DataError.writeFailed(path: url.path, reason: "vocabulary size \(vocabularySize) is not in 1...4294967296", kind: .tokenFile)
         }
         self.url = url
         self.vocabularySize = vocabularySize
@@ -296,7 +292,7 @@ public final class TokenFileWriter {
         temporaryPath = directory + "/." + url.lastPathComponent + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 {
-            throw TokenFileError.writeFailed(path: url.path, reason: "cannot create a file in \(directory): \(String(cString: strerror(errno)))")
+            throw DataError.writeFailed(path: url.path, reason: "cannot create a file in \(directory): \(String(cString: strerror(errno)))", kind: .tokenFile)
         }
         buffer.reserveCapacity(1 << 20)
         buffer.append(contentsOf: [UInt8](repeating: 0, count: TokenFile.headerSize))  // filled in by finish()
@@ -346,7 +342,7 @@ public final class TokenFileWriter {
             let message = String(cString: strerror(errno))
             unlink(temporaryPath)
             finished = true
-            throw TokenFileError.writeFailed(path: url.path, reason: "rename failed: \(message)")
+            throw DataError.writeFailed(path: url.path, reason: "rename failed: \(message)", kind: .tokenFile)
         }
         finished = true
     }
@@ -373,7 +369,7 @@ public final class TokenFileWriter {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    private func fail(_ reason: String) -> TokenFileError {
-        TokenFileError.writeFailed(path: url.path, reason: reason)
+    private func fail(_ reason: String) -> DataError {
+        DataError.writeFailed(path: url.path, reason: reason, kind: .tokenFile)
     }
 }

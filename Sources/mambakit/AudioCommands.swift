@@ -55,7 +55,8 @@ struct TrainAudioLMCommand: ParsableCommand {
         let stream = AudioLM.trainingStream(clips, silence: settings.silence)
         guard stream.count >= train.seqLen + 1 else {
             let path = trainClips.count == 1 ? trainClips[0].path : ds.source
-            throw AudioError.tooShort(path: path, samples: stream.count, need: train.seqLen + 1)
+            throw DataError.tooShort(path: path, count: stream.count, need: train.seqLen + 1, unit: "samples",
+                                     hint: "use longer clips or a shorter --seq-len", kind: .audio)
         }
         var valClips: [[Int]]? = nil
         if let v = val {
@@ -110,7 +111,7 @@ struct TrainAudioClassifyCommand: ParsableCommand {
         let labels = try train.labels {
             let labels = AudioDataset.labels(of: trainClips)
             if let unlabelled = trainClips.first(where: { $0.label == nil }) { throw AudioDatasetError.missingLabel(path: unlabelled.path) }
-            guard labels.count >= 2 else { throw AudioDatasetError.tooFewClasses(path: ds.source, labels: labels) }
+            guard labels.count >= 2 else { throw DataError.tooFewClasses(path: ds.source, labels: labels, kind: .audioData) }
             return labels
         }
         let ex = try AudioClassifier.examples(trainClips, labels: labels, settings: settings, threads: threads)
@@ -227,18 +228,18 @@ struct GenerateAudioCommand: ParsableCommand {
     func run() throws {
         let (m, settings, _) = try loadAudioModel(model)
         guard m.config.numLabels == 0 else { throw CLIError.usage("\(model.model): this model is a classifier; generation needs a waveform LM") }
-        var promptIds: [Int] = []
+        var promptIds: [Int32] = []
         if let p = prompt {
             var samples = try AudioDataset.load(AudioClip(path: p), sampleRate: settings.sampleRate)
             if let s = promptSeconds { samples = Array(samples.prefix(Int(s * Double(settings.sampleRate)))) }
-            promptIds = settings.encode(samples)
+            promptIds = settings.encode(samples).map(Int32.init)
         }
         let count = Int((seconds * Double(settings.sampleRate)).rounded())
         let t0 = Date()
         let ids = try AudioLM.generate(model: m, prompt: promptIds, count: count, silence: settings.silence,
                                        temperature: temperature, seed: seed.seed)
         let secs = Date().timeIntervalSince(t0)
-        try AudioFile.write(Waveform(samples: settings.decode(promptIds + ids), sampleRate: settings.sampleRate), to: out)
+        try AudioFile.write(Waveform(samples: settings.decode((promptIds + ids).map(Int.init)), sampleRate: settings.sampleRate), to: out)
         stderrLine(String(format: "%d samples generated in %.1f s (%.0f samples/s through the recurrent path)", ids.count, secs, Double(ids.count) / max(secs, 1e-9)))
         print("wrote \(out): " + (promptIds.isEmpty ? "" : "\(promptIds.count) prompt samples + ") + "\(ids.count) generated samples at \(settings.sampleRate) Hz")
     }

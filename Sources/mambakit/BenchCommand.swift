@@ -216,7 +216,7 @@ struct BenchCommand: ParsableCommand {
     func benchPrefill() throws {
         let model = try makeModel()
         var rng = SeededRandom(seed: 3)
-        let prompt = (0..<promptLength).map { _ in Int(rng.next() % UInt64(model.config.vocabSize)) }
+        let prompt = (0..<promptLength).map { _ in Int32(rng.next() % UInt64(model.config.vocabSize)) }
         for t in threadList {
             model.threads = t
             MambaRuntime.blasThreads = t
@@ -235,7 +235,7 @@ struct BenchCommand: ParsableCommand {
             MambaRuntime.blasThreads = t
             for batch in [1, 8] {
                 let state = model.makeState(batch: batch)
-                var tokens = (0..<batch).map { $0 % model.config.vocabSize }
+                var tokens = (0..<batch).map { Int32($0 % model.config.vocabSize) }
                 let V = model.config.vocabSize
                 let s = try bestTime {
                     state.reset()
@@ -244,7 +244,7 @@ struct BenchCommand: ParsableCommand {
                         for b in 0..<batch {   // greedy next token
                             var best = 0
                             for v in 1..<V where logits[b * V + v] > logits[b * V + best] { best = v }
-                            tokens[b] = best
+                            tokens[b] = Int32(best)
                         }
                     }
                 }

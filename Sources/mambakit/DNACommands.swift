@@ -66,7 +66,7 @@ struct TrainDNAClassifyCommand: ParsableCommand {
         let augment = rcAugment ? DNAClassifier.reverseComplementAugment : nil
         let labels = try train.labels {
             let labels = DNADataset.labels(of: trainData)
-            guard labels.count >= 2 else { throw DNAError.tooFewClasses(path: ds.source, labels: labels) }
+            guard labels.count >= 2 else { throw DataError.tooFewClasses(path: ds.source, labels: labels, kind: .dna) }
             return labels
         }
         let ex = try DNAClassifier.examples(trainData, labels: labels)
@@ -121,7 +121,7 @@ struct TrainDNALMCommand: ParsableCommand {
     func run() throws {
         let stream = try DNALM.tokenStream(paths: data, maxBases: maxBases)
         guard stream.count >= train.seqLen + 1 else {
-            throw DNAError.tooShort(path: data.joined(separator: ", "), bases: stream.count, window: train.seqLen + 1)
+            throw DataError.tooShort(path: data.joined(separator: ", "), count: stream.count, need: train.seqLen + 1, unit: "bases", hint: "use a shorter --seq-len or more data", kind: .dna)
         }
         var validation: [[UInt8]]? = nil
         if !val.isEmpty {

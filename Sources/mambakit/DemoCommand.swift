@@ -44,7 +44,7 @@ struct DemoCommand: ParsableCommand {
 
         var rng = SeededRandom(seed: seed)
         let V = config.vocabSize
-        let tokens = (0..<scoreLength).map { _ in Int(rng.next() % UInt64(V)) }
+        let tokens = (0..<scoreLength).map { _ in Int32(rng.next() % UInt64(V)) }
         t0 = Date()
         let par = try model.logProbs(tokens: tokens, mode: .parallel)
         let tPar = Date().timeIntervalSince(t0)
@@ -56,18 +56,18 @@ struct DemoCommand: ParsableCommand {
         print(String(format: "3. scored %d random tokens: nll %.4f nats (uniform would be %.4f); parallel %.3f s, recurrent %.3f s, max |difference| %.2e",
                      tokens.count, nll, Foundation.log(Double(V)), tPar, tRec, maxDiff))
 
-        let prompt = (0..<promptLength).map { _ in Int(rng.next() % UInt64(V)) }
+        let prompt = (0..<promptLength).map { _ in Int32(rng.next() % UInt64(V)) }
         let state = model.makeState(batch: 1)
         t0 = Date()
         var logits = try model.prefill(prompt, state: state)
         let tPre = Date().timeIntervalSince(t0)
-        var out: [Int] = []
+        var out: [Int32] = []
         t0 = Date()
         for _ in 0..<generate {
             var best = 0
             for v in 1..<V where logits[v] > logits[best] { best = v }
-            out.append(best)
-            logits = try model.step([best], state: state)
+            out.append(Int32(best))
+            logits = try model.step([Int32(best)], state: state)
         }
         let tGen = Date().timeIntervalSince(t0)
         print(String(format: "4. prefill of %d tokens: %.0f tokens/s; greedy generation of %d tokens: %.1f tokens/s (state: %d bytes, whatever the length)",

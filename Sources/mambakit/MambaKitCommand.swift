@@ -31,32 +31,35 @@ struct MambaKitCommand: ParsableCommand {
     }
 }
 
-/// Errors of the command-line layer (files it reads itself).
+/// Errors of the command-line layer.
 enum CLIError: Error, CustomStringConvertible {
-    case tokenFile(path: String, detail: String)
     case usage(String)
 
     var description: String {
         switch self {
-        case let .tokenFile(path, detail): return "\(path): \(detail)"
         case let .usage(s): return s
         }
     }
 }
 
-/// Reads whitespace-separated token ids.
-func readTokenFile(_ path: String) throws -> [Int] {
-    guard FileManager.default.fileExists(atPath: path) else {
-        throw CLIError.tokenFile(path: path, detail: "no such file — pass a text file of whitespace-separated token ids")
-    }
-    try FileChecks.requireRegularFile(path: path, what: "token file")
+extension DataKind {
+    /// A text file of whitespace-separated token ids (`--tokens FILE`; errors: `token id file error: …`).
+    static let tokenIDs = DataKind(name: "token id file", accepts: "a text file of whitespace-separated token ids")
+}
+
+/// Reads whitespace-separated token ids (each must fit an `Int32`; the model checks its vocabulary).
+func readTokenFile(_ path: String) throws -> [Int32] {
+    guard FileManager.default.fileExists(atPath: path) else { throw DataError.fileNotFound(path: path, kind: .tokenIDs) }
+    try FileChecks.requireRegularFile(path: path, kind: .tokenIDs)
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-        throw CLIError.tokenFile(path: path, detail: "cannot be read as UTF-8 text — pass a text file of whitespace-separated token ids")
+        throw DataError.unreadable(path: path, reason: "it cannot be read as UTF-8 text", kind: .tokenIDs)
     }
-    var ids: [Int] = []
+    var ids: [Int32] = []
     for (i, word) in text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == "," }).enumerated() {
-        guard let v = Int(word) else {
-            throw CLIError.tokenFile(path: path, detail: "item \(i + 1) '\(word.prefix(20))' is not an integer token id")
+        guard let v = Int32(word) else {
+            let detail = Int(word) == nil ? "is not an integer token id" : "is outside the token id range (32-bit)"
+            throw DataError.malformed(path: path, line: nil, detail: "item \(i + 1) '\(word.prefix(20))' \(detail)",
+                                      hint: "write the ids as decimal integers separated by spaces, commas or newlines", kind: .tokenIDs)
         }
         ids.append(v)
     }

@@ -177,11 +177,11 @@ func runAudioQuickstart(out: URL, seed: UInt64, budget: PartBudget) throws {
     // Generation: continue the first 0.15 s of a held-out clip for 0.6 s; picture real | generated.
     let promptClip = testClips[0]
     let real = try AudioDataset.load(promptClip, sampleRate: settings.sampleRate)
-    let prompt = settings.encode(Array(real.prefix(settings.sampleRate * 15 / 100)))
+    let prompt = settings.encode(Array(real.prefix(settings.sampleRate * 15 / 100))).map(Int32.init)
     let t3 = Date()
     let gen = try AudioLM.generate(model: lm, prompt: prompt, count: settings.sampleRate * 6 / 10, silence: settings.silence,
                                    temperature: 1, seed: seed)
-    let genWave = Waveform(samples: settings.decode(prompt + gen), sampleRate: settings.sampleRate)
+    let genWave = Waveform(samples: settings.decode((prompt + gen).map(Int.init)), sampleRate: settings.sampleRate)
     let wavURL = out.appendingPathComponent("audio_generated.wav"), picURL = out.appendingPathComponent("audio_spectrogram.png")
     try AudioFile.write(genWave, to: wavURL.path)
     try SpectrogramPicture().write([Waveform(samples: real, sampleRate: settings.sampleRate), genWave],

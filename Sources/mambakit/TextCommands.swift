@@ -135,8 +135,9 @@ struct GenerateTextCommand: ParsableCommand {
         FileHandle.standardOutput.write(Data(prompt.utf8))
         var pending: [Int] = []
         let t0 = Date()
-        let out = try TextLM.generate(model: m, prompt: ids, maxTokens: maxTokens, sampling: s, seed: seed.seed, stopAt: eot) { id in
-            pending.append(id)
+        let out = try TextLM.generate(model: m, prompt: ids.map(Int32.init), maxTokens: maxTokens, sampling: s, seed: seed.seed,
+                                      stopAt: eot.map(Int32.init)) { id in
+            pending.append(Int(id))
             let text = tok.decode(pending)
             if !text.hasSuffix("\u{FFFD}") {   // wait for the rest of a multi-byte character
                 FileHandle.standardOutput.write(Data(text.utf8)); pending.removeAll()
@@ -162,7 +163,7 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         let tok = try TokenizerStore.load(tokenizer)
         if decode {
-            FileHandle.standardOutput.write(Data(tok.decode(try readTokenFile(input)).utf8))
+            FileHandle.standardOutput.write(Data(tok.decode(try readTokenFile(input).map(Int.init)).utf8))
             return
         }
         let ids = tok.encode(try TextCorpus.readText(path: input))

@@ -40,7 +40,7 @@ struct TrainTokensCommand: ParsableCommand {
     @OptionGroup var train: TrainingArguments
 
     func run() throws {
-        let ids = try readTokenFile(tokens).map { Int32(clamping: $0) }
+        let ids = try readTokenFile(tokens)
         let trainer = try namingTokenFile(tokens) { try train.trainer(tokens: ids, source: tokens) { try train.makeModel() } }
         let o = trainer.options
         try train.execute(TrainingRun(trainer: trainer, outDirectory: train.out),

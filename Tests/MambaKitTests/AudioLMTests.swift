@@ -22,7 +22,7 @@ private func savedAudioLM(_ dir: URL, rate: Int, seed: UInt64 = 7) throws -> Mam
 }
 
 /// Σ −log softmax(logits)[next] in Double, from one parallel pass over the whole sequence.
-private func referenceNLL(_ m: MambaModel, _ seq: [Int]) throws -> (sum: Double, count: Int) {
+private func referenceNLL(_ m: MambaModel, _ seq: [Int32]) throws -> (sum: Double, count: Int) {
     let V = m.config.vocabSize
     let logits = try m.logits(tokens: Array(seq.dropLast()))
     var s = 0.0
@@ -30,7 +30,7 @@ private func referenceNLL(_ m: MambaModel, _ seq: [Int]) throws -> (sum: Double,
         let row = logits[(i * V)..<((i + 1) * V)].map(Double.init)
         let mx = row.max()!
         let lse = mx + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - mx) })
-        s += lse - row[seq[i + 1]]
+        s += lse - row[Int(seq[i + 1])]
     }
     return (s, seq.count - 1)
 }
@@ -80,7 +80,7 @@ final class AudioLMTests: XCTestCase {
         let chunked = try AudioLM.evaluate(model: m, clips: clips, silence: s.silence, chunkLength: 97)
         let whole = try AudioLM.evaluate(model: m, clips: clips, silence: s.silence, chunkLength: 100_000)
         var refSum = 0.0, refCount = 0
-        for c in clips { let r = try referenceNLL(m, [s.silence] + c); refSum += r.sum; refCount += r.count }
+        for c in clips { let r = try referenceNLL(m, ([s.silence] + c).map(Int32.init)); refSum += r.sum; refCount += r.count }
         let ref = refSum / Double(refCount) / Foundation.log(2.0)
         print("audio LM bits/sample: chunked \(chunked.bitsPerSample), one pass \(whole.bitsPerSample), Double reference \(ref); |chunked − one pass| \(abs(chunked.bitsPerSample - whole.bitsPerSample))")
         XCTAssertEqual(chunked.samples, 2000)
@@ -101,10 +101,10 @@ final class AudioLMTests: XCTestCase {
     func testGreedyGenerationMatchesParallelArgmax() throws {
         let m = try MambaModel.randomlyInitialised(config: MambaConfig(dModel: 16, nLayer: 2, vocabSize: 256, dState: 8), seed: 11)
         let s = AudioSettings(sampleRate: 8000)
-        let prompt = s.encode(sine(300, rate: 8000, count: 50))
+        let prompt = s.encode(sine(300, rate: 8000, count: 50)).map(Int32.init)
         let gen = try AudioLM.generate(model: m, prompt: prompt, count: 40, silence: s.silence, temperature: 0, seed: 1)
         XCTAssertEqual(gen.count, 40)
-        let seq = [s.silence] + prompt + gen
+        let seq = [Int32(s.silence)] + prompt + gen
         let V = 256
         let logits = try m.logits(tokens: Array(seq.dropLast()))
         var agree = 0
@@ -112,7 +112,7 @@ final class AudioLMTests: XCTestCase {
             let row = Array(logits[((prompt.count + j) * V)..<((prompt.count + j + 1) * V)])
             let best = row.indices.max { row[$0] < row[$1] }!
             let sorted = row.sorted(by: >)
-            if best == gen[j] || sorted[0] - sorted[1] < 1e-4 { agree += 1 }
+            if best == Int(gen[j]) || sorted[0] - sorted[1] < 1e-4 { agree += 1 }
         }
         print("greedy recurrent generation vs parallel argmax: \(agree)/\(gen.count) agree")
         XCTAssertEqual(agree, gen.count)
@@ -292,7 +292,7 @@ final class AudioDatasetTests: XCTestCase {
                                   AudioClip(path: root.appendingPathComponent("b/y.flac").path, label: "7", split: "valid")])
         XCTAssertEqual(try ds.clips(split: "dev").count, 1)
         XCTAssertThrowsError(try ds.clips(split: "test")) { e in
-            XCTAssertEqual(e as? AudioDatasetError, .emptySplit(path: csv.path, split: "test", available: ["train", "valid"]))
+            XCTAssertEqual(e as? DataError, .missingSplit(path: csv.path, split: "test", available: ["train", "valid"], kind: .audioData))
         }
         // Without --label-column, a manifest without `label` has unlabelled clips (fine for an LM).
         XCTAssertNil(try AudioDataset.open(csv.path).clips[0].label)
@@ -303,7 +303,9 @@ final class AudioDatasetTests: XCTestCase {
         let bad = root.appendingPathComponent("bad.csv")
         try Data("file,label\na/x.wav,1\nb/y.flac\n".utf8).write(to: bad)
         XCTAssertThrowsError(try AudioDataset.open(bad.path)) { e in
-            XCTAssertEqual(e as? AudioDatasetError, .badManifest(path: bad.path, line: 3, detail: "1 fields, the header has 2"))
+            XCTAssertEqual(e as? DataError, .malformed(path: bad.path, line: 3, detail: "1 fields, the header has 2",
+                                                       hint: "a manifest is CSV with a header line naming its columns, e.g. file,label,split", kind: .audioData))
+            XCTAssertTrue("\(e)".hasPrefix("audio data error: \(bad.path):3: 1 fields, the header has 2 — a manifest is CSV"), "\(e)")
         }
     }
 
@@ -321,7 +323,7 @@ final class AudioDatasetTests: XCTestCase {
             XCTAssertEqual(e as? AudioDatasetError, .missingLabel(path: root.appendingPathComponent("loose.wav").path))
         }
         XCTAssertThrowsError(try AudioDataset.labelIndices(ds.clips, labels: ["cats"])) { e in
-            XCTAssertEqual(e as? AudioDatasetError, .unknownLabel(path: root.appendingPathComponent("dogs/2.WAV").path, label: "dogs", known: ["cats"]))
+            XCTAssertEqual(e as? DataError, .unknownLabel(path: root.appendingPathComponent("dogs/2.WAV").path, line: nil, label: "dogs", known: ["cats"], kind: .audioData))
             print(e)
         }
         // Splits found deeper down (DIR/recordings/train/…); a directory with manifest.csv is read through it.
@@ -336,9 +338,9 @@ final class AudioDatasetTests: XCTestCase {
         XCTAssertEqual(try AudioDataset.open(root.appendingPathComponent("loose.wav").path).clips.count, 1)
         let empty = root.appendingPathComponent("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
-        XCTAssertThrowsError(try AudioDataset.open(empty.path)) { e in XCTAssertEqual(e as? AudioDatasetError, .noAudioFiles(path: empty.path)) }
+        XCTAssertThrowsError(try AudioDataset.open(empty.path)) { e in XCTAssertEqual(e as? DataError, .empty(path: empty.path, what: "audio files (.wav .flac .ogg …) in this directory or below it", kind: .audioData)) }
         XCTAssertThrowsError(try AudioDataset.open(root.appendingPathComponent("nope").path)) { e in
-            XCTAssertEqual(e as? AudioDatasetError, .notFound(path: root.appendingPathComponent("nope").path))
+            XCTAssertEqual(e as? DataError, .fileNotFound(path: root.appendingPathComponent("nope").path, kind: .audioData))
         }
     }
 
@@ -368,13 +370,14 @@ final class AudioDatasetTests: XCTestCase {
         let ds = try AudioDataset.open(root.path)
         XCTAssertEqual(ds.splits, ["train"])
         XCTAssertThrowsError(try AudioDataset.tokenize(ds.clips, settings: AudioSettings(sampleRate: 8000))) { e in
-            guard case AudioError.cannotOpen(let p, _) = e else { return XCTFail("\(e)") }
+            guard case DataError.unreadable(let p, _, .audio) = e else { return XCTFail("\(e)") }
             XCTAssertEqual(p, junk.path)
         }
         let tiny = root.appendingPathComponent("tiny.wav")
         try write(tiny, count: 1, rate: 48000)
         XCTAssertThrowsError(try AudioDataset.load(AudioClip(path: tiny.path), sampleRate: 8000)) { e in
-            XCTAssertEqual(e as? AudioError, .tooShort(path: tiny.path, samples: 0, need: 1))
+            XCTAssertEqual(e as? DataError, .tooShort(path: tiny.path, count: 0, need: 1, unit: "samples",
+                                                      hint: "use a longer clip or a shorter window", kind: .audio))
         }
         // Resampled on load: 16 kHz → 8 kHz halves the count.
         let hi = root.appendingPathComponent("hi.wav")

@@ -61,12 +61,12 @@ final class AudioTests: XCTestCase {
         let junk = dir.appendingPathComponent("junk.wav")
         try Data("this is not audio".utf8).write(to: junk)
         XCTAssertThrowsError(try AudioFile.read(junk.path)) { e in
-            guard case AudioError.cannotOpen(let p, _) = e else { return XCTFail("\(e)") }
+            guard case DataError.unreadable(let p, _, .audio) = e else { return XCTFail("\(e)") }
             XCTAssertEqual(p, junk.path)
         }
         XCTAssertThrowsError(try AudioFile.read(dir.appendingPathComponent("missing.flac").path))
         XCTAssertThrowsError(try AudioFile.write(Waveform(samples: [0], sampleRate: 8000), to: "/nonexistent/dir/x.wav")) { e in
-            guard case AudioError.writeFailed = e else { return XCTFail("\(e)") }
+            guard case DataError.writeFailed(_, _, .audio) = e else { return XCTFail("\(e)") }
         }
     }
 }

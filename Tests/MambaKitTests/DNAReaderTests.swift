@@ -3,6 +3,7 @@
 import _CZlib
 import Foundation
 import MambaDNA
+import MambaKit
 import XCTest
 
 final class DNAReaderTests: XCTestCase {
@@ -98,13 +99,18 @@ final class DNAReaderTests: XCTestCase {
         do {
             try body()
             XCTFail("no error for \(path)", file: file, line: lineNo)
-        } catch let e as DNAError {
-            XCTAssertEqual(e.path, path, file: file, line: lineNo)
-            XCTAssertEqual(e.line, line, "\(e)", file: file, line: lineNo)
-            XCTAssertTrue(e.description.contains("\(path):\(line)"), e.description, file: file, line: lineNo)
-            XCTAssertTrue(e.description.contains(contains), e.description, file: file, line: lineNo)
+        } catch {
+            // Problems only DNA has are DNAErrors; the shared ones (malformed rows, …) DataErrors of kind .dna.
+            let located: (path: String, line: Int?)? = (error as? DNAError).map { ($0.path, $0.line) }
+                ?? (error as? DataError).flatMap { $0.kind == .dna ? ($0.path, $0.line) : nil }
+            guard let (p, l) = located else { return XCTFail("unexpected \(error)", file: file, line: lineNo) }
+            let e = "\(error)"
+            XCTAssertEqual(p, path, file: file, line: lineNo)
+            XCTAssertEqual(l, line, e, file: file, line: lineNo)
+            XCTAssertTrue(e.hasPrefix("dna error: \(path):\(line): "), e, file: file, line: lineNo)
+            XCTAssertTrue(e.contains(contains), e, file: file, line: lineNo)
             print("  \(e)")
-        } catch { XCTFail("unexpected \(error)", file: file, line: lineNo) }
+        }
     }
 
     func testMalformedInputNamesFileAndLine() throws {
@@ -131,7 +137,7 @@ final class DNAReaderTests: XCTestCase {
         }
         XCTAssertEqual(try SequenceReader.readAll(path: full).first?.sequence.count, 160_000)
         XCTAssertThrowsError(try SequenceReader(path: dir.appendingPathComponent("missing.fa").path)) {
-            XCTAssertEqual($0 as? DNAError, .fileNotFound(path: dir.appendingPathComponent("missing.fa").path))
+            XCTAssertEqual($0 as? DataError, .fileNotFound(path: dir.appendingPathComponent("missing.fa").path, kind: .dna))
         }
     }
 

@@ -123,11 +123,12 @@ final class InputBoundsTests: XCTestCase {
         for path in [fifo, "/dev/zero", "/dev/null"] {
             guard FileManager.default.fileExists(atPath: path) else { continue }
             for (name, read) in readers {
-                // Readers with an `unreadable(path:reason:)` case keep their error type; the others throw
-                // NotARegularFileError. Either way: one line, the path, "not a regular file".
+                // Data readers throw DataError.notARegularFile; the checkpoint and tokenizer readers their
+                // own `unreadable(path:reason:)`. Either way: one line, the path, "not a regular file".
                 assertOneLineError(naming: path, mentions: ["not a regular file"]) {
-                    do { try read(path) } catch let e as NotARegularFileError {
-                        XCTAssertTrue("\(e)".contains("\(path): not a regular file"), "\(name): \(e)")
+                    do { try read(path) } catch let e as DataError {
+                        guard case .notARegularFile(path, _, _) = e else { XCTFail("\(name): \(e)"); throw e }
+                        XCTAssertTrue("\(e)".contains("error: \(path): not a regular file"), "\(name): \(e)")
                         throw e
                     }
                 }
@@ -138,7 +139,7 @@ final class InputBoundsTests: XCTestCase {
         XCTAssertThrowsError(try AudioDataset.open(csv)) { XCTAssertTrue("\($0)".contains("\(csv): not a regular file"), "\($0)") }
         let bin = try makeFIFO("tokens.bin")
         XCTAssertThrowsError(try TextCorpus.load(path: bin, tokenizer: ByteTokenizer())) {
-            XCTAssertEqual($0 as? TokenFileError, .unreadable(path: bin, reason: "not a regular file (it is a named pipe (FIFO))"))
+            XCTAssertEqual($0 as? DataError, .notARegularFile(path: bin, fileType: "a named pipe (FIFO)", kind: .tokenFile))
         }
         let index = temporaryDirectory(self)
         XCTAssertEqual(mkfifo(index.appendingPathComponent("model.safetensors.index.json").path, 0o600), 0)
@@ -146,8 +147,12 @@ final class InputBoundsTests: XCTestCase {
             guard case CheckpointError.unreadable(let p, let reason) = $0 else { return XCTFail("\($0)") }
             XCTAssertTrue(p.hasSuffix("model.safetensors.index.json") && reason.contains("FIFO"), "\($0)")
         }
-        XCTAssertEqual(NotARegularFileError(path: "/x", kind: "a character device", what: "audio").description.hasPrefix(
-            "audio error: /x: not a regular file (it is a character device)"), true)
+        XCTAssertEqual(DataError.notARegularFile(path: "/x", fileType: "a character device", kind: .audio).description.hasPrefix(
+            "audio error: /x: not a regular file (it is a character device) — pass an ordinary file"), true)
+        // A directory where a FASTA file is expected is refused the same way.
+        XCTAssertThrowsError(try SequenceReader(path: temporaryDirectory(self).path)) {
+            guard case DataError.notARegularFile(_, "a directory", .dna) = $0 else { return XCTFail("\($0)") }
+        }
     }
 
     // MARK: Training checkpoints
@@ -213,8 +218,8 @@ final class InputBoundsTests: XCTestCase {
             let path = try writeWAV(sampleRate: rate, frames: 100)
             XCTAssertThrowsError(try AudioFile.read(path)) { error in
                 let text = "\(error)"
-                // libsndfile itself refuses some rates (cannotOpen); the others are refused by the bound.
-                if case AudioError.cannotOpen = error { return }
+                // libsndfile itself refuses some rates (unreadable); the others are refused by the bound.
+                if case DataError.unreadable(_, _, .audio) = error { return }
                 XCTAssertEqual(error as? AudioError, .implausibleHeader(
                     path: path, detail: "sample rate \(Int32(bitPattern: rate)) Hz is outside the supported 1000…768000 Hz"), text)
                 XCTAssertTrue(text.hasPrefix("audio error: \(path): sample rate"), text)
@@ -238,7 +243,7 @@ final class InputBoundsTests: XCTestCase {
         try handle.close()
         XCTAssertThrowsError(try AudioFile.read(path)) { error in
             let text = "\(error)"
-            if case AudioError.cannotOpen = error { return }   // a libsndfile that refuses the header itself
+            if case DataError.unreadable(_, _, .audio) = error { return }   // a libsndfile that refuses the header itself
             guard case AudioError.implausibleHeader(path, let detail) = error else { return XCTFail(text) }
             XCTAssertTrue(detail.contains("2147483648 samples"), detail)
             XCTAssertTrue(text.hasPrefix("audio error: \(path): "), text)

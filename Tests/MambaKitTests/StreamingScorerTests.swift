@@ -11,7 +11,7 @@ final class StreamingScorerTests: XCTestCase {
         let V = model.config.vocabSize
         var nats = 0.0, count = 0
         for q in sequences {
-            let lg = try model.logits(tokens: q.dropLast().map(Int.init))          // (n−1, V), one pass
+            let lg = try model.logits(tokens: Array(q.dropLast()))          // (n−1, V), one pass
             for t in 1..<q.count {
                 let row = lg[((t - 1) * V)..<(t * V)].map(Double.init)
                 let m = row.max()!
@@ -61,7 +61,7 @@ final class StreamingScorerTests: XCTestCase {
         var rng = SeededRandom(seed: 3)
         let q = (0..<700).map { _ in Int32(rng.below(20)) }
         for chunk in [5, 256, 1024] {
-            let lp = try model.logProbs(tokens: q.map(Int.init), chunkLength: chunk)
+            let lp = try model.logProbs(tokens: q, chunkLength: chunk)
             let s = try StreamingScorer.score(model: model, sequences: [q], chunkLength: chunk)
             XCTAssertEqual(s.nats, -lp.reduce(0.0) { $0 + Double($1) })
             XCTAssertEqual(s.count, lp.count)

@@ -12,9 +12,9 @@ enum Fixtures {
     static func dir(_ name: String) -> URL { root.appendingPathComponent(name) }
     static let modelNames = ["tiny_f32", "odd_untied", "bf16_weights", "f16_weights", "mamba_ssm_sharded", "long_seq"]
 
-    static func tokens(_ name: String) throws -> [Int] {
+    static func tokens(_ name: String) throws -> [Int32] {
         let text = try String(contentsOf: dir(name).appendingPathComponent("tokens.txt"), encoding: .utf8)
-        return text.split(whereSeparator: { $0.isWhitespace }).map { Int($0)! }
+        return text.split(whereSeparator: { $0.isWhitespace }).map { Int32($0)! }
     }
     static func expected(_ name: String, _ tensor: String) throws -> [Float] {
         try SafetensorsFile(url: dir(name).appendingPathComponent("expected.safetensors")).floats(tensor)

@@ -1,5 +1,6 @@
 // TextTests.swift — text data, evaluation with state passing, sampling, and the text commands.
 import Foundation
+import MambaKit
 import MambaText
 import XCTest
 
@@ -17,14 +18,19 @@ final class TextTests: XCTestCase {
         let empty = dir.appendingPathComponent("empty.txt")
         FileManager.default.createFile(atPath: empty.path, contents: Data())
         XCTAssertThrowsError(try TextCorpus.load(path: empty.path, tokenizer: ByteTokenizer())) {
-            XCTAssertEqual($0 as? TextDataError, .empty(path: empty.path))
+            XCTAssertEqual($0 as? DataError, .empty(path: empty.path, what: "text (the file is empty)", kind: .textData))
         }
         let bin = dir.appendingPathComponent("x.dat")
         try Data([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2]).write(to: bin)
         XCTAssertThrowsError(try TextCorpus.load(path: bin.path, tokenizer: ByteTokenizer())) { e in
-            guard case TextDataError.binary = e else { return XCTFail("\(e)") }
+            guard case DataError.malformed(bin.path, nil, let detail, _, .textData) = e, detail.contains("does not look like text") else {
+                return XCTFail("\(e)")
+            }
         }
-        XCTAssertThrowsError(try TextCorpus.load(path: dir.appendingPathComponent("none.txt").path, tokenizer: ByteTokenizer()))
+        XCTAssertThrowsError(try TextCorpus.load(path: dir.appendingPathComponent("none.txt").path, tokenizer: ByteTokenizer())) {
+            XCTAssertEqual($0 as? DataError, .fileNotFound(path: dir.appendingPathComponent("none.txt").path, kind: .textData))
+            XCTAssertTrue("\($0)".hasPrefix("text data error: \(dir.path)/none.txt: no such file or directory — check the path (expected "), "\($0)")
+        }
         // Invalid UTF-8 inside text is replaced, not a crash.
         let bad = dir.appendingPathComponent("bad.txt")
         try Data(Array("caf".utf8) + [0xE9] + Array(" ok".utf8)).write(to: bad)
@@ -75,7 +81,7 @@ final class TextTests: XCTestCase {
         var plain = SamplingOptions(); plain.temperature = 1
         var c = Sampler(options: plain, seed: 5)
         var counts = [Int](repeating: 0, count: 5)
-        for _ in 0..<20000 { counts[c.next(logits: logits, history: [])] += 1 }
+        for _ in 0..<20000 { counts[Int(c.next(logits: logits, history: []))] += 1 }
         let z = logits.map { Foundation.exp(Double($0)) }.reduce(0, +)
         let freqDiff = (0..<5).map { abs(Double(counts[$0]) / 20000 - Foundation.exp(Double(logits[$0])) / z) }.max()!
         print("sampler at temperature 1: max |frequency − softmax| \(freqDiff) over 20,000 draws")

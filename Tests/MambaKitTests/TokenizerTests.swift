@@ -5,6 +5,7 @@
 // `small/tokenizer.json` is a small byte-level BPE trained like it; `expected.json` holds the ids,
 // decoded text and pre-tokens that `tokenizers` 0.23.3 gives for each case of `corpus.json`.
 import Foundation
+import MambaKit
 import MambaText
 import XCTest
 
@@ -614,6 +615,9 @@ final class TokenizerTestsTokenFile: XCTestCase {
         guard case .invalidHeader? = openError(trailing) else { return XCTFail() }
 
         let missing = dir.appendingPathComponent("missing.tok")
-        XCTAssertEqual(openError(missing), .fileNotFound(path: missing.path))
+        XCTAssertThrowsError(try TokenFile(contentsOf: missing)) {
+            XCTAssertEqual($0 as? DataError, .fileNotFound(path: missing.path, kind: .tokenFile))
+            XCTAssertTrue("\($0)".hasPrefix("token file error: \(missing.path): no such file or directory — check the path"), "\($0)")
+        }
     }
 }

@@ -1,50 +1,26 @@
 // FileChecks.swift
 // Checks every reader makes before opening a data file: a FIFO, a device or a socket is refused by
-// name instead of blocking on open(2) or reading forever (/dev/zero, /dev/urandom).
+// name (DataError.notARegularFile) instead of blocking on open(2) or reading forever (/dev/zero, /dev/urandom).
 
 import Foundation
-
-/// A path given as data names something other than a regular file (a FIFO, a device, a socket, a
-/// directory where a file was expected).
-///
-/// ``description`` is one line: `<what> error: <path>: not a regular file (it is a …) — <hint>`.
-public struct NotARegularFileError: Error, CustomStringConvertible, Equatable, Sendable {
-    /// The path that was refused.
-    public var path: String
-    /// What it is instead, e.g. "a named pipe (FIFO)" or "a character device".
-    public var kind: String
-    /// What the file was to be read as, e.g. "text data" or "audio" (the error's prefix).
-    public var what: String
-
-    public init(path: String, kind: String, what: String) {
-        self.path = path
-        self.kind = kind
-        self.what = what
-    }
-
-    public var description: String {
-        "\(what) error: \(path): not a regular file (it is \(kind)) — pass an ordinary file; "
-            + "MambaKit does not read pipes, devices or sockets as data"
-    }
-}
 
 /// Checks on data files made before they are opened.
 public enum FileChecks {
 
-    /// Throws ``NotARegularFileError`` when `path` exists but is not a regular file (symbolic links
-    /// are followed). The file is only `stat`ed, never opened, so a FIFO without a writer does not
-    /// block. A path that does not exist (or cannot be `stat`ed) passes: the reader's own open then
-    /// reports it in its usual terms.
+    /// Throws ``DataError/notARegularFile(path:fileType:kind:)`` when `path` exists but is not a regular
+    /// file (a FIFO, a device, a socket, a directory; symbolic links are followed). The file is only
+    /// `stat`ed, never opened, so a FIFO without a writer does not block. A path that does not exist (or
+    /// cannot be `stat`ed) passes: the reader's own open then reports it in its usual terms.
     ///
-    /// - Parameter what: what the file is read as, used as the error's prefix (`"text data"`,
-    ///   `"audio"`, …).
-    public static func requireRegularFile(path: String, what: String) throws {
-        try requireRegularFile(path: path) { NotARegularFileError(path: path, kind: $0, what: what) }
+    /// - Parameter kind: what the file is read as (the error's prefix and hint), e.g. `.textData`.
+    public static func requireRegularFile(path: String, kind: DataKind) throws {
+        guard let type = nonRegularKind(path: path) else { return }
+        throw DataError.notARegularFile(path: path, fileType: type, kind: kind)
     }
 
-    /// ``requireRegularFile(path:what:)`` for a file URL.
-    public static func requireRegularFile(_ url: URL, what: String) throws {
-        try requireRegularFile(path: url.path, what: what)
+    /// ``requireRegularFile(path:kind:)`` for a file URL.
+    public static func requireRegularFile(_ url: URL, kind: DataKind) throws {
+        try requireRegularFile(path: url.path, kind: kind)
     }
 
     /// The same check for a reader with its own error type: throws `error(reason)` where `reason` is

@@ -140,7 +140,9 @@ public final class SequenceClassifier: TrainableModel {
             if s.name.contains(".mixer_rev.") { copiedReverse = true }
         }
         if !copiedReverse {
-            for o in m.backbone.blocks { if let f = o.mixer { o.reverse?.ssm.copyValues(from: f, m.parameters.pointer) } }
+            for o in m.backbone.blocks {   // a reverse direction exists only beside the selective mixer
+                if let reverse = o.reverse, let mixer = o.mixer { reverse.ssm.copyValues(from: mixer, m.parameters.pointer) }
+            }
         }
         m.refreshDerived()
         m.threads = threads

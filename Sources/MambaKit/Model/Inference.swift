@@ -12,9 +12,9 @@ public enum ForwardMode: String, CaseIterable, Sendable {
 extension MambaModel {
     // MARK: - Logits
 
-    /// Logits (B·L, V) of a batch of equal-length sequences, run in parallel mode from `state`
-    /// (a fresh zero state when nil), which is advanced past the tokens.
-    public func logits(batch sequences: [[Int]], state: MambaState? = nil) throws -> [Float] {
+    /// Logits (B·L, V) of a batch of equal-length sequences of token ids, run in parallel mode from
+    /// `state` (a fresh zero state when nil), which is advanced past the tokens.
+    public func logits(batch sequences: [[Int32]], state: MambaState? = nil) throws -> [Float] {
         guard let L = sequences.first?.count, L > 0 else {
             throw ModelError.emptyInput(what: "the token sequence", hint: "give at least one token id")
         }
@@ -23,8 +23,8 @@ extension MambaModel {
         }
         let B = sequences.count
         let st = state ?? makeState(batch: B)
-        let flat = sequences.flatMap { $0.map { Int32(truncatingIfNeeded: $0) } }
-        try checkIds(sequences)
+        for seq in sequences { try checkIds(seq) }
+        let flat = sequences.flatMap { $0 }
         try flat.withUnsafeBufferPointer { try backbone.forward(.tokens($0), batch: B, state: st) }
         var out = [Float](repeating: 0, count: B * L * config.vocabSize)
         try out.withUnsafeMutableBufferPointer { try headLogits(row0: 0, rows: B * L, into: $0.baseAddress!) }
@@ -32,19 +32,18 @@ extension MambaModel {
     }
 
     /// Logits (L, V) of one sequence, parallel mode.
-    public func logits(tokens: [Int], state: MambaState? = nil) throws -> [Float] {
+    public func logits(tokens: [Int32], state: MambaState? = nil) throws -> [Float] {
         try logits(batch: [tokens], state: state)
     }
 
     /// One recurrent step: feeds `tokens[b]` to sequence b of `state` and returns the next-token
     /// logits (B, V). The state advances by one token.
-    public func step(_ tokens: [Int], state: MambaState) throws -> [Float] {
+    public func step(_ tokens: [Int32], state: MambaState) throws -> [Float] {
         guard !tokens.isEmpty else {
             throw ModelError.emptyInput(what: "the step's token batch", hint: "give one token id per sequence")
         }
-        try checkIds([tokens])
-        let ids = tokens.map { Int32(truncatingIfNeeded: $0) }
-        try ids.withUnsafeBufferPointer { try backbone.forward(.tokens($0), batch: tokens.count, state: state) }
+        try checkIds(tokens)
+        try tokens.withUnsafeBufferPointer { try backbone.forward(.tokens($0), batch: tokens.count, state: state) }
         var out = [Float](repeating: 0, count: tokens.count * config.vocabSize)
         try out.withUnsafeMutableBufferPointer { try headLogits(row0: 0, rows: tokens.count, into: $0.baseAddress!) }
         return out
@@ -52,12 +51,12 @@ extension MambaModel {
 
     /// Prefill: runs `tokens` (one sequence) in parallel mode, in chunks of at most `chunkLength`,
     /// advancing `state`, and returns the logits (V) after the last token only.
-    public func prefill(_ tokens: [Int], state: MambaState, chunkLength: Int = 2048) throws -> [Float] {
+    public func prefill(_ tokens: [Int32], state: MambaState, chunkLength: Int = 2048) throws -> [Float] {
         guard !tokens.isEmpty else {
             throw ModelError.emptyInput(what: "the prompt", hint: "give at least one token id")
         }
-        try checkIds([tokens])
-        let ids = tokens.map { Int32(truncatingIfNeeded: $0) }
+        try checkIds(tokens)
+        let ids = tokens
         var start = 0, lastRows = 0
         while start < ids.count {
             let end = min(ids.count, start + max(1, chunkLength))
@@ -77,14 +76,14 @@ extension MambaModel {
     /// Parallel mode runs chunks of `chunkLength` tokens, passing the state between them, and
     /// computes the (rows, V) logits `headRows` rows at a time, so memory stays bounded for any
     /// length. Recurrent mode feeds one token at a time. The loop is ``StreamingScorer``'s.
-    public func logProbs(tokens: [Int], mode: ForwardMode = .parallel, chunkLength: Int = 1024,
+    public func logProbs(tokens: [Int32], mode: ForwardMode = .parallel, chunkLength: Int = 1024,
                          headRows: Int = 256) throws -> [Float] {
         guard tokens.count >= 2 else {
             throw ModelError.emptyInput(what: "a sequence of \(tokens.count) token(s)",
                                         hint: "scoring needs at least 2 tokens (a context and a next token)")
         }
-        try checkIds([tokens])
-        let ids = tokens.map { Int32(truncatingIfNeeded: $0) }
+        try checkIds(tokens)
+        let ids = tokens
         let scorer = try StreamingScorer(model: self, chunkLength: mode == .recurrent ? 1 : chunkLength, headRows: headRows)
         var result = [Float](repeating: 0, count: ids.count - 1)
         try scorer.forEachLogProb(inputs: Array(ids.dropLast()), targets: Array(ids.dropFirst()), state: makeState(batch: 1)) { i, lp in
@@ -104,15 +103,6 @@ extension MambaModel {
         let V = config.vocabSize
         for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= V {
             throw ModelError.tokenOutOfRange(token: Int(t), position: i, vocabSize: V, source: nil)
-        }
-    }
-
-    func checkIds(_ sequences: [[Int]]) throws {
-        let V = config.vocabSize
-        for seq in sequences {
-            for (i, t) in seq.enumerated() where t < 0 || t >= V {
-                throw ModelError.tokenOutOfRange(token: t, position: i, vocabSize: V, source: nil)
-            }
         }
     }
 }

@@ -22,10 +22,16 @@ public struct Sampler {
     }
 
     /// Picks the next id from `logits` (V), given the ids seen so far (for the repetition penalty).
-    public mutating func next(logits: [Float], history: [Int]) -> Int {
+    public mutating func next(logits: [Float], history: [Int32]) -> Int32 {
+        Int32(nextIndex(logits: logits, history: history))
+    }
+
+    /// The index in 0 ..< V chosen from `logits`.
+    private mutating func nextIndex(logits: [Float], history: [Int32]) -> Int {
         var l = logits
         if options.repetitionPenalty != 1 {
-            for id in Set(history) where id < l.count {
+            for token in Set(history) where token >= 0 && Int(token) < l.count {
+                let id = Int(token)
                 l[id] = l[id] > 0 ? l[id] / options.repetitionPenalty : l[id] * options.repetitionPenalty
             }
         }

@@ -66,13 +66,13 @@ extension MambaModel {
 
     /// Gradient of the mean next-token NLL of one sequence (`tokens[i+1]` predicted from `tokens[0…i]`)
     /// w.r.t. every parameter, in a new block laid out like `parameters`. Returns (mean NLL, gradient).
-    public func meanNLLGradient(tokens: [Int]) throws -> (nll: Double, gradient: FloatBuffer) {
+    public func meanNLLGradient(tokens: [Int32]) throws -> (nll: Double, gradient: FloatBuffer) {
         guard tokens.count >= 2 else {
             throw ModelError.emptyInput(what: "a sequence of \(tokens.count) token(s)",
                                         hint: "a gradient needs at least 2 tokens (a context and a next token)")
         }
-        try checkIds([tokens])
-        let inputs = tokens.dropLast().map { Int32($0) }, targets = tokens.dropFirst().map { Int32($0) }
+        try checkIds(tokens)
+        let inputs = Array(tokens.dropLast()), targets = Array(tokens.dropFirst())
         let grads = FloatBuffer(count: parameters.count)
         let tape = TrainingTape(config: config)
         let (sum, count) = try accumulateGradient(inputs: inputs, targets: targets, batch: 1, state: makeState(batch: 1),
