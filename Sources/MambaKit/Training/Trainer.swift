@@ -58,18 +58,23 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         }
         let maxCount = Int(Int32.max)
         let a = adamw
-        return range(seqLen, "options.seq_len", 1...(1 << 24)) ?? range(batchSize, "options.batch_size", 1...(1 << 24))
-            ?? range(steps, "options.steps", 1...maxCount) ?? range(gradAccumulation, "options.grad_accumulation", 1...(1 << 20))
-            ?? range(chunkLength, "options.chunk_length", 0...(1 << 24)) ?? range(threads, "options.threads", 1...Parallel.maximumThreads)
-            ?? range(saveEvery, "options.save_every", 0...maxCount) ?? range(logEvery, "options.log_every", 0...maxCount)
-            ?? range(a.warmupSteps, "options.adamw.warmup_steps", 0...maxCount)
-            ?? real(a.learningRate, "options.adamw.learning_rate", { $0 >= 0 }, "a finite rate ≥ 0")
-            ?? real(a.beta1, "options.adamw.beta1", { (0..<1).contains($0) }, "0 ≤ β1 < 1")
-            ?? real(a.beta2, "options.adamw.beta2", { (0..<1).contains($0) }, "0 ≤ β2 < 1")
-            ?? real(a.eps, "options.adamw.eps", { $0 > 0 }, "a finite ε > 0")
-            ?? real(a.weightDecay, "options.adamw.weight_decay", { $0 >= 0 }, "a finite decay ≥ 0")
-            ?? real(a.gradClip, "options.adamw.grad_clip", { $0 >= 0 }, "a finite norm ≥ 0 (0 = off)")
-            ?? real(a.minLearningRateRatio, "options.adamw.min_lr_ratio", { (0...1).contains($0) }, "a ratio in 0…1")
+        let counts: [String?] = [
+            range(seqLen, "options.seq_len", 1...(1 << 24)), range(batchSize, "options.batch_size", 1...(1 << 24)),
+            range(steps, "options.steps", 1...maxCount), range(gradAccumulation, "options.grad_accumulation", 1...(1 << 20)),
+            range(chunkLength, "options.chunk_length", 0...(1 << 24)), range(threads, "options.threads", 1...Parallel.maximumThreads),
+            range(saveEvery, "options.save_every", 0...maxCount), range(logEvery, "options.log_every", 0...maxCount),
+            range(a.warmupSteps, "options.adamw.warmup_steps", 0...maxCount),
+        ]
+        let rates: [String?] = [
+            real(a.learningRate, "options.adamw.learning_rate", { $0 >= 0 }, "a finite rate ≥ 0"),
+            real(a.beta1, "options.adamw.beta1", { (0..<1).contains($0) }, "0 ≤ β1 < 1"),
+            real(a.beta2, "options.adamw.beta2", { (0..<1).contains($0) }, "0 ≤ β2 < 1"),
+            real(a.eps, "options.adamw.eps", { $0 > 0 }, "a finite ε > 0"),
+            real(a.weightDecay, "options.adamw.weight_decay", { $0 >= 0 }, "a finite decay ≥ 0"),
+            real(a.gradClip, "options.adamw.grad_clip", { $0 >= 0 }, "a finite norm ≥ 0 (0 = off)"),
+            real(a.minLearningRateRatio, "options.adamw.min_lr_ratio", { (0...1).contains($0) }, "a ratio in 0…1"),
+        ]
+        return (counts + rates).compactMap { $0 }.first
     }
 
     enum CodingKeys: String, CodingKey {
@@ -364,7 +369,7 @@ public final class Trainer {
         guard !overflow, tokensPerStep <= 1 << 28 else {
             throw TrainingError.badCheckpoint(path: stateURL.path, detail: "seq_len \(state.options.seqLen) × batch \(state.options.batchSize) is implausibly large (at most 2^28 tokens a step)")
         }
-        if let problem = state.problem {
+        if let problem = state.options.problem {
             throw TrainingError.badCheckpoint(path: stateURL.path, detail: problem)
         }
         // Four decimal UInt64 words, else the generator's precondition would trap (issue #17, fuzz-trainerstate).
