@@ -37,6 +37,11 @@ struct TaskOptions: ParsableArguments {
         try Check.int(warmupLength, "--warmup-length", 4...spec.length)
         try Check.int(stageSteps, "--stage-steps", 1...1 << 24)
         _ = try spec.task()
+        if let w = warmupLength {
+            do { _ = try spec.at(length: w).task() } catch {
+                throw optionError(option: "--warmup-length", value: "\(w)", allowed: "a length the task fits in (\(error))")
+            }
+        }
     }
 }
 

@@ -141,4 +141,21 @@ final class SyntheticTaskTests: XCTestCase {
         let b = try SafetensorsFile(url: try Trainer.checkpointDirectory(out.appendingPathComponent("split")).appendingPathComponent("model.safetensors"))
         XCTAssertEqual(try a.floats("backbone.layers.0.mixer.in_proj.weight"), try b.floats("backbone.layers.0.mixer.in_proj.weight"))
     }
+
+    /// `--mixer lti` trains the time-invariant mixer and saves `ssm_mixer`; it is refused with --config/--init.
+    func testMixerOption() throws {
+        let out = temporaryDirectory(self).appendingPathComponent("lti")
+        let t = try runCLI(["task", "train", "induction-heads", "--length", "40", "--mixer", "lti", "--d-model", "8",
+                            "--n-layer", "1", "--steps", "2", "--batch-size", "2", "--threads", "1", "--eval-count", "2",
+                            "--out", out.path])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        XCTAssertTrue(t.stderr.contains("lti mixer"), t.stderr)
+        let ck = try Trainer.checkpointDirectory(out)
+        XCTAssertEqual(try MambaConfig.load(from: ck).ssmMixer, .lti)
+        XCTAssertNotNil(try MambaModel.load(directory: ck).tensor("backbone.layers.0.mixer.log_dt"))
+        let bad = try runCLI(["task", "train", "induction-heads", "--mixer", "lti", "--config", ck.appendingPathComponent("config.json").path])
+        XCTAssertEqual(bad.status, 64, bad.stderr)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--mixer"), bad.stderr)
+    }
 }
