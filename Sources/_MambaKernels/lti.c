@@ -39,33 +39,9 @@ MK_INLINE void lti_discretise(const mk_lti_ssm *s, int e, float *a, float *dB) {
     }
 }
 
-void mk_lti_scan(const mk_lti_scan_params *p, int e_begin, int e_end) {
-    const int N = p->ssm.N, E = p->ssm.E, L = p->L;
-    float *a = malloc(sizeof(float) * (size_t)N), *dB = malloc(sizeof(float) * (size_t)N);
-    float *h = malloc(sizeof(float) * (size_t)N);
-    for (int e = e_begin; e < e_end; e++) {
-        lti_discretise(&p->ssm, e, a, dB);
-        const float *C = p->ssm.Cv + (size_t)e * N;
-        const float D = p->D ? p->D[e] : 0.0f;
-        for (int b = 0; b < p->Bsz; b++) {
-            const size_t st = ((size_t)b * E + e) * N;
-            for (int n = 0; n < N; n++) h[n] = p->h0 ? p->h0[st + n] : 0.0f;
-            for (int t = 0; t < L; t++) {
-                const size_t row = (size_t)b * L + t;
-                const float u = p->u[row * p->ld_u + e];
-                float acc = 0.0f;
-                for (int n = 0; n < N; n++) { h[n] = a[n] * h[n] + dB[n] * u; acc += C[n] * h[n]; }
-                const float sv = acc + D * u;
-                if (p->s) p->s[row * p->ld_s + e] = sv;
-                if (p->y) p->y[row * p->ld_y + e] = p->z ? sv * mk_silu(p->z[row * p->ld_z + e]) : sv;
-            }
-            if (p->h_last) for (int n = 0; n < N; n++) p->h_last[st + n] = h[n];
-        }
-    }
-    free(a); free(dB); free(h);
-}
-
-void mk_lti_epilogue(const mk_lti_scan_params *p, int e_begin, int e_end) {
+/// The recurrence (`convolved` 0) or the epilogue after the FFT convolution (`convolved` 1: s holds K̄ ∗ u,
+/// the initial-state response a^(t+1)·h0 is added, and the state is advanced only when h_last is wanted).
+static void lti_run(const mk_lti_scan_params *p, int e_begin, int e_end, int convolved) {
     const int N = p->ssm.N, E = p->ssm.E, L = p->L;
     float *a = malloc(sizeof(float) * (size_t)N), *dB = malloc(sizeof(float) * (size_t)N);
     float *h = malloc(sizeof(float) * (size_t)N), *r = malloc(sizeof(float) * (size_t)N);
@@ -84,21 +60,27 @@ void mk_lti_epilogue(const mk_lti_scan_params *p, int e_begin, int e_end) {
             for (int t = 0; t < L; t++) {
                 const size_t row = (size_t)b * L + t;
                 const float u = p->u[row * p->ld_u + e];
-                float sv = p->s[row * p->ld_s + e] + D * u;
-                if (nonzero) {
-                    float acc = 0.0f;
-                    for (int n = 0; n < N; n++) { r[n] *= a[n]; acc += C[n] * r[n]; }
-                    sv += acc;
+                float sv = D * u, acc = 0.0f;
+                if (!convolved) {
+                    for (int n = 0; n < N; n++) { h[n] = a[n] * h[n] + dB[n] * u; acc += C[n] * h[n]; }
+                } else {
+                    sv += p->s[row * p->ld_s + e];
+                    if (nonzero) for (int n = 0; n < N; n++) { r[n] *= a[n]; acc += C[n] * r[n]; }
+                    if (p->h_last) for (int n = 0; n < N; n++) h[n] = a[n] * h[n] + dB[n] * u;
                 }
-                p->s[row * p->ld_s + e] = sv;
+                sv += acc;
+                if (p->s) p->s[row * p->ld_s + e] = sv;
                 if (p->y) p->y[row * p->ld_y + e] = p->z ? sv * mk_silu(p->z[row * p->ld_z + e]) : sv;
-                if (p->h_last) for (int n = 0; n < N; n++) h[n] = a[n] * h[n] + dB[n] * u;
             }
             if (p->h_last) for (int n = 0; n < N; n++) p->h_last[st + n] = h[n];
         }
     }
     free(a); free(dB); free(h); free(r);
 }
+
+void mk_lti_scan(const mk_lti_scan_params *p, int e_begin, int e_end) { lti_run(p, e_begin, e_end, 0); }
+
+void mk_lti_epilogue(const mk_lti_scan_params *p, int e_begin, int e_end) { lti_run(p, e_begin, e_end, 1); }
 
 void mk_lti_gate_bwd(const mk_lti_scan_params *p, const float *dy, int ld_dy, float *ds, int ld_ds,
                      float *dz, int ld_dz, float *du, int ld_du, float *dD, int e_begin, int e_end) {

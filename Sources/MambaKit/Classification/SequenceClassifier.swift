@@ -132,13 +132,9 @@ public final class SequenceClassifier: TrainableModel {
                            threads: Int, head: ClassifierConfig, seed: UInt64) -> SequenceClassifier {
         let m = SequenceClassifier(backbone: config, head: head)
         m.pooledHead.initialise(m.parameters.pointer, seed: seed)
-        let src = parameters.pointer, dst = m.parameters.pointer
-        var copiedReverse = false
-        for s in m.layout.slices {                 // everything the source has of the same shape
-            guard let mine = source.slice(named: s.name), mine.shape == s.shape else { continue }
-            (dst + s.offset).update(from: src + mine.offset, count: s.count)
-            if s.name.contains(".mixer_rev.") { copiedReverse = true }
-        }
+        // everything the source has of the same shape
+        let copied = m.layout.copyMatching(from: source, parameters.pointer, into: m.parameters.pointer)
+        let copiedReverse = copied.contains { $0.contains(".mixer_rev.") }
         if !copiedReverse {
             for o in m.backbone.blocks {   // a reverse direction exists only beside the selective mixer
                 if let reverse = o.reverse, let mixer = o.mixer { reverse.ssm.copyValues(from: mixer, m.parameters.pointer) }

@@ -148,14 +148,9 @@ public final class MambaModel {
         c.labels = labels; c.pooling = pooling; c.bidirectional = bidirectional; c.tieWordEmbeddings = true
         let m = MambaModel(config: c)
         m.initialiseHead(seed: seed)
-        let src = parameters.pointer, dst = m.parameters.pointer
-        var copiedReverse = false
-        for s in m.layout.slices {                 // everything this model has of the same shape
-            guard let mine = layout.slice(named: s.name), mine.shape == s.shape else { continue }
-            (dst + s.offset).update(from: src + mine.offset, count: s.count)
-            if s.name.contains(".mixer_rev.") { copiedReverse = true }
-        }
-        if !copiedReverse { m.copyForwardMixersToReverse() }
+        // everything this model has of the same shape
+        let copied = m.layout.copyMatching(from: layout, parameters.pointer, into: m.parameters.pointer)
+        if !copied.contains(where: { $0.contains(".mixer_rev.") }) { m.copyForwardMixersToReverse() }
         m.refreshDerived()
         m.threads = threads
         m.checkpointNames = [:]

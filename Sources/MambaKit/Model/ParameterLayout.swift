@@ -51,6 +51,19 @@ public struct ParameterLayout: Sendable {
     /// The slice for a checkpoint key, or nil.
     public func slice(named name: String) -> ParameterSlice? { index[name].map { slices[$0] } }
 
+    /// Copies into `dst` (a block laid out like this one) every tensor that `source` (the layout of `src`)
+    /// has under the same name and shape; returns the names copied. Fine-tuning starts this way.
+    public func copyMatching(from source: ParameterLayout, _ src: UnsafePointer<Float>,
+                             into dst: UnsafeMutablePointer<Float>) -> [String] {
+        var copied: [String] = []
+        for s in slices {
+            guard let theirs = source.slice(named: s.name), theirs.shape == s.shape else { continue }
+            (dst + s.offset).update(from: src + theirs.offset, count: s.count)
+            copied.append(s.name)
+        }
+        return copied
+    }
+
     /// Offset of `backbone.norm_f.weight` (D).
     public var normF: Int { slice(named: "backbone.norm_f.weight")?.offset ?? -1 }
 
