@@ -13,7 +13,7 @@ public enum AudioClassifier {
                                 threads: Int = Parallel.defaultThreads) throws -> [LabeledSequence] {
         let ids = try AudioDataset.labelIndices(clips, labels: labels)
         let tokens = try AudioDataset.tokenize(clips, settings: settings, threads: threads)
-        return zip(tokens, ids).map { LabeledSequence(tokens: $0.map { Int32($0) }, label: $1) }
+        return zip(tokens, ids).map { LabeledSequence(tokens: $0, label: $1) }
     }
 
     // MARK: Evaluation

@@ -208,8 +208,8 @@ public struct AudioDataset: Sendable {
 
     /// Reads and tokenizes `clips` (in parallel on `threads` threads), keeping their order.
     public static func tokenize(_ clips: [AudioClip], settings: AudioSettings, minSamples: Int = 1,
-                                threads: Int = Parallel.defaultThreads) throws -> [[Int]] {
-        var out = [[Int]](repeating: [], count: clips.count)
+                                threads: Int = Parallel.defaultThreads) throws -> [[Int32]] {
+        var out = [[Int32]](repeating: [], count: clips.count)
         var errors = [Error?](repeating: nil, count: clips.count)
         let lock = NSLock()
         Parallel.forParts(clips.count, threads: threads) { _, range in

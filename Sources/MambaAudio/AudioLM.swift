@@ -20,12 +20,12 @@ public enum AudioLM {
     /// The training stream: clips concatenated, each preceded by one silence token (the same context
     /// a clip starts from in ``evaluate(model:clips:silence:chunkLength:maxSamples:)``). Windows are
     /// drawn from this stream, so long windows cross clip boundaries the way they do in a long recording.
-    public static func trainingStream(_ clips: [[Int]], silence: Int) -> [Int32] {
+    public static func trainingStream(_ clips: [[Int32]], silence: Int32) -> [Int32] {
         var out: [Int32] = []
         out.reserveCapacity(clips.reduce(0) { $0 + $1.count + 1 })
         for c in clips {
-            out.append(Int32(silence))
-            out.append(contentsOf: c.map { Int32($0) })
+            out.append(silence)
+            out.append(contentsOf: c)
         }
         return out
     }
@@ -36,15 +36,15 @@ public enum AudioLM {
     /// samples with the scan and conv states carried from window to window, so every sample is
     /// predicted from the whole clip before it. NLL = −Σ log p(x_t | x_<t) / Σ samples.
     /// `maxSamples` stops after that many samples in all (the last clip cut short).
-    public static func evaluate(model: MambaModel, clips: [[Int]], silence: Int, chunkLength: Int = 4096,
+    public static func evaluate(model: MambaModel, clips: [[Int32]], silence: Int32, chunkLength: Int = 4096,
                                 maxSamples: Int? = nil) throws -> AudioEvaluation {
         let scorer = try StreamingScorer(model: model, chunkLength: chunkLength)
         for c in clips {
             var ids = c
             if let m = maxSamples { ids = Array(ids.prefix(m - scorer.score.count)) }
             if ids.isEmpty { break }
-            try scorer.begin(context: Int32(silence))
-            try scorer.feed(ids.map { Int32($0) })
+            try scorer.begin(context: silence)
+            try scorer.feed(ids)
             if let m = maxSamples, scorer.score.count >= m { break }
         }
         let s = scorer.finish()
@@ -57,10 +57,10 @@ public enum AudioLM {
     /// Generates `count` samples (token ids) after `prompt` (ids of a prompt clip, possibly empty):
     /// `[silence] + prompt` is prefilled in parallel mode, then each sample is drawn from
     /// softmax(logits / temperature) and fed back through one recurrent step. Temperature 0 is greedy.
-    public static func generate(model: MambaModel, prompt: [Int32], count: Int, silence: Int, temperature: Float = 1,
+    public static func generate(model: MambaModel, prompt: [Int32], count: Int, silence: Int32, temperature: Float = 1,
                                 seed: UInt64, onSample: (Int32) -> Void = { _ in }) throws -> [Int32] {
         let state = model.makeState(batch: 1)
-        var logits = try model.prefill([Int32(silence)] + prompt, state: state)
+        var logits = try model.prefill([silence] + prompt, state: state)
         var options = SamplingOptions()
         options.temperature = temperature
         var sampler = Sampler(options: options, seed: seed)
@@ -81,7 +81,7 @@ public enum AudioLM {
 extension TrainingRun {
     /// A waveform-LM run: validation in nats/sample and bits/sample on the first `evalSamples` samples
     /// of the held-out clips (state carried through each clip), and audio.json saved into every checkpoint.
-    public static func audioLM(trainer: Trainer, settings: AudioSettings, validation: [[Int]]?, evalEvery: Int,
+    public static func audioLM(trainer: Trainer, settings: AudioSettings, validation: [[Int32]]?, evalEvery: Int,
                                evalSamples: Int, outDirectory: URL?) -> TrainingRun {
         let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
         if let v = validation, !v.isEmpty {

@@ -32,7 +32,7 @@ public struct AudioSettings: ModelSidecar, Equatable, Sendable {
     enum CodingKeys: String, CodingKey { case sampleRate = "sample_rate", encoding, task }
 
     /// Token ids (0..<256) of samples in [-1, 1].
-    public func encode(_ samples: [Float]) -> [Int] {
+    public func encode(_ samples: [Float]) -> [Int32] {
         switch encoding {
         case .muLaw: return MuLawTokenizer().encode(samples)
         case .linear: return LinearSampleTokenizer().encode(samples)
@@ -40,7 +40,7 @@ public struct AudioSettings: ModelSidecar, Equatable, Sendable {
     }
 
     /// Samples of token ids.
-    public func decode(_ ids: [Int]) -> [Float] {
+    public func decode(_ ids: [Int32]) -> [Float] {
         switch encoding {
         case .muLaw: return MuLawTokenizer().decode(ids)
         case .linear: return LinearSampleTokenizer().decode(ids)
@@ -48,7 +48,7 @@ public struct AudioSettings: ModelSidecar, Equatable, Sendable {
     }
 
     /// The id of a zero sample (128 for both encodings): the context before a clip's first sample.
-    public var silence: Int { encode([0])[0] }
+    public var silence: Int32 { encode([0])[0] }
 
     /// Writes `audio.json` into a model directory (atomically).
     public func save(to dir: URL) throws { try write(to: dir) }

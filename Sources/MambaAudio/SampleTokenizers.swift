@@ -9,18 +9,18 @@ public struct MuLawTokenizer: Tokenizer, Sendable {
     public let mu: Float = 255
     public init() {}
     public var vocabularySize: Int { 256 }
-    public var specialTokens: [String: Int] { [:] }
+    public var specialTokens: [String: Int32] { [:] }
 
-    public func encode(_ samples: [Float]) -> [Int] {
+    public func encode(_ samples: [Float]) -> [Int32] {
         let lnMu = Foundation.log1p(mu)
         return samples.map { x in
             let c = min(1, max(-1, x))
             let y = (c < 0 ? -1 : 1) * Foundation.log1p(mu * abs(c)) / lnMu
-            return Int(((y + 1) / 2 * mu).rounded())
+            return Int32(((y + 1) / 2 * mu).rounded())
         }
     }
 
-    public func decode(_ ids: [Int]) -> [Float] {
+    public func decode(_ ids: [Int32]) -> [Float] {
         ids.map { id in
             let y = 2 * Float(min(255, max(0, id))) / mu - 1
             return (y < 0 ? -1 : 1) * (Foundation.pow(1 + mu, abs(y)) - 1) / mu
@@ -32,7 +32,7 @@ public struct MuLawTokenizer: Tokenizer, Sendable {
 public struct LinearSampleTokenizer: Tokenizer, Sendable {
     public init() {}
     public var vocabularySize: Int { 256 }
-    public var specialTokens: [String: Int] { [:] }
-    public func encode(_ samples: [Float]) -> [Int] { samples.map { Int(((min(1, max(-1, $0)) + 1) / 2 * 255).rounded()) } }
-    public func decode(_ ids: [Int]) -> [Float] { ids.map { 2 * Float(min(255, max(0, $0))) / 255 - 1 } }
+    public var specialTokens: [String: Int32] { [:] }
+    public func encode(_ samples: [Float]) -> [Int32] { samples.map { Int32(((min(1, max(-1, $0)) + 1) / 2 * 255).rounded()) } }
+    public func decode(_ ids: [Int32]) -> [Float] { ids.map { 2 * Float(min(255, max(0, $0))) / 255 - 1 } }
 }

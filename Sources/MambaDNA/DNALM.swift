@@ -21,7 +21,7 @@ public enum DNALM {
             let r = try SequenceReader(path: p)
             while bases < limit, let c = try r.nextChunk() {
                 switch c {
-                case .header: out.append(Int32(NucleotideTokenizer.eos))
+                case .header: out.append(NucleotideTokenizer.eos)
                 case .bases(let b):
                     let take = min(b.count, limit - bases)
                     for i in 0..<take { out.append(table[Int(b[i])]) }
@@ -53,7 +53,7 @@ public enum DNALM {
         outer: while bases < limit, let c = try next() {
             switch c {
             case .header:
-                try scorer.begin(context: Int32(NucleotideTokenizer.eos))
+                try scorer.begin(context: NucleotideTokenizer.eos)
                 begun = true
             case .bases(let b):
                 guard begun else { continue }

@@ -14,8 +14,8 @@ import MambaKit
 public struct NucleotideTokenizer: Tokenizer, Sendable {
     public typealias Input = String
 
-    public static let pad = 0, cls = 1, eos = 2, mask = 3, unk = 4
-    public static let a = 5, c = 6, g = 7, t = 8, n = 9
+    public static let pad: Int32 = 0, cls: Int32 = 1, eos: Int32 = 2, mask: Int32 = 3, unk: Int32 = 4
+    public static let a: Int32 = 5, c: Int32 = 6, g: Int32 = 7, t: Int32 = 8, n: Int32 = 9
     /// The id string stored in checkpoints (dna.json) so a model is read back with the same ids.
     public static let name = "nucleotide-v1"
 
@@ -23,42 +23,37 @@ public struct NucleotideTokenizer: Tokenizer, Sendable {
 
     public var vocabularySize: Int { 10 }
 
-    public var specialTokens: [String: Int] {
+    public var specialTokens: [String: Int32] {
         ["<pad>": Self.pad, "<cls>": Self.cls, "<eos>": Self.eos, "<mask>": Self.mask, "<unk>": Self.unk]
     }
 
     /// Byte → id.
     public static let table: [Int32] = {
-        var t = [Int32](repeating: Int32(unk), count: 256)
-        for (i, ch) in "ACGTN".utf8.enumerated() { t[Int(ch)] = Int32(a + i); t[Int(ch) + 32] = Int32(a + i) }
-        for ch in "RYSWKMBDHV".utf8 { t[Int(ch)] = Int32(n); t[Int(ch) + 32] = Int32(n) }
+        var t = [Int32](repeating: unk, count: 256)
+        for (i, ch) in "ACGTN".utf8.enumerated() { t[Int(ch)] = a + Int32(i); t[Int(ch) + 32] = a + Int32(i) }
+        for ch in "RYSWKMBDHV".utf8 { t[Int(ch)] = n; t[Int(ch) + 32] = n }
         t[Int(UInt8(ascii: "U"))] = 8; t[Int(UInt8(ascii: "u"))] = 8   // U reads as T
         return t
     }()
 
     /// Id → complement id: A↔T, C↔G, N→N, specials unchanged.
-    public static let complementID: [Int32] = [0, 1, 2, 3, 4, Int32(t), Int32(g), Int32(c), Int32(a), Int32(n)]
+    public static let complementID: [Int32] = [0, 1, 2, 3, 4, t, g, c, a, n]
 
     /// Ids of bases given as ASCII bytes.
     @inlinable public func encode<S: Sequence>(bytes: S) -> [Int32] where S.Element == UInt8 {
         bytes.map { Self.table[Int($0)] }
     }
 
-    public func encode(_ input: String) -> [Int] { input.utf8.map { Int(Self.table[Int($0)]) } }
+    public func encode(_ input: String) -> [Int32] { input.utf8.map { Self.table[Int($0)] } }
 
     /// Bases as upper-case letters; special tokens are rendered as their names; unknown ids are skipped.
-    public func decode(_ ids: [Int]) -> String {
+    public func decode(_ ids: [Int32]) -> String {
         let names = ["<pad>", "<cls>", "<eos>", "<mask>", "<unk>", "A", "C", "G", "T", "N"]
-        return ids.filter { $0 >= 0 && $0 < 10 }.map { names[$0] }.joined()
+        return ids.filter { $0 >= 0 && $0 < 10 }.map { names[Int($0)] }.joined()
     }
 
     /// The reverse complement of a sequence of ids.
     public static func reverseComplement(_ ids: [Int32]) -> [Int32] {
         ids.reversed().map { $0 >= 0 && $0 < 10 ? complementID[Int($0)] : $0 }
-    }
-
-    /// The reverse complement of a sequence of ids (Int).
-    public static func reverseComplement(_ ids: [Int]) -> [Int] {
-        ids.reversed().map { $0 >= 0 && $0 < 10 ? Int(complementID[$0]) : $0 }
     }
 }

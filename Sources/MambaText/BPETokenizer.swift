@@ -52,7 +52,7 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
 
     /// One entry of the file's `added_tokens`.
     public struct AddedToken: Equatable, Sendable {
-        public var id: Int
+        public var id: Int32
         public var content: String
         /// Special tokens are skipped by `decode(_:skipSpecialTokens: true)` and are not matched by
         /// `encode(_:allowSpecial: false)`.
@@ -79,7 +79,7 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
     /// The largest id (vocabulary or added token) plus one.
     public let vocabularySize: Int
     /// The special added tokens by content, e.g. `["<|endoftext|>": 0, "<|padding|>": 1]` for GPT-NeoX.
-    public let specialTokens: [String: Int]
+    public let specialTokens: [String: Int32]
     /// The file's `added_tokens`, in file order.
     public let addedTokens: [AddedToken]
     /// The normalization from the file's `normalizer`.
@@ -187,10 +187,10 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
         // Added tokens.
         addedTokens = spec.addedTokens
         var raw = AddedTokenTrie(), normalizedTokens = AddedTokenTrie()
-        var specials = [String: Int]()
+        var specials = [String: Int32]()
         var maxID = spec.vocab.values.max() ?? -1
         for (k, t) in spec.addedTokens.enumerated() {
-            maxID = max(maxID, t.id)
+            maxID = max(maxID, Int(t.id))
             if t.special { specials[t.content] = t.id }
             if t.normalized {
                 let content = spec.normalization == .nfc ? UnicodeNFC.normalize(t.content) : t.content
@@ -210,8 +210,8 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
         var special = [Bool](repeating: false, count: maxID + 1)
         for t in spec.addedTokens {
             // Like tokenizers' id_to_token / decode: a normalized added token is spelled as its normalized content.
-            strings[t.id] = t.normalized && spec.normalization == .nfc ? UnicodeNFC.normalize(t.content) : t.content
-            special[t.id] = t.special
+            strings[Int(t.id)] = t.normalized && spec.normalization == .nfc ? UnicodeNFC.normalize(t.content) : t.content
+            special[Int(t.id)] = t.special
         }
         var arena = [UInt8](), offsets = [Int32](), known = [Bool]()
         offsets.reserveCapacity(maxID + 2)
@@ -243,16 +243,16 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
 
     /// The id of a token (an added token's content, or a vocabulary entry in its byte-level spelling
     /// such as `"Ġworld"`), or nil.
-    public func tokenID(_ token: String) -> Int? {
+    public func tokenID(_ token: String) -> Int32? {
         if let t = addedTokens.first(where: { $0.content == token }) { return t.id }
-        return vocab[token]
+        return vocab[token].map { Int32($0) }
     }
 
     /// The token text of `id` (an added token's content — normalized if the token is matched in normalized
     /// text, as in `tokenizers` — or the vocabulary entry), or nil.
-    public func token(_ id: Int) -> String? {
-        guard id >= 0, id < tokenStrings.count else { return nil }
-        return tokenStrings[id]
+    public func token(_ id: Int32) -> String? {
+        guard id >= 0, Int(id) < tokenStrings.count else { return nil }
+        return tokenStrings[Int(id)]
     }
 
     /// `text` after the file's normalizer (NFC or nothing).
@@ -264,14 +264,14 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
 
     /// Encodes `text` like `tokenizers`' `Tokenizer.encode(text)`: special-token strings in the text
     /// become their ids (this is `encode(text, allowSpecial: true)`).
-    public func encode(_ text: String) -> [Int] {
+    public func encode(_ text: String) -> [Int32] {
         encode(text, allowSpecial: true)
     }
 
     /// Encodes `text`. With `allowSpecial: false`, special tokens (`"special": true` in the file) in the
     /// text are encoded as ordinary text, like `tokenizers` with `encode_special_tokens = True`; other
     /// added tokens are still matched.
-    public func encode(_ text: String, allowSpecial: Bool) -> [Int] {
+    public func encode(_ text: String, allowSpecial: Bool) -> [Int32] {
         let context = checkOut()
         defer { checkIn(context) }
         var out = [Int32]()
@@ -281,13 +281,13 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
             guard raw.count > 0 else { return }
             splitAddedTokens(raw, 0, raw.count, rawTrie, allowSpecial) { token, a, b in
                 if token >= 0 {
-                    out.append(Int32(addedTokens[Int(token)].id))
+                    out.append(addedTokens[Int(token)].id)
                 } else {
                     encodeUnnormalized(raw, a, b, allowSpecial, context, &out)
                 }
             }
         }
-        return out.map { Int($0) }
+        return out
     }
 
     /// A segment of raw text without non-normalized added tokens: normalize, then find normalized added tokens.
@@ -312,7 +312,7 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
         }
         splitAddedTokens(p, a, b, normalizedTrie, allowSpecial) { token, x, y in
             if token >= 0 {
-                out.append(Int32(addedTokens[Int(token)].id))
+                out.append(addedTokens[Int(token)].id)
             } else {
                 encodeSegment(p, x, y, context, &out)
             }
@@ -436,17 +436,18 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
     // MARK: Decoding
 
     /// Decodes `ids`, rendering special tokens as their strings (this is `decode(ids, skipSpecialTokens: false)`).
-    public func decode(_ ids: [Int]) -> String {
+    public func decode(_ ids: [Int32]) -> String {
         decode(ids, skipSpecialTokens: false)
     }
 
     /// Decodes `ids` like `tokenizers`' `Tokenizer.decode(ids, skip_special_tokens:)`: the bytes of all
     /// tokens, decoded as UTF-8 with each invalid sequence replaced by U+FFFD. Unknown ids are skipped.
-    public func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String {
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
         var bytes = [UInt8]()
         bytes.reserveCapacity(ids.count * 4)
         decodeBytes.withUnsafeBufferPointer { arena in
-            for id in ids {
+            for id32 in ids {
+                let id = Int(id32)
                 guard id >= 0, id < vocabularySize, decodeKnown[id] else { continue }
                 if skipSpecialTokens && isSpecialID[id] { continue }
                 let a = Int(decodeOffsets[id]), b = Int(decodeOffsets[id + 1])
@@ -458,7 +459,8 @@ public final class BPETokenizer: TextTokenizer, @unchecked Sendable {
 
     /// The bytes of one token (its decoded text's UTF-8, which may be part of a character), or nil for an
     /// unknown id. Useful for streaming generation, where a character can span several tokens.
-    public func tokenBytes(_ id: Int) -> [UInt8]? {
+    public func tokenBytes(_ id32: Int32) -> [UInt8]? {
+        let id = Int(id32)
         guard id >= 0, id < vocabularySize, decodeKnown[id] else { return nil }
         return Array(decodeBytes[Int(decodeOffsets[id])..<Int(decodeOffsets[id + 1])])
     }

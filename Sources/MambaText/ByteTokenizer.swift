@@ -23,9 +23,9 @@
 /// ```
 public struct ByteTokenizer: TextTokenizer, Sendable, Equatable {
     /// The id of `<|endoftext|>`: 256.
-    public static let endOfText = 256
+    public static let endOfText: Int32 = 256
     /// The id of `<|padding|>`: 257.
-    public static let padding = 257
+    public static let padding: Int32 = 257
     /// The string of ``endOfText``.
     public static let endOfTextString = "<|endoftext|>"
     /// The string of ``padding``.
@@ -37,26 +37,26 @@ public struct ByteTokenizer: TextTokenizer, Sendable, Equatable {
     public var vocabularySize: Int { 258 }
 
     /// `["<|endoftext|>": 256, "<|padding|>": 257]`.
-    public var specialTokens: [String: Int] {
+    public var specialTokens: [String: Int32] {
         [Self.endOfTextString: Self.endOfText, Self.paddingString: Self.padding]
     }
 
     /// The UTF-8 bytes of `text`, one id each. Special-token strings in the text are encoded as
     /// their bytes too (this is `encode(text, allowSpecial: false)`), so untrusted text can never
     /// produce a special id.
-    public func encode(_ text: String) -> [Int] {
+    public func encode(_ text: String) -> [Int32] {
         encode(text, allowSpecial: false)
     }
 
     /// The UTF-8 bytes of `text`, one id each; with `allowSpecial`, each occurrence of
     /// `<|endoftext|>` or `<|padding|>` in the text becomes the single id 256 or 257 instead.
-    public func encode(_ text: String, allowSpecial: Bool) -> [Int] {
+    public func encode(_ text: String, allowSpecial: Bool) -> [Int32] {
         var text = text
-        return text.withUTF8 { bytes -> [Int] in
-            var out = [Int]()
+        return text.withUTF8 { bytes -> [Int32] in
+            var out = [Int32]()
             out.reserveCapacity(bytes.count)
             guard allowSpecial else {
-                for b in bytes { out.append(Int(b)) }
+                for b in bytes { out.append(Int32(b)) }
                 return out
             }
             let eot = Array(Self.endOfTextString.utf8), pad = Array(Self.paddingString.utf8)
@@ -68,7 +68,7 @@ public struct ByteTokenizer: TextTokenizer, Sendable, Equatable {
                     if Self.matches(eot, bytes, at: i) { out.append(Self.endOfText); i += eot.count; continue }
                     if Self.matches(pad, bytes, at: i) { out.append(Self.padding); i += pad.count; continue }
                 }
-                out.append(Int(b))
+                out.append(Int32(b))
                 i += 1
             }
             return out
@@ -83,7 +83,7 @@ public struct ByteTokenizer: TextTokenizer, Sendable, Equatable {
 
     /// The text of `ids`, with special tokens rendered as their strings
     /// (this is `decode(ids, skipSpecialTokens: false)`).
-    public func decode(_ ids: [Int]) -> String {
+    public func decode(_ ids: [Int32]) -> String {
         decode(ids, skipSpecialTokens: false)
     }
 
@@ -95,7 +95,7 @@ public struct ByteTokenizer: TextTokenizer, Sendable, Equatable {
     /// the same as Python's `bytes.decode("utf-8", "replace")` and Rust's `from_utf8_lossy`); bytes on
     /// either side of a special token are decoded separately. Special tokens become their strings,
     /// or nothing with `skipSpecialTokens`. Ids outside `0..<258` are skipped.
-    public func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String {
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
         var result = ""
         var bytes = [UInt8]()
         bytes.reserveCapacity(ids.count)

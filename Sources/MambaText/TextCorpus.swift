@@ -58,12 +58,12 @@ public struct TextCorpus {
             let file = try TokenFile(contentsOf: URL(fileURLWithPath: path))
             let ids = try file.int32IDs(below: tokenizer.vocabularySize)
             guard !ids.isEmpty else { throw DataError.empty(path: path, what: "token ids (the token file is empty)", kind: .textData) }
-            let bytes = tokenizer.decode(ids.map { Int($0) }).utf8.count
+            let bytes = tokenizer.decode(ids).utf8.count
             return TextCorpus(tokens: ids, byteCount: bytes, source: path)
         }
         let text = try readText(path: path)
         let ids = tokenizer.encode(text)
-        return TextCorpus(tokens: ids.map { Int32($0) }, byteCount: text.utf8.count, source: path)
+        return TextCorpus(tokens: ids, byteCount: text.utf8.count, source: path)
     }
 
     /// Splits off the last `fraction` of the tokens as a held-out part (bytes apportioned by token share).

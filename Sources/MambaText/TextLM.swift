@@ -26,7 +26,7 @@ public enum TextLM {
         }
         let eot = tokenizer.specialTokens["<|endoftext|>"]
         let seq: [Int32]
-        if let e = eot, e < model.config.vocabSize { seq = [Int32(e)] + ids } else { seq = ids }
+        if let e = eot, Int(e) < model.config.vocabSize { seq = [e] + ids } else { seq = ids }
         guard seq.count >= 2 else {
             throw ModelError.emptyInput(what: "a sequence of \(seq.count) token(s)",
                                         hint: "scoring needs at least 2 tokens (a context and a next token)")

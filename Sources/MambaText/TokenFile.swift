@@ -190,7 +190,16 @@ public final class TokenFile: RandomAccessCollection, @unchecked Sendable {
     public var endIndex: Int { count }
 
     /// The id at `index`.
-    public subscript(index: Int) -> Int {
+    ///
+    /// A stored id at or above 2³¹ (only possible in a 4-byte file whose header claims a vocabulary
+    /// that large) does not fit `Int32` and comes back with its bit pattern, i.e. negative, which every
+    /// decoder skips; ``int32IDs(below:)`` rejects such ids instead.
+    public subscript(index: Int) -> Int32 {
+        Int32(truncatingIfNeeded: storedID(at: index))
+    }
+
+    /// The stored id at `index`, widened without loss (for error messages).
+    private func storedID(at index: Int) -> Int {
         precondition(index >= 0 && index < count, "TokenFile index \(index) out of range 0..<\(count)")
         switch dtype {
         case .uint16: return Int(data.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
@@ -198,25 +207,25 @@ public final class TokenFile: RandomAccessCollection, @unchecked Sendable {
         }
     }
 
-    /// The ids in `range`, copied.
-    public func ids(in range: Range<Int>) -> [Int] {
+    /// The ids in `range`, copied (each as the subscript returns it).
+    public func ids(in range: Range<Int>) -> [Int32] {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "TokenFile range \(range) out of 0..<\(count)")
-        var out = [Int](repeating: 0, count: range.count)
+        var out = [Int32](repeating: 0, count: range.count)
         out.withUnsafeMutableBufferPointer { o in
             switch dtype {
             case .uint16:
                 let p = data.assumingMemoryBound(to: UInt16.self)  // offset 24: 2-byte aligned
-                for k in 0..<range.count { o[k] = Int(p[range.lowerBound + k]) }
+                for k in 0..<range.count { o[k] = Int32(p[range.lowerBound + k]) }
             case .uint32:
                 let p = data.assumingMemoryBound(to: UInt32.self)  // offset 24: 4-byte aligned
-                for k in 0..<range.count { o[k] = Int(p[range.lowerBound + k]) }
+                for k in 0..<range.count { o[k] = Int32(truncatingIfNeeded: p[range.lowerBound + k]) }
             }
         }
         return out
     }
 
-    /// All ids, copied.
-    public func allIDs() -> [Int] { ids(in: 0..<count) }
+    /// All ids, copied (each as the subscript returns it; ``int32IDs(below:)`` checks them).
+    public func allIDs() -> [Int32] { ids(in: 0..<count) }
 
     /// All ids as `Int32`s (what a model takes), each checked to be below `limit` (the vocabulary
     /// the ids are read for), below the file's own ``vocabularySize`` and inside `Int32`.
@@ -240,7 +249,7 @@ public final class TokenFile: RandomAccessCollection, @unchecked Sendable {
             }
         }
         if let k = bad {
-            throw TokenFileError.storedIDOutOfRange(path: url.path, position: k, id: self[k], limit: bound)
+            throw TokenFileError.storedIDOutOfRange(path: url.path, position: k, id: storedID(at: k), limit: bound)
         }
         return out
     }
@@ -248,7 +257,7 @@ public final class TokenFile: RandomAccessCollection, @unchecked Sendable {
     /// Writes `ids` to `url` (replacing any file there, atomically), with the smallest id type for
     /// `vocabularySize`. Throws ``TokenFileError/idOutOfRange(path:id:vocabularySize:)`` if an id is
     /// outside `0..<vocabularySize`; the target is then left untouched.
-    public static func write<C: Collection>(_ ids: C, vocabularySize: Int, to url: URL) throws where C.Element == Int {
+    public static func write<C: Collection>(_ ids: C, vocabularySize: Int, to url: URL) throws where C.Element == Int32 {
         let writer = try TokenFileWriter(url: url, vocabularySize: vocabularySize)
         do {
             try writer.append(ids)
@@ -303,11 +312,11 @@ public final class TokenFileWriter {
     }
 
     /// Appends ids, each in `0..<vocabularySize`.
-    public func append<C: Collection>(_ ids: C) throws where C.Element == Int {
+    public func append<C: Collection>(_ ids: C) throws where C.Element == Int32 {
         precondition(!finished, "TokenFileWriter used after finish() or cancel()")
         for id in ids {
-            guard id >= 0 && id < vocabularySize else {
-                throw TokenFileError.idOutOfRange(path: url.path, id: id, vocabularySize: vocabularySize)
+            guard id >= 0 && Int(id) < vocabularySize else {
+                throw TokenFileError.idOutOfRange(path: url.path, id: Int(id), vocabularySize: vocabularySize)
             }
             switch dtype {
             case .uint16:

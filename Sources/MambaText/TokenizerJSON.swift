@@ -140,7 +140,7 @@ struct TokenizerSpec {
                 if content.isEmpty || addedTokens.contains(where: { $0.content == content }) { continue }
                 let special = t["special"] as? Bool ?? false
                 addedTokens.append(BPETokenizer.AddedToken(
-                    id: id, content: content, special: special,
+                    id: Int32(id), content: content, special: special,
                     singleWord: t["single_word"] as? Bool ?? false,
                     lstrip: t["lstrip"] as? Bool ?? false,
                     rstrip: t["rstrip"] as? Bool ?? false,

@@ -58,7 +58,7 @@ struct TrainAudioLMCommand: ParsableCommand {
             throw DataError.tooShort(path: path, count: stream.count, need: train.seqLen + 1, unit: "samples",
                                      hint: "use longer clips or a shorter --seq-len", kind: .audio)
         }
-        var valClips: [[Int]]? = nil
+        var valClips: [[Int32]]? = nil
         if let v = val {
             let vds = try AudioDataset.open(v, labelColumn: audio.labelColumn)
             let held = vds.splits.isEmpty ? vds.clips : try heldOutClips(vds, preferred: ["valid", "test"]) ?? vds.clips(split: "valid")
@@ -232,14 +232,14 @@ struct GenerateAudioCommand: ParsableCommand {
         if let p = prompt {
             var samples = try AudioDataset.load(AudioClip(path: p), sampleRate: settings.sampleRate)
             if let s = promptSeconds { samples = Array(samples.prefix(Int(s * Double(settings.sampleRate)))) }
-            promptIds = settings.encode(samples).map(Int32.init)
+            promptIds = settings.encode(samples)
         }
         let count = Int((seconds * Double(settings.sampleRate)).rounded())
         let t0 = Date()
         let ids = try AudioLM.generate(model: m, prompt: promptIds, count: count, silence: settings.silence,
                                        temperature: temperature, seed: seed.seed)
         let secs = Date().timeIntervalSince(t0)
-        try AudioFile.write(Waveform(samples: settings.decode((promptIds + ids).map(Int.init)), sampleRate: settings.sampleRate), to: out)
+        try AudioFile.write(Waveform(samples: settings.decode(promptIds + ids), sampleRate: settings.sampleRate), to: out)
         stderrLine(String(format: "%d samples generated in %.1f s (%.0f samples/s through the recurrent path)", ids.count, secs, Double(ids.count) / max(secs, 1e-9)))
         print("wrote \(out): " + (promptIds.isEmpty ? "" : "\(promptIds.count) prompt samples + ") + "\(ids.count) generated samples at \(settings.sampleRate) Hz")
     }

@@ -33,7 +33,7 @@ struct AudioLMFigures {
 
 /// Bits per sample of a waveform LM over `clips`, as `AudioLM.evaluate` (each clip from a fresh
 /// state; at most `maxSamples` in all), scored a few clips at a time.
-func evaluateAudioLM(model: MambaModel, clips: [[Int]], silence: Int, chunkLength: Int = 4096, maxSamples: Int? = nil,
+func evaluateAudioLM(model: MambaModel, clips: [[Int32]], silence: Int32, chunkLength: Int = 4096, maxSamples: Int? = nil,
                      progress: Progress) throws -> AudioLMFigures {
     let total = min(clips.reduce(0) { $0 + $1.count }, maxSamples ?? Int.max)
     let tick = progress.counter("evaluating", total: total, unit: "samples")

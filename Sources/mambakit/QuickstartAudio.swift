@@ -150,7 +150,7 @@ func runAudioQuickstart(out: URL, seed: UInt64, budget: PartBudget) throws {
 
     // Waveform LM on the same clips: next-sample prediction over 256 mu-law classes.
     settings.task = "lm"
-    let trainTokens = trainEx.map { $0.tokens.map(Int.init) }, testTokens = testEx.map { $0.tokens.map(Int.init) }
+    let trainTokens = trainEx.map(\.tokens), testTokens = testEx.map(\.tokens)
     let stream = AudioLM.trainingStream(trainTokens, silence: settings.silence)
     var lo = TrainingOptions()
     lo.seqLen = 4000; lo.chunkLength = 1000; lo.batchSize = 4; lo.seed = seed; lo.logEvery = 25; lo.threads = threads
@@ -177,11 +177,11 @@ func runAudioQuickstart(out: URL, seed: UInt64, budget: PartBudget) throws {
     // Generation: continue the first 0.15 s of a held-out clip for 0.6 s; picture real | generated.
     let promptClip = testClips[0]
     let real = try AudioDataset.load(promptClip, sampleRate: settings.sampleRate)
-    let prompt = settings.encode(Array(real.prefix(settings.sampleRate * 15 / 100))).map(Int32.init)
+    let prompt = settings.encode(Array(real.prefix(settings.sampleRate * 15 / 100)))
     let t3 = Date()
     let gen = try AudioLM.generate(model: lm, prompt: prompt, count: settings.sampleRate * 6 / 10, silence: settings.silence,
                                    temperature: 1, seed: seed)
-    let genWave = Waveform(samples: settings.decode((prompt + gen).map(Int.init)), sampleRate: settings.sampleRate)
+    let genWave = Waveform(samples: settings.decode(prompt + gen), sampleRate: settings.sampleRate)
     let wavURL = out.appendingPathComponent("audio_generated.wav"), picURL = out.appendingPathComponent("audio_spectrogram.png")
     try AudioFile.write(genWave, to: wavURL.path)
     try SpectrogramPicture().write([Waveform(samples: real, sampleRate: settings.sampleRate), genWave],

@@ -126,11 +126,11 @@ struct QuickstartCommand: ParsableCommand {
         var s = SamplingOptions()
         s.temperature = 0.7
         let t2 = Date()
-        let ids = try TextLM.generate(model: model, prompt: ([ByteTokenizer.endOfText] + tok.encode(prompt)).map(Int32.init),
-                                      maxTokens: sampleLength, sampling: s, seed: seed.seed, stopAt: Int32(ByteTokenizer.endOfText))
+        let ids = try TextLM.generate(model: model, prompt: [ByteTokenizer.endOfText] + tok.encode(prompt),
+                                      maxTokens: sampleLength, sampling: s, seed: seed.seed, stopAt: ByteTokenizer.endOfText)
         let genSeconds = Date().timeIntervalSince(t2)
         print(String(format: "4. sample (temperature 0.7, %.0f bytes/s through the recurrent path):", Double(ids.count) / max(genSeconds, 1e-9)))
-        print("   " + (prompt + tok.decode(ids.map(Int.init))).replacingOccurrences(of: "\n", with: "\n   "))
+        print("   " + (prompt + tok.decode(ids)).replacingOccurrences(of: "\n", with: "\n   "))
         print(String(format: "Trained in %.0f s. Model and tokenizer: %@; metrics.jsonl and loss_curve.svg: %@", trainSeconds,
                      (try? Trainer.checkpointDirectory(outURL).path) ?? out, out))
         print("Next: mambakit generate --model \(out) --prompt \"\(kjv ? "Ps23:1 The LORD" : prompt)\"   |   mambakit eval text --model \(out) --data \(val)")

@@ -127,17 +127,17 @@ struct GenerateTextCommand: ParsableCommand {
         if ids.isEmpty {
             guard let e = eot else { throw CLIError.usage("empty prompt and the tokenizer has no <|endoftext|> to start from — give --prompt") }
             ids = [e]
-        } else if let e = eot, e < m.config.vocabSize {
+        } else if let e = eot, Int(e) < m.config.vocabSize {
             ids = [e] + ids   // a document boundary before the prompt, as in evaluation
         }
         var s = SamplingOptions()
         s.temperature = temperature; s.topK = topK; s.topP = topP; s.repetitionPenalty = repetitionPenalty
         FileHandle.standardOutput.write(Data(prompt.utf8))
-        var pending: [Int] = []
+        var pending: [Int32] = []
         let t0 = Date()
-        let out = try TextLM.generate(model: m, prompt: ids.map(Int32.init), maxTokens: maxTokens, sampling: s, seed: seed.seed,
-                                      stopAt: eot.map(Int32.init)) { id in
-            pending.append(Int(id))
+        let out = try TextLM.generate(model: m, prompt: ids, maxTokens: maxTokens, sampling: s, seed: seed.seed,
+                                      stopAt: eot) { id in
+            pending.append(id)
             let text = tok.decode(pending)
             if !text.hasSuffix("\u{FFFD}") {   // wait for the rest of a multi-byte character
                 FileHandle.standardOutput.write(Data(text.utf8)); pending.removeAll()
@@ -163,7 +163,7 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         let tok = try TokenizerStore.load(tokenizer)
         if decode {
-            FileHandle.standardOutput.write(Data(tok.decode(try readTokenFile(input).map(Int.init)).utf8))
+            FileHandle.standardOutput.write(Data(tok.decode(try readTokenFile(input)).utf8))
             return
         }
         let ids = tok.encode(try TextCorpus.readText(path: input))

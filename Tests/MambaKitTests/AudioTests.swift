@@ -13,7 +13,7 @@ final class AudioTests: XCTestCase {
         let ids = t.encode(xs)
         for (x, id) in zip(xs, ids) {
             let y = (x < 0 ? -1.0 : 1.0) * Foundation.log1p(255 * Double(abs(x))) / Foundation.log(256.0)
-            XCTAssertEqual(id, Int(((y + 1) / 2 * 255).rounded()), "x = \(x)")
+            XCTAssertEqual(id, Int32(((y + 1) / 2 * 255).rounded()), "x = \(x)")
         }
         // Decoding inverts encoding up to the quantisation step of the companded value.
         let back = t.decode(ids)
@@ -32,7 +32,7 @@ final class AudioTests: XCTestCase {
         let t = LinearSampleTokenizer()
         XCTAssertEqual(t.encode([-1, 0, 1, 0.5]), [0, 128, 255, 191])
         XCTAssertEqual(t.encode(t.decode(Array(0..<256))), Array(0..<256))
-        for id in [0, 17, 128, 255] { XCTAssertEqual(Double(t.decode([id])[0]), 2 * Double(id) / 255 - 1, accuracy: 1e-6) }
+        for id in [0, 17, 128, 255] as [Int32] { XCTAssertEqual(Double(t.decode([id])[0]), 2 * Double(id) / 255 - 1, accuracy: 1e-6) }
     }
 
     func testWriteReadWavAndFlacStereoToMono() throws {

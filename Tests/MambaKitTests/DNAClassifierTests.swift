@@ -73,7 +73,7 @@ final class DNAClassifierTests: XCTestCase {
         let tok = NucleotideTokenizer()
         var nll = 0.0, n = 0
         for r in records {
-            let ids = [Int32(NucleotideTokenizer.eos)] + tok.encode(bytes: r)
+            let ids = [NucleotideTokenizer.eos] + tok.encode(bytes: r)
             guard ids.count >= 2 else { continue }
             let lp = try m.logProbs(tokens: ids, mode: .recurrent)
             nll -= lp.reduce(0.0) { $0 + Double($1) }; n += lp.count

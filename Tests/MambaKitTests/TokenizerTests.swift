@@ -38,7 +38,7 @@ private enum TokenizerFixtures {
         (expected[tokenizer] as! [String: Any])["info"] as! [String: Any]
     }
 
-    static func ints(_ value: Any?) -> [Int] { (value as! [Any]).map { ($0 as! NSNumber).intValue } }
+    static func ints(_ value: Any?) -> [Int32] { (value as! [Any]).map { ($0 as! NSNumber).int32Value } }
 
     static let neox: BPETokenizer = try! BPETokenizer(contentsOf: dir.appendingPathComponent("neox/tokenizer.json"))
     static let small: BPETokenizer = try! BPETokenizer(contentsOf: dir.appendingPathComponent("small/tokenizer.json"))
@@ -101,7 +101,7 @@ final class ByteTokenizerTests: XCTestCase {
     func testRoundTripsEveryCorpusText() {
         for c in TokenizerFixtures.corpus {
             let ids = tok.encode(c.text)
-            XCTAssertEqual(ids, c.text.utf8.map { Int($0) }, c.name)
+            XCTAssertEqual(ids, c.text.utf8.map { Int32($0) }, c.name)
             XCTAssertTrue(ids.allSatisfy { (0..<256).contains($0) }, c.name)
             XCTAssertEqual(tok.decode(ids), c.text, c.name)
             // With allowSpecial the special strings become single ids, and still decode to the same text.
@@ -112,9 +112,9 @@ final class ByteTokenizerTests: XCTestCase {
 
     func testSpecialTokensOnlyWhenAllowed() {
         let text = "a<|endoftext|>b<|padding|><|endoftext|<|endoftext|>"
-        XCTAssertEqual(tok.encode(text), text.utf8.map { Int($0) })
-        XCTAssertEqual(tok.encode(text, allowSpecial: false), text.utf8.map { Int($0) })
-        let expected = [97, 256, 98, 257] + "<|endoftext|".utf8.map { Int($0) } + [256]
+        XCTAssertEqual(tok.encode(text), text.utf8.map { Int32($0) })
+        XCTAssertEqual(tok.encode(text, allowSpecial: false), text.utf8.map { Int32($0) })
+        let expected = [97, 256, 98, 257] + "<|endoftext|".utf8.map { Int32($0) } + [256]
         XCTAssertEqual(tok.encode(text, allowSpecial: true), expected)
         XCTAssertEqual(tok.decode(expected), text)
         XCTAssertEqual(tok.decode(expected, skipSpecialTokens: true), "ab<|endoftext|")
@@ -124,7 +124,7 @@ final class ByteTokenizerTests: XCTestCase {
     /// Invalid UTF-8 becomes U+FFFD, one per maximal invalid subsequence (expected values are Python's
     /// `bytes.decode("utf-8", "replace")`).
     func testInvalidUTF8DecodesToReplacementCharacters() {
-        let cases: [([Int], String)] = [
+        let cases: [([Int32], String)] = [
             ([0xFF], "\u{FFFD}"),
             ([0xE2, 0x82], "\u{FFFD}"),                              // truncated 3-byte sequence
             ([0xC0, 0xAF], "\u{FFFD}\u{FFFD}"),                      // overlong
@@ -219,7 +219,7 @@ final class BPETokenizerTests: XCTestCase {
         let info = TokenizerFixtures.info("neox")
         XCTAssertEqual(tok.vocabularySize, (info["max_id_plus_one"] as! NSNumber).intValue)
         XCTAssertEqual(tok.vocabularySize, 50280)
-        XCTAssertEqual(tok.specialTokens, info["special_tokens"] as! [String: Int])
+        XCTAssertEqual(tok.specialTokens, (info["special_tokens"] as! [String: Int]).mapValues { Int32($0) })
         XCTAssertEqual(tok.specialTokens, ["<|endoftext|>": 0, "<|padding|>": 1])
         XCTAssertEqual(tok.normalization, .nfc)
         XCTAssertEqual(tok.mergeCount, 50009)
@@ -231,7 +231,7 @@ final class BPETokenizerTests: XCTestCase {
         check(tok, "small")
         let info = TokenizerFixtures.info("small")
         XCTAssertEqual(tok.vocabularySize, (info["max_id_plus_one"] as! NSNumber).intValue)
-        XCTAssertEqual(tok.specialTokens, info["special_tokens"] as! [String: Int])
+        XCTAssertEqual(tok.specialTokens, (info["special_tokens"] as! [String: Int]).mapValues { Int32($0) })
         XCTAssertEqual(tok.normalization, .nfc, "Sequence[NFC]")
         let mask = tok.addedTokens.first { $0.content == "<mask>" }
         XCTAssertEqual(mask?.lstrip, true)
@@ -487,7 +487,7 @@ final class TokenizerTestsLoadErrors: XCTestCase {
 final class TokenizerTestsTokenFile: XCTestCase {
     func testRoundTripUInt16() throws {
         let url = temporaryDirectory(self).appendingPathComponent("neox.tok")
-        let ids = (0..<10_000).map { ($0 * 7919) % 50280 } + [0, 50279]
+        let ids = (0..<10_000).map { Int32(($0 * 7919) % 50280) } + [0, 50279]
         try TokenFile.write(ids, vocabularySize: 50280, to: url)
         let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as! Int
         XCTAssertEqual(size, TokenFile.headerSize + 2 * ids.count)
@@ -511,7 +511,7 @@ final class TokenizerTestsTokenFile: XCTestCase {
         XCTAssertEqual(TokenDType.forVocabulary(65536), .uint16)
         XCTAssertEqual(TokenDType.forVocabulary(65537), .uint32)
         let url = temporaryDirectory(self).appendingPathComponent("big.tok")
-        let ids = [0, 1, 65535, 65536, 99_999, 12345, 4_000_000_000 % 100_000]
+        let ids: [Int32] = [0, 1, 65535, 65536, 99_999, 12345, Int32(4_000_000_000 % 100_000)]
         try TokenFile.write(ids, vocabularySize: 100_000, to: url)
         let file = try TokenFile(contentsOf: url)
         XCTAssertEqual(file.dtype, .uint32)
@@ -521,7 +521,7 @@ final class TokenizerTestsTokenFile: XCTestCase {
 
     func testEmptyFileAndIncrementalWriter() throws {
         let dir = temporaryDirectory(self)
-        try TokenFile.write([Int](), vocabularySize: 258, to: dir.appendingPathComponent("empty.tok"))
+        try TokenFile.write([Int32](), vocabularySize: 258, to: dir.appendingPathComponent("empty.tok"))
         let empty = try TokenFile(contentsOf: dir.appendingPathComponent("empty.tok"))
         XCTAssertEqual(empty.count, 0)
         XCTAssertTrue(empty.isEmpty)
@@ -530,7 +530,7 @@ final class TokenizerTestsTokenFile: XCTestCase {
         let url = dir.appendingPathComponent("corpus.tok")
         let tok = ByteTokenizer()
         let writer = try TokenFileWriter(url: url, vocabularySize: tok.vocabularySize)
-        var all = [Int]()
+        var all = [Int32]()
         for _ in 0..<3000 {
             for c in TokenizerFixtures.corpus.prefix(20) {
                 let ids = tok.encode(c.text) + [ByteTokenizer.endOfText]
@@ -579,7 +579,7 @@ final class TokenizerTestsTokenFile: XCTestCase {
     func testTruncatedBadMagicAndMissingFiles() throws {
         let dir = temporaryDirectory(self)
         let good = dir.appendingPathComponent("good.tok")
-        try TokenFile.write(Array(0..<100), vocabularySize: 258, to: good)
+        try TokenFile.write(Array(Int32(0)..<100), vocabularySize: 258, to: good)
         let data = try Data(contentsOf: good)
 
         let truncated = dir.appendingPathComponent("truncated.tok")

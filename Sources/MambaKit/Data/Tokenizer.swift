@@ -30,14 +30,14 @@ public protocol Tokenizer<Input> {
     var vocabularySize: Int { get }
 
     /// The tokenizer's special tokens (end of text, padding, …) by name, e.g. `"<|endoftext|>": 0`.
-    var specialTokens: [String: Int] { get }
+    var specialTokens: [String: Int32] { get }
 
     /// Converts `input` to token ids, each in `0..<vocabularySize`.
-    func encode(_ input: Input) -> [Int]
+    func encode(_ input: Input) -> [Int32]
 
     /// Converts token ids back to input. Ids the tokenizer does not know (negative, or out of range)
     /// are skipped; each conforming type documents how it renders special tokens and malformed input.
-    func decode(_ ids: [Int]) -> Input
+    func decode(_ ids: [Int32]) -> Input
 }
 
 // MARK: - TextTokenizer
@@ -50,16 +50,16 @@ public protocol Tokenizer<Input> {
 /// default.
 public protocol TextTokenizer: Tokenizer where Input == String {
     /// Encodes `text`; when `allowSpecial` is true, occurrences of special-token strings become their ids.
-    func encode(_ text: String, allowSpecial: Bool) -> [Int]
+    func encode(_ text: String, allowSpecial: Bool) -> [Int32]
 
     /// Decodes `ids`; when `skipSpecialTokens` is true, special tokens are left out of the text,
     /// otherwise they are rendered as their strings (e.g. `"<|endoftext|>"`).
-    func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String
+    func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String
 }
 
 extension TextTokenizer {
     /// The id of the special token named `name` (e.g. `"<|endoftext|>"`), if the tokenizer has one.
-    public func specialTokenID(_ name: String) -> Int? { specialTokens[name] }
+    public func specialTokenID(_ name: String) -> Int32? { specialTokens[name] }
 }
 
 // MARK: - TokenizerError
