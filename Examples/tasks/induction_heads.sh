@@ -3,20 +3,20 @@
 # then scored at every length 2^6 … 2^20 through the recurrent path (chunks with the state carried: bounded
 # memory). Selective (S6) and time-invariant (S4D-Real) mixers, same architecture and budget; tables and
 # SVG plots (accuracy against log2 length) under the output directory. Budget and results: Docs/results.md.
-#   Examples/tasks/induction_heads.sh [steps (3000)] [max log2 length (20)] [extra `task train` options]
+#   Examples/tasks/induction_heads.sh [steps (6000)] [max log2 length (20)] [extra `task train` options]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Scripts/setup.sh
 swift build -c release --product mambakit
-STEPS=${1:-3000}; MAXLOG=${2:-20}; shift 2 || shift $#
-OUT=${OUT:-runs/tasks/induction-heads}
+STEPS=${1:-6000}; MAXLOG=${2:-20}; shift 2 || shift $#
+OUT=${OUT:-Data/cache/runs/tasks/induction-heads}
 THREADS=${THREADS:-2}
 COUNT=${COUNT:-32}
 LENGTHS=$(seq -s, 6 "$MAXLOG" | awk -F, '{for (i = 1; i <= NF; i++) printf "%s%d", (i > 1 ? "," : ""), 2 ^ $i}')
 for mixer in selective lti; do
     .build/release/mambakit task train induction-heads --length 256 --vocabulary 16 \
         --warmup-length 16 --stage-steps 200 --mixer "$mixer" --d-model 64 --n-layer 2 \
-        --steps "$STEPS" --batch-size 32 --lr 3e-3 --warmup-steps 50 --threads "$THREADS" \
+        --steps "$STEPS" --batch-size 16 --lr 3e-3 --warmup-steps 50 --threads "$THREADS" \
         --eval-every 500 --eval-count 64 --out "$OUT/$mixer" "$@"
 done
 for mixer in selective lti; do

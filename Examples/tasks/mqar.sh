@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 source Scripts/setup.sh
 swift build -c release --product mambakit
 LENGTH=${1:-128}; STEPS=${2:-1500}; shift 2 || shift $#
-OUT=${OUT:-runs/tasks/mqar-$LENGTH}
+OUT=${OUT:-Data/cache/runs/tasks/mqar-$LENGTH}
 THREADS=${THREADS:-2}
 WIDTHS=${WIDTHS:-"32 64"}; PAIRS=${PAIRS:-"4 8 16"}; MIXER=${MIXER:-selective}
 for d in $WIDTHS; do
