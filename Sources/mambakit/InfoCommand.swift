@@ -32,6 +32,7 @@ struct InfoCommand: ParsableCommand {
                 ("use_bias", "\(config.useBias)"), ("use_conv_bias", "\(config.useConvBias)"),
                 ("layer_norm_epsilon", jsonNumber(config.layerNormEpsilon)),
                 ("tie_word_embeddings", "\(config.tieWordEmbeddings)"),
+                ("ssm_mixer", jsonString(config.ssmMixer.rawValue)),
                 ("parameters", "\(parameters)"),
             ] + fields
         }

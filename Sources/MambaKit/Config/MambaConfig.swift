@@ -205,6 +205,7 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         return "Mamba d_model=\(dModel) n_layer=\(nLayer) vocab=\(vocabSize) d_state=\(dState) d_conv=\(dConv) "
             + "expand=\(expand) d_inner=\(dInner) dt_rank=\(dtRank) bias=\(useBias) conv_bias=\(useConvBias) "
             + "eps=\(layerNormEpsilon) \(tieWordEmbeddings ? "tied" : "untied") embeddings, "
+            + (ssmMixer == .selective ? "" : "\(ssmMixer.rawValue) mixer, ")
             + String(format: "%.1fM parameters", millions)
     }
 
