@@ -33,10 +33,8 @@ public final class SyntheticTaskObjective: TrainingObjective {
 
     public func beginStep(_ step: Int, options: TrainingOptions) throws {
         guard let spec, spec.warmup != nil else { return }
-        let n = spec.warmup!.length(atStep: step, target: spec.length)
-        if spec.at(length: n) != currentSpec { task = try spec.at(length: n).task(); currentSpec = spec.at(length: n) }
+        task = try spec.task(atStep: step)   // a few checks and a struct: cheap next to a step
     }
-    private var currentSpec: TaskSpec?
 
     public func lossTerms(options o: TrainingOptions) -> Int { o.batchSize * task.scoredPerExample }
 

@@ -49,28 +49,30 @@ final class FuzzRegressionTests: XCTestCase {
 
     // MARK: tokenizer.json (fuzz-tokenizer) — crash until the bounds branch is merged
 
+    /// The fuzz-tokenizer input `name` is refused with an error (it trapped or exhausted memory before the bounds).
+    func assertTokenizerRefused(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let data = try Data(contentsOf: Self.input("tokenizer", name))
+        XCTAssertThrowsError(try BPETokenizer(jsonData: data), file: file, line: line)
+    }
+
     func testTokenizerMergedIDAboveInt32() throws {
-        let data = try Data(contentsOf: Self.input("tokenizer", "merged_id_above_int32.json"))
-        XCTAssertThrowsError(try BPETokenizer(jsonData: data))
+        try assertTokenizerRefused("merged_id_above_int32.json")
     }
 
     func testTokenizerAddedTokenIDHuge() throws {
-        let data = try Data(contentsOf: Self.input("tokenizer", "added_token_id_2pow40.json"))
-        XCTAssertThrowsError(try BPETokenizer(jsonData: data))
+        try assertTokenizerRefused("added_token_id_2pow40.json")
     }
 
     /// Found by fuzz-tokenizer (with its dictionary), minimised by hand: the byte-level token "a"
     /// has id 2^32 (`Int32(_:)` traps where the byte table is built).
     func testTokenizerByteTokenIDAboveInt32() throws {
-        let data = try Data(contentsOf: Self.input("tokenizer", "byte_token_id_above_int32.json"))
-        XCTAssertThrowsError(try BPETokenizer(jsonData: data))
+        try assertTokenizerRefused("byte_token_id_above_int32.json")
     }
 
     /// Found by fuzz-tokenizer, minimised by libFuzzer: one vocabulary entry with id 217 483 667
     /// makes the decoding tables 217 M entries long (3.5 GB; over the fuzzer's 2 GB limit).
     func testTokenizerSparseHugeVocabularyID() throws {
-        let data = try Data(contentsOf: Self.input("tokenizer", "vocab_id_217483667.json"))
-        XCTAssertThrowsError(try BPETokenizer(jsonData: data))
+        try assertTokenizerRefused("vocab_id_217483667.json")
     }
 
     // MARK: audio (fuzz-audio) — crashes until the bounds branch is merged

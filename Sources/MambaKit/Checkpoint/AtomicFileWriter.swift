@@ -20,7 +20,7 @@ struct AtomicFileWriter {
         self.target = target
         let directory = target.deletingLastPathComponent().path
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        temporaryPath = directory + "/." + target.lastPathComponent + ".\(getpid()).\(suffix).tmp"
+        temporaryPath = directory + "/" + AtomicFile.temporaryPrefix(of: target) + "\(getpid()).\(suffix).tmp"
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 {
             throw CheckpointError.writeFailed(
@@ -80,6 +80,18 @@ private let systemWrite = Darwin.write
 
 /// Atomic writes of whole files (temporary file, fsync, rename).
 public enum AtomicFile {
+    /// Temporaries of `target` are named `.<name>.<pid>.<random>.tmp` beside it.
+    static func temporaryPrefix(of target: URL) -> String { "." + target.lastPathComponent + "." }
+
+    /// Removes the temporaries a killed write of `target` left beside it (never the target itself).
+    public static func removeLeftoverTemporaries(of target: URL) {
+        let fm = FileManager.default, directory = target.deletingLastPathComponent()
+        let prefix = temporaryPrefix(of: target)
+        for item in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] where item.hasPrefix(prefix) && item.hasSuffix(".tmp") {
+            try? fm.removeItem(at: directory.appendingPathComponent(item))
+        }
+    }
+
     /// Writes `data` to `url` atomically (temporary file, fsync, rename, fsync of the directory).
     /// - Throws: ``CheckpointError/writeFailed(path:reason:)`` naming the file.
     public static func write(_ data: Data, to url: URL) throws {

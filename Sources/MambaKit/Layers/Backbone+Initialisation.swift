@@ -30,9 +30,9 @@ extension Backbone {
         for o in blocks {
             fill(o.norm.weight, D, 1)
             uniform(o.inProj, 2 * E * D, 1 / Float(D).squareRoot())
+            uniform(o.conv.weight, E * K, 1 / Float(K).squareRoot())
+            if let b = o.conv.bias { uniform(b, E, 1 / Float(K).squareRoot()) }
             if let f = o.mixer {
-                uniform(f.conv.weight, E * K, 1 / Float(K).squareRoot())
-                if let b = f.conv.bias { uniform(b, E, 1 / Float(K).squareRoot()) }
                 uniform(f.xProj, (R + 2 * N) * E, 1 / Float(E).squareRoot())
                 let dtInitStd = c.timeStepScale / Float(R).squareRoot()
                 if c.timeStepInitScheme == "constant" { fill(f.dtProj, E * R, dtInitStd) } else { uniform(f.dtProj, E * R, dtInitStd) }
@@ -43,8 +43,6 @@ extension Backbone {
                 for e in 0..<E { for n in 0..<N { p[f.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }
                 fill(f.D, E, 1)
             } else if let f = o.lti {   // S4D-Real (Gu et al. 2022, "On the Parameterization and Initialization …")
-                uniform(f.conv.weight, E * K, 1 / Float(K).squareRoot())
-                if let b = f.conv.bias { uniform(b, E, 1 / Float(K).squareRoot()) }
                 for e in 0..<E { p[f.logDt + e] = Foundation.log(logUniformStep()) }
                 for e in 0..<E { for n in 0..<N { p[f.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }   // A_n = −(n+1)
                 fill(f.B, E * N, 1)

@@ -25,6 +25,8 @@ public struct MambaBlock: Sendable {
     public let mixer: SelectiveSSM?
     /// … or the time-invariant mixer's (`ssm_mixer: "lti"`).
     public let lti: LTISSM?
+    /// The forward direction's conv1d, whichever the mixer.
+    public var conv: CausalConv1d { mixer?.conv ?? lti!.conv }
     public let outProj: Int     // (D, E)
     public let outProjBias: Int? // (D)
     /// The reverse direction (bidirectional blocks), nil otherwise.

@@ -146,9 +146,7 @@ public final class Trainer {
     }
 
     static func checkOptions(_ options: TrainingOptions) throws {
-        guard options.seqLen > 0, options.batchSize > 0, options.gradAccumulation > 0, options.chunkLength >= 0 else {
-            throw TrainingError.invalidOptions("seq-len, batch-size and grad-accumulation must be positive")
-        }
+        if let problem = options.problem { throw TrainingError.invalidOptions(problem) }
     }
 
     /// Training of `objective.model` on any objective.
@@ -301,8 +299,7 @@ public final class Trainer {
             try? fm.removeItem(at: url)
         }
         for item in items where item.hasPrefix(".tmp-checkpoint-") { try? fm.removeItem(at: out.appendingPathComponent(item)) }
-        // a kill while `latest` was being replaced leaves AtomicFile's temporary beside it
-        for item in items where item.hasPrefix(".latest.") && item.hasSuffix(".tmp") { try? fm.removeItem(at: out.appendingPathComponent(item)) }
+        AtomicFile.removeLeftoverTemporaries(of: out.appendingPathComponent("latest"))   // a kill while `latest` was replaced
         AtomicFile.syncDirectory(out)
     }
 
