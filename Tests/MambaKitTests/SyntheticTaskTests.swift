@@ -157,5 +157,12 @@ final class SyntheticTaskTests: XCTestCase {
         XCTAssertEqual(bad.status, 64, bad.stderr)
         XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
         XCTAssertTrue(bad.stderr.contains("--mixer"), bad.stderr)
+        // a warm-up the task does not fit in (MQAR's 16 pairs need 48 positions) and a zero stage length
+        for args in [["mqar", "--warmup-length", "16"], ["induction-heads", "--warmup-length", "16", "--stage-steps", "0"]] {
+            let r = try runCLI(["task", "train"] + args + ["--d-model", "8", "--n-layer", "1"])
+            XCTAssertEqual(r.status, 64, r.stderr)
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains(args.count > 3 ? "--stage-steps" : "--warmup-length"), r.stderr)
+        }
     }
 }
