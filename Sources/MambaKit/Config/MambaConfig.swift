@@ -109,6 +109,31 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
     /// ``SSMMixer/lti`` (S4D-Real, the time-invariant ablation; not with `bidirectional`).
     public var ssmMixer: SSMMixer = .selective
 
+    // MARK: Multi-scale backbone (MambaKit extension)
+
+    /// A SaShiMi-style U-Net backbone (`unet`), nil for the flat stack of `n_layer` blocks. With it,
+    /// `n_layer` is the number of blocks per stage (see ``UNetConfig``, ``stageConfig(level:)``).
+    public var unet: UNetConfig? = nil
+
+    /// Blocks of the flat stack (`backbone.layers.i`): `n_layer`, or 0 for a U-Net, whose stages hold
+    /// their own blocks.
+    public var flatLayerCount: Int { unet == nil ? nLayer : 0 }
+
+    /// The dimensions of the blocks at U-Net level `s` (0 = the input rate): width D·expand^s, d_inner and
+    /// ⌈D_s/16⌉ Δ rank scaled alike (level 0 keeps this config's own d_inner and dt_rank), `n_layer` blocks,
+    /// no `unet`, labels or reverse mixers: the config of one stage's ``BlockStack``.
+    public func stageConfig(level s: Int) -> MambaConfig {
+        var c = self
+        c.unet = nil; c.labels = []; c.bidirectional = false
+        guard s > 0, let u = unet else { return c }
+        var scale = 1
+        for _ in 0..<s { scale *= u.expand }
+        c.dModel = dModel * scale
+        c.dInner = dInner * scale
+        c.dtRank = Self.autoDtRank(dModel: c.dModel)
+        return c
+    }
+
     /// Number of classes C (0 for a language model).
     public var numLabels: Int { labels.count }
 
@@ -177,21 +202,36 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         func add(_ terms: Int...) -> Int {
             terms.reduce(0) { let (s, o) = $0.addingReportingOverflow($1); overflow = overflow || o; return s }
         }
-        let D = dModel, E = dInner, N = dState, K = dConv, R = dtRank, V = vocabSize
-        let mixer = ssmMixer == .lti
-            ? add(mul(E, K), useConvBias ? E : 0,               // conv1d
-                  E, mul(3, mul(E, N)), E)                      // log_dt, A_log, B, C, D
-            : add(mul(E, K), useConvBias ? E : 0,               // conv1d
-                  mul(add(R, mul(2, N)), E),                    // x_proj
-                  mul(E, R), E,                                 // dt_proj (+ bias)
-                  mul(E, N),                                    // A_log
-                  E)                                            // D
-        let layer = add(D,                                      // norm
-                        mul(mul(2, E), D), useBias ? mul(2, E) : 0,  // in_proj
-                        mixer,
-                        mul(D, E), useBias ? D : 0,             // out_proj
-                        bidirectional ? mixer : 0)              // the reverse mixer
-        let total = add(mul(V, D), mul(nLayer, layer), D, tieWordEmbeddings ? 0 : mul(V, D), mul(numLabels, add(D, 1)))
+        /// Parameters of one block of `c`'s dimensions (norm, in_proj, mixer, out_proj, reverse mixer).
+        func block(_ c: MambaConfig) -> Int {
+            let D = c.dModel, E = c.dInner, N = c.dState, K = c.dConv, R = c.dtRank
+            let mixer = c.ssmMixer == .lti
+                ? add(mul(E, K), c.useConvBias ? E : 0,             // conv1d
+                      E, mul(3, mul(E, N)), E)                      // log_dt, A_log, B, C, D
+                : add(mul(E, K), c.useConvBias ? E : 0,             // conv1d
+                      mul(add(R, mul(2, N)), E),                    // x_proj
+                      mul(E, R), E,                                 // dt_proj (+ bias)
+                      mul(E, N),                                    // A_log
+                      E)                                            // D
+            return add(D,                                           // norm
+                       mul(mul(2, E), D), c.useBias ? mul(2, E) : 0,  // in_proj
+                       mixer,
+                       mul(D, E), c.useBias ? D : 0,                // out_proj
+                       c.bidirectional ? mixer : 0)                 // the reverse mixer
+        }
+        let D = dModel, V = vocabSize
+        var blocks = mul(nLayer, block(self))
+        if let u = unet {   // per level: n_layer blocks down and up (n_layer in the centre), two pooling projections
+            blocks = 0
+            for (s, p) in u.pool.enumerated() {
+                let here = stageConfig(level: s), next = stageConfig(level: s + 1)
+                let pools = add(mul(next.dModel, mul(p, here.dModel)), next.dModel,   // down.s.pool
+                                mul(mul(p, here.dModel), next.dModel), mul(p, here.dModel))   // up.s.pool
+                blocks = add(blocks, mul(mul(2, nLayer), block(here)), pools)
+            }
+            blocks = add(blocks, mul(nLayer, block(stageConfig(level: u.pool.count))))
+        }
+        let total = add(mul(V, D), blocks, D, tieWordEmbeddings ? 0 : mul(V, D), mul(numLabels, add(D, 1)))
         return overflow ? nil : total
     }
 
@@ -206,6 +246,7 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             + "expand=\(expand) d_inner=\(dInner) dt_rank=\(dtRank) bias=\(useBias) conv_bias=\(useConvBias) "
             + "eps=\(layerNormEpsilon) \(tieWordEmbeddings ? "tied" : "untied") embeddings, "
             + (ssmMixer == .selective ? "" : "\(ssmMixer.rawValue) mixer, ")
+            + (unet.map { "U-Net pool=\($0.pool.map(String.init).joined(separator: "x")) expand=\($0.expand) (n_layer per stage), " } ?? "")
             + String(format: "%.1fM parameters", millions)
     }
 
@@ -284,6 +325,7 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             padTokenId: try r.tokenID("pad_token_id"))
         .with(padVocabSizeMultiple: try r.positiveInt("pad_vocab_size_multiple") ?? 1)
         try config.readClassifier(r)
+        config.unet = try r.unet("unet")
         return config
     }
 
@@ -405,6 +447,10 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         guard timeStepFloor >= 0 else { throw invalid("time_step_floor", "must not be negative, got \(timeStepFloor)") }
         guard timeStepScale > 0 else { throw invalid("time_step_scale", "must be positive, got \(timeStepScale)") }
         guard initializerRange >= 0 else { throw invalid("initializer_range", "must not be negative, got \(initializerRange)") }
+        if let u = unet {
+            if let problem = u.problem { throw invalid("unet", problem) }
+            if bidirectional { throw invalid("unet", "a U-Net backbone is causal; it has no bidirectional form (remove \"bidirectional\")") }
+        }
         guard let count = checkedParameterCount, count <= Self.maximumParameterCount else {
             throw CheckpointError.modelTooLarge(path: path, parameters: checkedParameterCount, limit: Self.maximumParameterCount)
         }
@@ -480,6 +526,7 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             "torch_dtype": .string("float32"),
         ]
         if ssmMixer != .selective { object["ssm_mixer"] = .string(ssmMixer.rawValue) }
+        if let u = unet { object["unet"] = .object(["pool": .array(u.pool.map { .int($0) }), "expand": .int(u.expand)]) }
         if !labels.isEmpty {
             object["num_labels"] = .int(labels.count)
             object["id2label"] = .object(Dictionary(uniqueKeysWithValues: labels.enumerated().map { ("\($0.offset)", .string($0.element)) }))
@@ -674,5 +721,26 @@ private struct ConfigReader {
         if raw == .null { return nil }
         guard let i = try int(key), i >= 0 else { throw invalid(key, "expected a non-negative token id, got \(raw.compactText)") }
         return i
+    }
+
+    /// `"unet": {"pool": [p, …], "expand": e}` (absent or null: the flat stack).
+    func unet(_ key: String) throws -> UNetConfig? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .object(let fields)?:
+            let r = ConfigReader(path: path, object: fields, prefix: prefix + key + ".")
+            guard case .array(let items)? = fields["pool"] else {
+                throw r.invalid("pool", "expected a list of pooling factors, e.g. [4, 4]")
+            }
+            let pool = try items.map { item -> Int in
+                guard case .int(let p) = item else { throw r.invalid("pool", "expected integers, got \(item.compactText)") }
+                return p
+            }
+            let u = UNetConfig(pool: pool, expand: try r.positiveInt("expand") ?? 2)
+            if let problem = u.problem { throw invalid(key, problem) }
+            return u
+        case let other?:
+            throw invalid(key, "is a JSON \(other.kindName), expected an object like {\"pool\": [4, 4], \"expand\": 2}")
+        }
     }
 }

@@ -13,7 +13,6 @@ extension Backbone {
     public func initialise(random rng: inout SeededRandom) {
         let c = config
         let p = parameters.pointer
-        let D = c.dModel, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv
         func uniform(_ off: Int, _ n: Int, _ bound: Float) {
             for i in 0..<n { p[off + i] = rng.uniform(-bound, bound) }
         }
@@ -21,13 +20,16 @@ extension Backbone {
         let lo = Foundation.log(c.timeStepMin), hi = Foundation.log(c.timeStepMax)
         /// Δ log-uniform in [dt_min, dt_max], floored at dt_init_floor.
         func logUniformStep() -> Float { max(Foundation.exp(rng.uniform() * (hi - lo) + lo), c.timeStepFloor) }
+        let D = c.dModel
         if let e = embedding { for i in 0..<(e.vocabSize * D) { p[e.weight + i] = 0.02 * rng.normal() } }
         if let x = inputProjection {
             let bound = 1 / Float(x.features).squareRoot()
             uniform(x.weight, D * x.features, bound)
             uniform(x.bias, D, bound)
         }
-        for o in blocks {
+        /// One block of `bc`'s dimensions; out_proj divided by sqrt(`layers`) (all blocks of the model).
+        func block(_ o: MambaBlock, _ bc: MambaConfig, layers: Int) {
+            let D = bc.dModel, E = bc.dInner, N = bc.dState, R = bc.dtRank, K = bc.dConv
             fill(o.norm.weight, D, 1)
             uniform(o.inProj, 2 * E * D, 1 / Float(D).squareRoot())
             uniform(o.conv.weight, E * K, 1 / Float(K).squareRoot())
@@ -49,8 +51,20 @@ extension Backbone {
                 for i in 0..<(E * N) { p[f.C + i] = rng.normal() }
                 fill(f.D, E, 1)
             }
-            uniform(o.outProj, D * E, 1 / Float(E).squareRoot() / Float(c.nLayer).squareRoot())
+            uniform(o.outProj, D * E, 1 / Float(E).squareRoot() / Float(layers).squareRoot())
             if let f = o.mixer { o.reverse?.ssm.copyValues(from: f, p) }
+        }
+        for o in blocks { block(o, c, layers: c.nLayer) }
+        if let u = unet {   // stage blocks in checkpoint order, then the pooling projections (nn.Linear's default)
+            let all = u.allBlocks
+            for (o, bc) in all { block(o, bc, layers: all.count) }
+            for s in 0..<u.levels {
+                let d = u.downPool[s], up = u.upPool[s]
+                uniform(d.weight, d.outDim * d.factor * d.inDim, 1 / Float(d.factor * d.inDim).squareRoot())
+                uniform(d.bias, d.outDim, 1 / Float(d.factor * d.inDim).squareRoot())
+                uniform(up.weight, up.factor * up.outDim * up.inDim, 1 / Float(up.inDim).squareRoot())
+                uniform(up.bias, up.factor * up.outDim, 1 / Float(up.inDim).squareRoot())
+            }
         }
         fill(normF.weight, D, 1)
     }

@@ -33,8 +33,10 @@ public final class Backbone {
     public let embedding: Embedding?
     /// … or `input_proj.{weight,bias}` (feature input).
     public let inputProjection: InputProjection?
-    /// `backbone.layers.i.*`
+    /// `backbone.layers.i.*` (empty for a U-Net) …
     public let blocks: [MambaBlock]
+    /// … or the multi-scale stages `backbone.{down,center,up}.*` (config `unet`).
+    public let unet: UNet?
     /// `backbone.norm_f.weight`
     public let normF: RMSNorm
     /// The whole model's parameter block (shared with the model and its heads).
@@ -47,12 +49,15 @@ public final class Backbone {
     /// convolution for long chunks and the recurrence for short ones.
     public var ltiEvaluation: LTIEvaluation = .automatic
     var workspace = ForwardWorkspace()
+    /// The U-Net's untaped buffers and per-level workspaces.
+    lazy var unetRuntime: UNetRuntime? = unet.map { UNetRuntime(levels: $0.levels) }
 
     /// The backbone's slices, registered into a model's layout before its parameter block exists.
     public struct Layers: Sendable {
         public let embedding: Embedding?
         public let inputProjection: InputProjection?
         public let blocks: [MambaBlock]
+        public let unet: UNet?
         public let normF: RMSNorm
         let derivedCount: Int
 
@@ -68,10 +73,11 @@ public final class Backbone {
                 inputProjection = InputProjection("input_proj", features: F, dim: c.dModel, layout: &layout)
             }
             var derived = 0
-            blocks = (0..<c.nLayer).map { i in
+            blocks = (0..<c.flatLayerCount).map { i in
                 MambaBlock(prefix: "backbone.layers.\(i).", config: c, bidirectional: c.bidirectional,
                            layout: &layout, derived: &derived)
             }
+            unet = c.unet == nil ? nil : UNet(config: c, layout: &layout, derived: &derived)
             normF = RMSNorm("backbone.norm_f.weight", dim: c.dModel, eps: c.layerNormEpsilon, layout: &layout)
             derivedCount = derived
         }
@@ -81,7 +87,7 @@ public final class Backbone {
     public init(config: MambaConfig, input: BackboneInput, layers: Layers, parameters: FloatBuffer) {
         self.config = config; self.input = input
         embedding = layers.embedding; inputProjection = layers.inputProjection
-        blocks = layers.blocks; normF = layers.normF
+        blocks = layers.blocks; unet = layers.unet; normF = layers.normF
         self.parameters = parameters
         derived = FloatBuffer(count: layers.derivedCount)
     }
@@ -96,6 +102,7 @@ public final class Backbone {
     public func refreshDerived() {
         let ctx = context()
         for b in blocks { b.refreshDerived(ctx) }
+        for b in unet?.allBlocks ?? [] { b.block.refreshDerived(ctx) }
     }
 
     /// A fresh, empty recurrent state for `batch` sequences.
@@ -160,7 +167,7 @@ public final class Backbone {
             throw ModelError.invalidShape("\(T) steps do not form a batch of \(B) equal-length sequences")
         }
         guard state.batch == B, state.config.nLayer == c.nLayer, state.config.dInner == c.dInner,
-              state.config.dState == c.dState, state.config.dConv == c.dConv else {
+              state.config.dState == c.dState, state.config.dConv == c.dConv, state.config.unet == c.unet else {
             throw ModelError.stateMismatch(expected: "batch \(B)", found: "batch \(state.batch)")
         }
         if c.bidirectional && c.useBias {
@@ -183,6 +190,10 @@ public final class Backbone {
         case .tokens(let ids): embedding!.forward(ids, out: resid, ctx)
         case .features(let x): inputProjection!.forward(x.baseAddress!, rows: T, out: resid, ctx)
         }
+        if let unet, let runtime = unetRuntime, let us = state.unet {   // resid (T, D) = the U-Net's output stream
+            unet.forward(ctx, x: resid, out: resid, batch: B, length: L, state: us, tape: tape?.unet, runtime: runtime)
+            normF.forward(resid, add: nil, out: workspace.normed.pointer, rows: T, ctx)
+        }
         for (l, block) in blocks.enumerated() {
             let buf = tape?.layer(l) ?? LayerBuffers(workspace: workspace)
             block.forward(ctx, resid: resid, add: l == 0 ? nil : UnsafePointer(out), out: out, buffers: buf,
@@ -191,7 +202,7 @@ public final class Backbone {
                           reversal: reversal, workspace: &workspace)
         }
         // final residual add and norm_f
-        normF.forward(resid, add: UnsafePointer(out), out: workspace.normed.pointer, rows: T, ctx)
+        if unet == nil { normF.forward(resid, add: UnsafePointer(out), out: workspace.normed.pointer, rows: T, ctx) }
         if let tape {
             tape.finalResid.pointer.update(from: resid, count: T * D)
             tape.hidden.pointer.update(from: workspace.normed.pointer, count: T * D)
@@ -219,6 +230,9 @@ public final class Backbone {
         // norm_f
         tape.dResid.zero()
         normF.backward(tape.finalResid.pointer, dOut: tape.dHidden.pointer, dX: tape.dResid.pointer, rows: T, ctx)
+        if let unet, let tu = tape.unet, let runtime = unetRuntime {
+            unet.backward(ctx, dOut: tape.dResid.pointer, dX: tape.dResid.pointer, tape: tu, runtime: runtime)
+        }
         // blocks, last to first
         let reversal = SequenceReversal(batch: B, length: L, lengths: tape.lengths)
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {

@@ -16,12 +16,24 @@ public final class MambaState {
     public let ssm: FloatBuffer
     /// Tokens consumed so far (per batch row; all rows advance together).
     public var position: Int = 0
+    /// A U-Net backbone's state (every stage and pooling level), nil for the flat stack (whose layers'
+    /// states are `conv` and `ssm`; empty for a U-Net).
+    public let unet: UNetState?
 
     public init(config: MambaConfig, batch: Int) {
         self.batch = batch
         self.config = config
-        conv = FloatBuffer(count: config.nLayer * batch * (config.dConv - 1) * config.dInner)
-        ssm = FloatBuffer(count: config.nLayer * batch * config.dInner * config.dState)
+        let layers = config.flatLayerCount
+        conv = FloatBuffer(count: layers * batch * (config.dConv - 1) * config.dInner)
+        ssm = FloatBuffer(count: layers * batch * config.dInner * config.dState)
+        unet = config.unet == nil ? nil : UNetState(config: config, batch: batch)
+    }
+
+    private init(copying o: MambaState) {
+        batch = o.batch; config = o.config
+        conv = FloatBuffer(Array(o.conv.buffer)); ssm = FloatBuffer(Array(o.ssm.buffer))
+        unet = o.unet?.copy()
+        position = o.position
     }
 
     /// Conv state of layer l: (B, K-1, E).
@@ -37,18 +49,13 @@ public final class MambaState {
     public func reset() {
         conv.zero()
         ssm.zero()
+        unet?.reset()
         position = 0
     }
 
     /// A deep copy (for branching generation or checkpoints of a stream).
-    public func copy() -> MambaState {
-        let s = MambaState(config: config, batch: batch)
-        s.conv.pointer.update(from: conv.pointer, count: conv.count)
-        s.ssm.pointer.update(from: ssm.pointer, count: ssm.count)
-        s.position = position
-        return s
-    }
+    public func copy() -> MambaState { MambaState(copying: self) }
 
     /// Bytes held, for reports.
-    public var byteCount: Int { (conv.count + ssm.count) * 4 }
+    public var byteCount: Int { (conv.count + ssm.count) * 4 + (unet?.byteCount ?? 0) }
 }

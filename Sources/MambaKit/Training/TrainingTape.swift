@@ -45,12 +45,22 @@ public final class TrainingTape {
     var headRows: Int { max(64, (64 << 20) / (4 * max(1, config.vocabSize))) }
     var threadsCapacity = 0
 
-    public init(config: MambaConfig) { self.config = config }
+    /// A U-Net backbone's tapes (every stage) and level buffers; nil for the flat stack.
+    let unet: UNetTape?
+    /// Whether the (headRows, V) logits scratch is needed (not for the stages of a U-Net).
+    let head: Bool
+
+    public convenience init(config: MambaConfig) { self.init(config: config, head: true) }
+
+    init(config: MambaConfig, head: Bool) {
+        self.config = config; self.head = head
+        unet = config.unet == nil ? nil : UNetTape(config: config)
+    }
 
     /// Makes room for B sequences of L tokens.
     func prepare(batch B: Int, length L: Int) {
         let c = config, T = B * L
-        let D = c.dModel, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv, nl = c.nLayer
+        let D = c.dModel, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv, nl = c.flatLayerCount
         batch = B; length = L; rows = T
         if T > capacity || convIn.count != nl * B * (K - 1) * E {
             residIn = FloatBuffer(count: nl * T * D); normed = FloatBuffer(count: nl * T * D)
@@ -59,16 +69,18 @@ public final class TrainingTape {
             y = FloatBuffer(count: nl * T * E)
             convIn = FloatBuffer(count: nl * B * (K - 1) * E); ssmIn = FloatBuffer(count: nl * B * E * N)
             finalResid = FloatBuffer(count: T * D); hidden = FloatBuffer(count: T * D)
-            dHidden = FloatBuffer(count: T * D); dResid = FloatBuffer(count: T * D); dNormed = FloatBuffer(count: T * D)
-            dY = FloatBuffer(count: T * E); dXc = FloatBuffer(count: T * E); dDt = FloatBuffer(count: T * E)
-            dXz = FloatBuffer(count: T * 2 * E); dDbc = FloatBuffer(count: T * (R + 2 * N))
+            dHidden = FloatBuffer(count: T * D); dResid = FloatBuffer(count: T * D)
+            let tb = nl > 0 ? T : 0    // the blocks' backward scratch (a U-Net's stages have their own)
+            dNormed = FloatBuffer(count: tb * D)
+            dY = FloatBuffer(count: tb * E); dXc = FloatBuffer(count: tb * E); dDt = FloatBuffer(count: tb * E)
+            dXz = FloatBuffer(count: tb * 2 * E); dDbc = FloatBuffer(count: tb * (R + 2 * N))
             dA = FloatBuffer(count: E * N)
             if c.bidirectional {
                 xcRev = FloatBuffer(count: nl * T * E); dbcRev = FloatBuffer(count: nl * T * (R + 2 * N))
                 dtRev = FloatBuffer(count: nl * T * E)
                 dYRev = FloatBuffer(count: T * E); dXzRev = FloatBuffer(count: T * 2 * E)
             }
-            logits = FloatBuffer(count: headRows * c.vocabSize)
+            logits = FloatBuffer(count: head ? headRows * c.vocabSize : 0)
             capacity = T
             threadsCapacity = 0
         }
@@ -98,6 +110,6 @@ public final class TrainingTape {
     /// Bytes held (activations and scratch), for reports.
     public var byteCount: Int {
         [residIn, normed, xz, xc, dbc, dt, y, xcRev, dbcRev, dtRev, dYRev, dXzRev, convIn, ssmIn, finalResid, hidden, dHidden, dResid, dNormed, dY, dXc, dDt,
-         dXz, dDbc, dBCParts, dA, logits].reduce(0) { $0 + $1.count * 4 }
+         dXz, dDbc, dBCParts, dA, logits].reduce(0) { $0 + $1.count * 4 } + (unet?.byteCount ?? 0)
     }
 }
