@@ -19,15 +19,17 @@ struct BenchCommand: ParsableCommand {
             classify: sequence-classification training steps and inference (D=128, 4 layers, V=16 as for DNA; --length,
                       --batch; unidirectional, or --bidirectional) in tokens/s.
             tokenize: BPE encoding speed (MB/s, one core, cold merge cache) of --tokenizer on --text.
+            generate-audio: samples/s of waveform generation (256 classes, batch 1, temperature 1, ≥ 4,096 samples)
+                      for flat D=64 models (2 and 10 blocks) and a U-Net D=64, pool 4×4, 2 blocks per stage.
             tasks:    training steps/s of each synthetic task (selective copying at spread 256, induction heads and MQAR
                       at length 256, or --length; D=64, 2 layers, --batch default 16) with the selective and the LTI mixer.
             all:      every one of the above in turn (tokenize is skipped with a note when --text is missing).
             Without --threads, gemm, scan, prefill and generate run on 1 thread and on all cores; train, classify and tasks on all cores.
             """)
 
-    enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, train, classify, tokenize, tasks, all }
+    enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, generateAudio = "generate-audio", train, classify, tokenize, tasks, all }
 
-    @Argument(help: "gemm, scan, prefill, generate, train, classify, tokenize, tasks or all.") var which: Which
+    @Argument(help: "gemm, scan, prefill, generate, generate-audio, train, classify, tokenize, tasks or all.") var which: Which
     @OptionGroup var threadsOption: ThreadsOption
     var threads: Int? { threadsOption.threads }
     @Option(name: .customLong("shape"), help: "Shape: 130m (D=768, 24 layers, V=50280) or tiny (D=256, 4 layers, V=256); train also takes all (the default for train).")
@@ -86,12 +88,13 @@ struct BenchCommand: ParsableCommand {
         case .scan: benchScan()
         case .prefill: try benchPrefill()
         case .generate: try benchGenerate()
+        case .generateAudio: try benchGenerateAudio()
         case .train: try benchTrain()
         case .classify: try benchClassify()
         case .tokenize: try benchTokenize()
         case .tasks: try benchTasks()
         case .all:
-            benchGemm(); benchScan(); try benchPrefill(); try benchGenerate(); try benchTrain(); try benchClassify()
+            benchGemm(); benchScan(); try benchPrefill(); try benchGenerate(); try benchGenerateAudio(); try benchTrain(); try benchClassify()
             try benchTasks()
             if FileManager.default.fileExists(atPath: text) { try benchTokenize() } else {
                 stderrLine("bench tokenize: skipped — \(text) is missing (pass --text FILE)")

@@ -14,6 +14,10 @@ struct ModelSourceOptions: ParsableArguments {
     @Option(help: "New model: state size N.") var dState: Int = 16
     @Option(help: "New model: the SSM of every block: selective (Mamba's S6) or lti (S4D-Real, time-invariant: the paper's ablation).")
     var mixer: SSMMixer?
+    @Option(help: "New model: a SaShiMi-style U-Net backbone pooling by these factors, outermost first (e.g. 4,4); --n-layer then counts the blocks of each stage.")
+    var unetPool: String?
+    @Option(help: "New model: the U-Net's width multiplier per stage, \(UNetConfig.expandRange.lowerBound)…\(UNetConfig.expandRange.upperBound).")
+    var unetExpand: Int = 2
 
     static let maxLayers = 1024
     static let maxVocabulary = 1 << 22
@@ -32,8 +36,16 @@ struct ModelSourceOptions: ParsableArguments {
             throw optionError(option: "--mixer", value: m.rawValue,
                               allowed: "only for a new model from --d-model/--n-layer (a --config file says it with \"ssm_mixer\"; --init keeps the checkpoint's)")
         }
+        let unet = try unetConfig()
+        if unet != nil, initFrom != nil || config != nil {
+            throw optionError(option: "--unet-pool", value: unetPool ?? "",
+                              allowed: "only for a new model from --d-model/--n-layer (a --config file says it with \"unet\")")
+        }
         if let d = dModel, let n = nLayer {
-            let params = Self.estimatedParameters(dModel: d, nLayer: n, vocabSize: vocabSize ?? 256, dState: dState)
+            var c = MambaConfig(dModel: d, nLayer: n, vocabSize: vocabSize ?? 256, dState: dState)
+            c.unet = unet
+            let params = unet == nil ? Self.estimatedParameters(dModel: d, nLayer: n, vocabSize: vocabSize ?? 256, dState: dState)
+                : Double(c.parameterCount)
             if params > Double(Self.maxParameters) {
                 throw optionError(option: "--d-model", value: "\(d)",
                                   allowed: String(format: "with --n-layer %d a model of about %.2g parameters; at most 2^30 (%d) are trained here", n, params, Self.maxParameters))
@@ -59,7 +71,21 @@ struct ModelSourceOptions: ParsableArguments {
         }
         var c = MambaConfig(dModel: d, nLayer: n, vocabSize: v, dState: dState)
         c.ssmMixer = mixer ?? .selective
+        c.unet = try unetConfig()
         return try MambaModel.randomlyInitialised(config: c, seed: seed)
+    }
+
+    /// --unet-pool/--unet-expand as a U-Net config, nil without --unet-pool.
+    func unetConfig() throws -> UNetConfig? {
+        guard let text = unetPool else { return nil }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else {
+            throw optionError(option: "--unet-pool", value: text, allowed: "pooling factors separated by commas, e.g. 4,4")
+        }
+        try Check.int(unetExpand, "--unet-expand", UNetConfig.expandRange)
+        let u = UNetConfig(pool: parts.map { $0! }, expand: unetExpand)
+        if let problem = u.problem { throw optionError(option: "--unet-pool", value: text, allowed: problem) }
+        return u
     }
 
     /// The checkpoint --resume continues from, or nil.

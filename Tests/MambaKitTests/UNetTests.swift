@@ -189,4 +189,26 @@ final class UNetTests: XCTestCase {
             }
         }
     }
+
+    /// `train --unet-pool` makes and trains a U-Net (saved config says so); bad pools are one-line errors.
+    func testCLITrainsAUNetAndRefusesBadPools() throws {
+        let tmp = temporaryDirectory(self)
+        let tokens = tmp.appendingPathComponent("t.txt")
+        var rng = SeededRandom(seed: 11)
+        try (0..<400).map { _ in "\(rng.below(16))" }.joined(separator: " ").write(to: tokens, atomically: true, encoding: .utf8)
+        let out = tmp.appendingPathComponent("run")
+        let r = try runCLI(["train", "--tokens", tokens.path, "--d-model", "8", "--n-layer", "1", "--vocab-size", "16",
+                            "--unet-pool", "2,3", "--steps", "3", "--seq-len", "30", "--batch-size", "2", "--chunk-len", "7",
+                            "--threads", "1", "--out", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let model = try MambaModel.load(directory: try Trainer.checkpointDirectory(out))
+        XCTAssertEqual(model.config.unet, UNetConfig(pool: [2, 3], expand: 2))
+        for (args, needle) in [(["--unet-pool", "1,4"], "--unet-pool 1,4"), (["--unet-pool", "4,x"], "--unet-pool 4,x"),
+                               (["--unet-pool", "4", "--unet-expand", "9"], "--unet-expand 9")] {
+            let bad = try runCLI(["train", "--tokens", tokens.path, "--d-model", "8", "--n-layer", "1", "--vocab-size", "16"] + args)
+            XCTAssertEqual(bad.status, 64, bad.stderr)
+            XCTAssertEqual(bad.stderr.split(separator: "\n").filter { !$0.isEmpty }.count, 1, bad.stderr)
+            XCTAssertTrue(bad.stderr.contains(needle), bad.stderr)
+        }
+    }
 }
