@@ -5,7 +5,8 @@
 # three training window lengths with the samples per step held fixed (the paper's Figure 7 trend), and —
 # when the build has the complex SSM (--mixer complex) — complex against real at one length. Every model
 # is scored on the whole test piece (bits per sample, state carried). Steps per model are calibrated from
-# a 12-step run so that each trains for BUDGET seconds. Results: Docs/results.md ("U-Net").
+# a 12-step run so that each trains for BUDGET seconds (flat vs U-Net); the window-length runs and the
+# complex/real pair train for the same number of steps at the same samples per step. Results: Docs/results.md ("U-Net").
 #
 #   Examples/audio/piano_unet.sh [BUDGET seconds per model (420)]
 #
@@ -46,16 +47,34 @@ run() {
         | tee -a "$OUT/results.jsonl"
 }
 
-: > "$OUT/results.jsonl"
+[ -n "${SKIP_BUDGET:-}" ] || : > "$OUT/results.jsonl"
 # 1. flat vs U-Net, 1 s windows (truncated backprop every 0.25 s), same wall clock
-run flat-16000 16000 2 4000 "${FLAT[@]}"
-run unet-16000 16000 2 4000 "${UNET[@]}"
-# 2. U-Net, window length 2^13 / 2^15 / 2^17 at 2^17 samples per step, whole-window backprop
-run unet-8192 8192 16 0 "${UNET[@]}"
-run unet-32768 32768 4 0 "${UNET[@]}"
-run unet-131072 131072 1 0 "${UNET[@]}"
-# 3. complex vs real SSM at 2^15 (when this build has it)
+if [ -z "${SKIP_BUDGET:-}" ]; then
+    run flat-16000 16000 2 4000 "${FLAT[@]}"
+    run unet-16000 16000 2 4000 "${UNET[@]}"
+fi
+# 2. U-Net, window length 2^11 / 2^13 / 2^15 at 2^15 samples per step and the same number of steps
+#    (TREND_STEPS, default 40: the same samples seen), whole-window backprop
+TREND_STEPS=${TREND_STEPS:-40}
+fixed() {   # NAME SEQ BATCH MODEL-OPTIONS…: TREND_STEPS steps, then the test piece; one JSON line
+    local name=$1 seq=$2 batch=$3; shift 3
+    rm -rf "$OUT/$name"
+    local t0 t1 bits
+    t0=$(date +%s.%N)
+    $MK train audio-lm "${COMMON[@]}" "$@" --seq-len "$seq" --batch-size "$batch" --chunk-len 0 --steps "$TREND_STEPS" \
+        --eval-every 0 --out "$OUT/$name" > "$OUT/$name.log" 2>&1
+    t1=$(date +%s.%N)
+    bits=$($MK eval audio-lm --model "$OUT/$name" --data "$SRC" --split test --threads "$THREADS" --json \
+        | sed -E 's/.*"bits_per_sample": ([0-9.]+).*/\1/')
+    awk -v n="$name" -v s="$TREND_STEPS" -v a="$t0" -v b="$t1" -v bits="$bits" -v seq="$seq" -v batch="$batch" \
+        'BEGIN { printf "{\"run\": \"%s\", \"seq_len\": %d, \"batch\": %d, \"steps\": %d, \"train_seconds\": %.1f, \"test_bits_per_sample\": %s}\n", n, seq, batch, s, b - a, bits }' \
+        | tee -a "$OUT/results.jsonl"
+}
+fixed unet-2048 2048 16 "${UNET[@]}"
+fixed unet-8192 8192 4 "${UNET[@]}"
+fixed unet-32768 32768 1 "${UNET[@]}"
+# 3. complex vs real SSM at 2^13 (when this build has it), same steps
 if $MK train audio-lm --help 2>&1 | grep -q "complex"; then
-    run unet-32768-complex 32768 4 0 "${UNET[@]}" --mixer complex
+    fixed unet-8192-complex 8192 4 "${UNET[@]}" --mixer complex
 fi
 echo "results: $OUT/results.jsonl"

@@ -11,6 +11,11 @@ public final class SyntheticTaskObjective: TrainingObjective {
     public private(set) var task: any SyntheticTask
     let tape: TrainingTape
     public var model: any TrainableModel { lm }
+    /// State passing (Buitrago Ruiz & Gu 2025): each micro-batch starts from the final state of the one
+    /// before (detached) instead of the empty state, so training sees the states that long inputs reach.
+    /// The carried state is not part of a checkpoint: a resumed run starts it empty again.
+    public var statePassing = false
+    var carried: MambaState? = nil
 
     /// Trains on `task` at its own length throughout.
     public convenience init(model: MambaModel, task: any SyntheticTask) throws {
@@ -41,8 +46,13 @@ public final class SyntheticTaskObjective: TrainingObjective {
     public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
                            scale: Float) throws -> ObjectiveResult {
         let batch = (0..<o.batchSize).map { _ in task.example(&random) }
+        var state = lm.makeState(batch: o.batchSize)
+        if statePassing {   // the previous micro-batch's final state, advanced in place by this one
+            if let c = carried, c.batch == o.batchSize { state = c }
+            carried = state
+        }
         let r = try lm.accumulateGradient(inputs: batch.flatMap(\.inputs), targets: batch.flatMap(\.targets),
-                                          batch: o.batchSize, state: lm.makeState(batch: o.batchSize),
+                                          batch: o.batchSize, state: state,
                                           tape: tape, grads: grads, gradScale: scale)
         return ObjectiveResult(lossSum: r.lossSum, tokens: o.batchSize * task.length)
     }

@@ -20,7 +20,7 @@ struct BenchCommand: ParsableCommand {
                       --batch; unidirectional, or --bidirectional) in tokens/s.
             tokenize: BPE encoding speed (MB/s, one core, cold merge cache) of --tokenizer on --text.
             generate-audio: samples/s of waveform generation (256 classes, batch 1, temperature 1, ≥ 4,096 samples)
-                      for flat D=64 models (2 and 10 blocks) and a U-Net D=64, pool 4×4, 2 blocks per stage.
+                      for flat models (D=64 with 2 and 10 blocks, D=128 with 10) and a U-Net D=64, pool 4×4, 2 blocks per stage.
             tasks:    training steps/s of each synthetic task (selective copying at spread 256, induction heads and MQAR
                       at length 256, or --length; D=64, 2 layers, --batch default 16) with the selective and the LTI mixer.
             all:      every one of the above in turn (tokenize is skipped with a note when --text is missing).

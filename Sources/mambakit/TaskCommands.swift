@@ -58,6 +58,8 @@ struct TaskTrainCommand: ParsableCommand {
     @OptionGroup var task: TaskOptions
     @OptionGroup var evalEvery: EvalEveryOption
     @Option(help: "Held-out examples per validation.") var evalCount: Int = 64
+    @Flag(help: "State passing: every micro-batch starts from the previous one's final state (detached), not the empty state — training sees the states long inputs reach (Buitrago Ruiz & Gu 2025). Not restored by --resume.")
+    var statePassing = false
     @OptionGroup var train: TrainingArguments
 
     func validate() throws { try Check.int(evalCount, "--eval-count", 1...1 << 20) }
@@ -68,14 +70,18 @@ struct TaskTrainCommand: ParsableCommand {
         if let r = train.model.resume {
             trainer = try Trainer.resume(from: URL(fileURLWithPath: r), steps: train.schedule.steps) { ck, _ in
                 spec = try TaskSpec.read(from: ck) ?? spec   // the run's own task and warm-up
-                return try SyntheticTaskObjective(model: MambaModel.load(directory: ck), spec: spec)
+                let objective = try SyntheticTaskObjective(model: MambaModel.load(directory: ck), spec: spec)
+                objective.statePassing = statePassing
+                return objective
             }
         } else {
             let full = try spec.task()
             var o = train.options()
             o.seqLen = full.length
             let model = try train.makeModel(defaultVocab: full.vocabSize, minVocab: full.vocabSize, what: spec.name.rawValue)
-            trainer = try Trainer(objective: SyntheticTaskObjective(model: model, spec: spec), options: o)
+            let objective = try SyntheticTaskObjective(model: model, spec: spec)
+            objective.statePassing = statePassing
+            trainer = try Trainer(objective: objective, options: o)
         }
         let generator = try spec.task()
         let run = TrainingRun(trainer: trainer, evalEvery: evalEvery.interval(default: 100, steps: trainer.options.steps),
