@@ -225,9 +225,12 @@ MK_INLINE void cs_step(int N, const float *dt, const float *dtu, const float *Ar
     for (int n = 0; n < N; n++) {
         const float br = Bt[2 * n], bi = Bt[2 * n + 1];
         const float cr = Ct ? Ct[2 * n] : 0.0f, ci = Ct ? Ct[2 * n + 1] : 0.0f;
-        float *hr = H + 2 * n * CS_W, *hi = hr + CS_W;
-        const float *arn = Ar + n * CS_W, *ain = Ai + n * CS_W;
-        for (int j = 0; j < CS_W; j++) {
+        float *restrict hr = H + 2 * n * CS_W, *restrict hi = hr + CS_W;
+        const float *restrict arn = Ar + n * CS_W, *restrict ain = Ai + n * CS_W;
+#if defined(__clang__)
+#pragma clang loop vectorize(assume_safety)
+#endif
+        for (int j = 0; j < CS_W; j++) {                                    // the lanes: distinct rows, no aliasing
             float s, c;
             cs_sincos(dt[j] * ain[j], &s, &c);
             const float m = mk_expf(dt[j] * arn[j]);
@@ -409,10 +412,17 @@ MK_INLINE void cscan_bwd_body(const mk_cscan_bwd_params *p, int e_begin, int e_e
                     for (int j = 0; j < W; j++) { sB[j] = 0.0f; ddt[j] = 0.0f; dtu[j] = dt[j] * uu[j]; }
                     for (int n = 0; n < N; n++) {
                         const float br = Bt[2 * n], bi = Bt[2 * n + 1], cr = Ct[2 * n], ci = Ct[2 * n + 1];
-                        const float *arn = q->Ar + n * W, *ain = q->Ai + n * W;
-                        const float *hpr = hp + 2 * n * W, *hpi = hpr + W, *atr = aa + 2 * n * W, *ati = atr + W;
-                        float *gr = G + 2 * n * W, *gi = gr + W, *dar = dA + 2 * n * W, *dai = dar + W;
-                        float *pBr = pb + 2 * n * W, *pBi = pBr + W, *pCr = pb + (2 * N + 2 * n) * W, *pCi = pCr + W;
+                        // distinct (W)-rows of distinct arrays: restrict lets the lane loop vectorise
+                        const float *restrict arn = q->Ar + n * W, *restrict ain = q->Ai + n * W;
+                        const float *restrict hpr = hp + 2 * n * W, *restrict hpi = hpr + W;
+                        const float *restrict atr = aa + 2 * n * W, *restrict ati = atr + W;
+                        float *restrict gr = G + 2 * n * W, *restrict gi = gr + W;
+                        float *restrict dar = dA + 2 * n * W, *restrict dai = dar + W;
+                        float *restrict pBr = pb + 2 * n * W, *restrict pBi = pBr + W;
+                        float *restrict pCr = pb + (2 * N + 2 * n) * W, *restrict pCi = pCr + W;
+#if defined(__clang__)
+#pragma clang loop vectorize(assume_safety)
+#endif
                         for (int j = 0; j < W; j++) {
                             const float Gr = 2.0f * dyp[j] * cr + gr[j], Gi = -2.0f * dyp[j] * ci + gi[j];
                             const float ahr = atr[j] * hpr[j] - ati[j] * hpi[j];          // a_t h_t-1
