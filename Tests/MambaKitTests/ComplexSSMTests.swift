@@ -234,6 +234,20 @@ final class ComplexSSMTests: XCTestCase {
         print("complex checkpoint round trip: max |Δlogit| \(d)")
         XCTAssertEqual(d, 0)
 
+        // the CLI: `--mixer complex` trains it (here a synthetic task) and `info` names the mixer
+        let out = temporaryDirectory(self).appendingPathComponent("complex")
+        let t = try runCLI(["task", "train", "induction-heads", "--length", "40", "--mixer", "complex", "--d-model", "8",
+                            "--n-layer", "1", "--steps", "2", "--batch-size", "2", "--threads", "1", "--eval-count", "2",
+                            "--out", out.path])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        XCTAssertTrue(t.stderr.contains("complex mixer"), t.stderr)
+        let ck = try Trainer.checkpointDirectory(out)
+        XCTAssertEqual(try MambaConfig.load(from: ck).ssmMixer, .complex)
+        XCTAssertNotNil(try MambaModel.load(directory: ck).tensor("backbone.layers.0.mixer.A_imag"))
+        let info = try runCLI(["info", "--model", ck.path, "--json"])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        XCTAssertTrue(info.stdout.contains("\"ssm_mixer\": \"complex\""), info.stdout)
+
         // bidirectional is refused by name
         var bi = c
         bi.bidirectional = true
