@@ -1,4 +1,4 @@
-// BenchCommand.swift — `mambakit bench gemm|scan|prefill|generate [--threads N] --json`.
+// BenchCommand.swift — `mambakit bench gemm|scan|complex-scan|prefill|generate|… [--threads N] --json`.
 import ArgumentParser
 import Foundation
 import MambaKit
@@ -12,6 +12,8 @@ struct BenchCommand: ParsableCommand {
         discussion: """
             gemm:     sgemm (M=N=K=--size, default 2048) in GFLOP/s, with the OpenBLAS core name.
             scan:     fused selective-scan forward at (B=1, E=1536, L=2048, N=16) in elements/s (B·E·L·N).
+            complex-scan: the complex selective scan (ssm_mixer complex), forward and backward, same shape and units
+                      (N complex states).
             prefill:  tokens/s of a random-init mamba-130m-shape model (D=768, 24 layers, V=50280) on a 2048-token prompt.
             generate: tokens/s of the recurrent path, batch 1 and batch 8, same model.
             train:    tokens/s and peak RSS of full training steps (forward, backward, AdamW): tiny (D=256, 4 layers,
@@ -22,14 +24,16 @@ struct BenchCommand: ParsableCommand {
             generate-audio: samples/s of waveform generation (256 classes, batch 1, temperature 1, ≥ 4,096 samples)
                       for flat models (D=64 with 2 and 10 blocks, D=128 with 10) and a U-Net D=64, pool 4×4, 2 blocks per stage.
             tasks:    training steps/s of each synthetic task (selective copying at spread 256, induction heads and MQAR
-                      at length 256, or --length; D=64, 2 layers, --batch default 16) with the selective and the LTI mixer.
+                      at length 256, or --length; D=64, 2 layers, --batch default 16) with each mixer.
             all:      every one of the above in turn (tokenize is skipped with a note when --text is missing).
-            Without --threads, gemm, scan, prefill and generate run on 1 thread and on all cores; train, classify and tasks on all cores.
+            Without --threads, gemm, scan, complex-scan, prefill and generate run on 1 thread and on all cores; train, classify and tasks on all cores.
             """)
 
-    enum Which: String, ExpressibleByArgument, CaseIterable { case gemm, scan, prefill, generate, generateAudio = "generate-audio", train, classify, tokenize, tasks, all }
+    enum Which: String, ExpressibleByArgument, CaseIterable {
+        case gemm, scan, complexScan = "complex-scan", prefill, generate, generateAudio = "generate-audio", train, classify, tokenize, tasks, all
+    }
 
-    @Argument(help: "gemm, scan, prefill, generate, generate-audio, train, classify, tokenize, tasks or all.") var which: Which
+    @Argument(help: "gemm, scan, complex-scan, prefill, generate, generate-audio, train, classify, tokenize, tasks or all.") var which: Which
     @OptionGroup var threadsOption: ThreadsOption
     var threads: Int? { threadsOption.threads }
     @Option(name: .customLong("shape"), help: "Shape: 130m (D=768, 24 layers, V=50280) or tiny (D=256, 4 layers, V=256); train also takes all (the default for train).")
@@ -86,6 +90,7 @@ struct BenchCommand: ParsableCommand {
         switch which {
         case .gemm: benchGemm()
         case .scan: benchScan()
+        case .complexScan: benchComplexScan()
         case .prefill: try benchPrefill()
         case .generate: try benchGenerate()
         case .generateAudio: try benchGenerateAudio()
@@ -94,7 +99,7 @@ struct BenchCommand: ParsableCommand {
         case .tokenize: try benchTokenize()
         case .tasks: try benchTasks()
         case .all:
-            benchGemm(); benchScan(); try benchPrefill(); try benchGenerate(); try benchGenerateAudio(); try benchTrain(); try benchClassify()
+            benchGemm(); benchScan(); benchComplexScan(); try benchPrefill(); try benchGenerate(); try benchGenerateAudio(); try benchTrain(); try benchClassify()
             try benchTasks()
             if FileManager.default.fileExists(atPath: text) { try benchTokenize() } else {
                 stderrLine("bench tokenize: skipped — \(text) is missing (pass --text FILE)")

@@ -1,5 +1,5 @@
 // BenchTasks.swift — `mambakit bench tasks`: training speed of each synthetic task on the shapes of
-// Examples/tasks (D = 64, 2 layers, batch 16), with the selective and the LTI mixer.
+// Examples/tasks (D = 64, 2 layers, batch 16), with each mixer (selective, LTI, complex).
 import Foundation
 import MambaKit
 import MambaTasks

@@ -12,7 +12,7 @@ struct ModelSourceOptions: ParsableArguments {
     @Option(help: "New model: layers, 1…\(ModelSourceOptions.maxLayers).") var nLayer: Int?
     @Option(help: "New model: vocabulary size V (text: defaults to the tokenizer's).") var vocabSize: Int?
     @Option(help: "New model: state size N.") var dState: Int = 16
-    @Option(help: "New model: the SSM of every block: selective (Mamba's S6) or lti (S4D-Real, time-invariant: the paper's ablation).")
+    @Option(help: "New model: the SSM of every block: selective (Mamba's S6), lti (S4D-Real, time-invariant: the paper's ablation) or complex (complex-valued selective SSM, S4D-Lin init: the paper's audio variant).")
     var mixer: SSMMixer?
     @Option(help: "New model: a SaShiMi-style U-Net backbone pooling by these factors, outermost first (e.g. 4,4); --n-layer then counts the blocks of each stage.")
     var unetPool: String?

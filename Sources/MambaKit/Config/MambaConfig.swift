@@ -13,7 +13,8 @@ import Foundation
 ///
 /// Shapes, with `D = dModel`, `E = dInner`, `N = dState`, `K = dConv`, `R = dtRank`, `V = vocabSize`:
 /// embedding `V×D`; per layer RMSNorm `D`, `in_proj` `2E×D`, depthwise `conv1d` `E×1×K`, `x_proj`
-/// `(R+2N)×E`, `dt_proj` `E×R` (+ bias `E`), `A_log` `E×N`, `D` `E`, `out_proj` `D×E`; final norm `D`;
+/// `(R+2N)×E`, `dt_proj` `E×R` (+ bias `E`), `A_log` `E×N`, `D` `E`, `out_proj` `D×E`; final norm `D`
+/// (the complex mixer: `x_proj` `(R+4N)×E` and `A_imag` `E×N` besides);
 /// LM head `V×D` (shared with the embedding when ``tieWordEmbeddings``).
 public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible {
 
@@ -105,9 +106,15 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
 
     // MARK: Mixer (MambaKit extension)
 
-    /// The SSM of every block (`ssm_mixer`): ``SSMMixer/selective`` (Mamba, the default) or
-    /// ``SSMMixer/lti`` (S4D-Real, the time-invariant ablation; not with `bidirectional`).
+    /// The SSM of every block (`ssm_mixer`): ``SSMMixer/selective`` (Mamba, the default),
+    /// ``SSMMixer/lti`` (S4D-Real, the time-invariant ablation) or ``SSMMixer/complex`` (complex-valued
+    /// selective SSM, §3.6); the last two not with `bidirectional`.
     public var ssmMixer: SSMMixer = .selective
+
+    /// Floats of recurrent SSM state per channel: N, or 2N for the complex mixer ((re, im) per state).
+    public var ssmStateWidth: Int { ssmMixer == .complex ? 2 * dState : dState }
+    /// Outputs of `x_proj` (dt | B | C): R + 2N, or R + 4N for the complex mixer (B, C as (re, im) pairs).
+    public var xProjWidth: Int { dtRank + (ssmMixer == .complex ? 4 : 2) * dState }
 
     // MARK: Multi-scale backbone (MambaKit extension)
 
@@ -205,13 +212,14 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         /// Parameters of one block of `c`'s dimensions (norm, in_proj, mixer, out_proj, reverse mixer).
         func block(_ c: MambaConfig) -> Int {
             let D = c.dModel, E = c.dInner, N = c.dState, K = c.dConv, R = c.dtRank
+            let complex = c.ssmMixer == .complex
             let mixer = c.ssmMixer == .lti
                 ? add(mul(E, K), c.useConvBias ? E : 0,             // conv1d
                       E, mul(3, mul(E, N)), E)                      // log_dt, A_log, B, C, D
                 : add(mul(E, K), c.useConvBias ? E : 0,             // conv1d
-                      mul(add(R, mul(2, N)), E),                    // x_proj
+                      mul(add(R, mul(complex ? 4 : 2, N)), E),      // x_proj
                       mul(E, R), E,                                 // dt_proj (+ bias)
-                      mul(E, N),                                    // A_log
+                      mul(complex ? 2 : 1, mul(E, N)),              // A_log (+ A_imag)
                       E)                                            // D
             return add(D,                                           // norm
                        mul(mul(2, E), D), c.useBias ? mul(2, E) : 0,  // in_proj
@@ -363,12 +371,12 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         bidirectional = try r.bool("bidirectional") ?? false
         if let m = try r.string("ssm_mixer") {
             guard let v = SSMMixer(rawValue: m) else {
-                throw r.invalid("ssm_mixer", "is \"\(m)\", expected \"selective\" or \"lti\"")
+                throw r.invalid("ssm_mixer", "is \"\(m)\", expected \"selective\", \"lti\" or \"complex\"")
             }
             ssmMixer = v
         }
-        if bidirectional && ssmMixer == .lti {
-            throw r.invalid("ssm_mixer", "\"lti\" is not supported together with bidirectional (use the selective mixer)")
+        if bidirectional && ssmMixer != .selective {
+            throw r.invalid("ssm_mixer", "\"\(ssmMixer.rawValue)\" is not supported together with bidirectional (use the selective mixer)")
         }
         if bidirectional && useBias {
             throw r.invalid("bidirectional", "is not supported together with use_bias (the shared out_proj bias would be counted twice)")
@@ -473,9 +481,10 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
                     + "does not use initializer_range, which is kept for round-tripping only; set it to 0.1 (the "
                     + "Hugging Face default) or 0.02")
         }
-        guard !(bidirectional && ssmMixer == .lti) else {
+        guard !(bidirectional && ssmMixer != .selective) else {
             throw ModelError.unsupportedInitialisation(
-                key: "ssm_mixer", value: "\"lti\"", detail: "the LTI mixer has no reverse direction; use it without bidirectional")
+                key: "ssm_mixer", value: "\"\(ssmMixer.rawValue)\"",
+                detail: "the \(ssmMixer.rawValue) mixer has no reverse direction; use it without bidirectional")
         }
         guard residualInFp32 else {
             throw ModelError.unsupportedInitialisation(

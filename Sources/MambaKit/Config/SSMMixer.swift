@@ -8,4 +8,8 @@ public enum SSMMixer: String, Codable, CaseIterable, Sendable {
     /// A linear time-invariant SSM (S4D-Real): Δ, B and C are learned parameters (`log_dt`, `B`, `C`),
     /// the same for every input; the ablation of the Mamba paper's §4.1. See ``LTISSM``.
     case lti
+    /// The complex-valued selective SSM (the Mamba paper's §3.6 parameterisation for audio): diagonal complex
+    /// A = −exp(A_log) + i·A_imag (S4D-Lin init), complex B and C from `x_proj` (R + 4N outputs), a complex
+    /// state and y = 2·Re(C·h) + D·u, as mamba_ssm's `selective_scan_ref` with complex A. See ``ComplexSSM``.
+    case complex
 }

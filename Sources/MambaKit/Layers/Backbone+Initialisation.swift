@@ -9,7 +9,8 @@ extension Backbone {
     /// "constant"), dt_proj bias = softplus⁻¹(dt) with dt log-uniform in
     /// [dt_min, dt_max] floored at dt_init_floor, A_log = log(1…N), D = 1, out_proj U(±1/sqrt(E))
     /// divided by sqrt(nLayer); norm_f 1. An LTI mixer (S4D-Real): conv1d as above, log_dt = log Δ with Δ
-    /// drawn as above, A_log = log(1…N), B = 1, C ~ N(0, 1), D = 1. Reverse mixers are left for the caller (copies of the forward ones).
+    /// drawn as above, A_log = log(1…N), B = 1, C ~ N(0, 1), D = 1. A complex mixer: as the selective one
+    /// (x_proj over R + 4N rows) with S4D-Lin A_n = −1/2 + iπn: A_log = log ½, A_imag = πn. Reverse mixers are left for the caller (copies of the forward ones).
     public func initialise(random rng: inout SeededRandom) {
         let c = config
         let p = parameters.pointer
@@ -43,6 +44,17 @@ extension Backbone {
                     p[f.dtProjBias + e] = dt + Foundation.log(-Foundation.expm1(-dt))   // softplus⁻¹(dt)
                 }
                 for e in 0..<E { for n in 0..<N { p[f.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }
+                fill(f.D, E, 1)
+            } else if let f = o.complex {   // as the selective mixer, but A S4D-Lin: A_n = −1/2 + iπn
+                uniform(f.xProj, (R + 4 * N) * E, 1 / Float(E).squareRoot())
+                let dtInitStd = c.timeStepScale / Float(R).squareRoot()
+                if c.timeStepInitScheme == "constant" { fill(f.dtProj, E * R, dtInitStd) } else { uniform(f.dtProj, E * R, dtInitStd) }
+                for e in 0..<E {
+                    let dt = logUniformStep()
+                    p[f.dtProjBias + e] = dt + Foundation.log(-Foundation.expm1(-dt))   // softplus⁻¹(dt)
+                }
+                fill(f.aLog, E * N, Foundation.log(0.5))
+                for e in 0..<E { for n in 0..<N { p[f.aImag + e * N + n] = Float.pi * Float(n) } }
                 fill(f.D, E, 1)
             } else if let f = o.lti {   // S4D-Real (Gu et al. 2022, "On the Parameterization and Initialization …")
                 for e in 0..<E { p[f.logDt + e] = Foundation.log(logUniformStep()) }

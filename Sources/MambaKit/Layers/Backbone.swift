@@ -167,7 +167,8 @@ public final class Backbone {
             throw ModelError.invalidShape("\(T) steps do not form a batch of \(B) equal-length sequences")
         }
         guard state.batch == B, state.config.nLayer == c.nLayer, state.config.dInner == c.dInner,
-              state.config.dState == c.dState, state.config.dConv == c.dConv, state.config.unet == c.unet else {
+              state.config.dState == c.dState, state.config.ssmStateWidth == c.ssmStateWidth, state.config.dConv == c.dConv,
+              state.config.unet == c.unet else {
             throw ModelError.stateMismatch(expected: "batch \(B)", found: "batch \(state.batch)")
         }
         if c.bidirectional && c.useBias {

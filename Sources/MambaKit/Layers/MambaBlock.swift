@@ -6,6 +6,7 @@
 //     x, z     = split(in_proj(RMSNorm(residual)))                   (T, E) each
 //     y        = SelectiveSSM(x, z)  [+ reverse direction, bidirectional]   (T, E)
 //                or LTISSM(x, z) (config `ssm_mixer: "lti"`, the time-invariant ablation)
+//                or ComplexSSM(x, z) (config `ssm_mixer: "complex"`, complex A, B, C and state)
 //     hidden   = out_proj(y)                                         (T, D)
 //   backward (dResid = dLoss/d(stream after the block), in place → dLoss/d(stream before it)):
 //     out_proj   dY = dOut·W_out,  dW_out += dOutᵀ·y
@@ -16,7 +17,8 @@ import _MambaKernels
 
 /// A residual Mamba block, keys `<prefix>norm.weight`, `<prefix>mixer.{in_proj,conv1d,x_proj,dt_proj,
 /// A_log,D,out_proj}` and, when bidirectional, `<prefix>mixer_rev.{conv1d,x_proj,dt_proj,A_log,D}`;
-/// with the LTI mixer `<prefix>mixer.{in_proj,conv1d,log_dt,A_log,B,C,D,out_proj}`.
+/// with the LTI mixer `<prefix>mixer.{in_proj,conv1d,log_dt,A_log,B,C,D,out_proj}`; with the complex mixer
+/// the selective keys plus `<prefix>mixer.A_imag` (and x_proj (R+4N, E)).
 public struct MambaBlock: Sendable {
     public let norm: RMSNorm
     public let inProj: Int      // (2E, D)
@@ -25,30 +27,36 @@ public struct MambaBlock: Sendable {
     public let mixer: SelectiveSSM?
     /// … or the time-invariant mixer's (`ssm_mixer: "lti"`).
     public let lti: LTISSM?
+    /// … or the complex-valued selective mixer's (`ssm_mixer: "complex"`).
+    public let complex: ComplexSSM?
     /// The forward direction's conv1d, whichever the mixer.
-    public var conv: CausalConv1d { mixer?.conv ?? lti!.conv }
+    public var conv: CausalConv1d { mixer?.conv ?? lti?.conv ?? complex!.conv }
     public let outProj: Int     // (D, E)
     public let outProjBias: Int? // (D)
     /// The reverse direction (bidirectional blocks), nil otherwise.
     public let reverse: ReverseDirection?
     public let D: Int, E: Int, N: Int, K: Int
+    /// Floats of SSM state per channel (N, or 2N for the complex mixer).
+    public let stateWidth: Int
 
     /// Registers the block's tensors under `prefix` (e.g. `backbone.layers.3.`).
     public init(prefix p: String, config c: MambaConfig, bidirectional: Bool, layout: inout ParameterLayout,
                 derived: inout Int) {
-        D = c.dModel; E = c.dInner; N = c.dState; K = c.dConv
+        D = c.dModel; E = c.dInner; N = c.dState; K = c.dConv; stateWidth = c.ssmStateWidth
         norm = RMSNorm(p + "norm.weight", dim: D, eps: c.layerNormEpsilon, layout: &layout)
         inProj = layout.add(p + "mixer.in_proj.weight", [2 * E, D])
         inProjBias = c.useBias ? layout.add(p + "mixer.in_proj.bias", [2 * E]) : nil
         switch c.ssmMixer {
         case .selective:
-            mixer = SelectiveSSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived); lti = nil
+            mixer = SelectiveSSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived); lti = nil; complex = nil
         case .lti:
-            lti = LTISSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived); mixer = nil
+            lti = LTISSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived); mixer = nil; complex = nil
+        case .complex:
+            complex = ComplexSSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived); mixer = nil; lti = nil
         }
         outProj = layout.add(p + "mixer.out_proj.weight", [D, E])
         outProjBias = c.useBias ? layout.add(p + "mixer.out_proj.bias", [D]) : nil
-        precondition(!(bidirectional && c.ssmMixer == .lti), "the LTI mixer has no reverse direction")
+        precondition(!(bidirectional && c.ssmMixer != .selective), "only the selective mixer has a reverse direction")
         reverse = bidirectional
             ? ReverseDirection(ssm: SelectiveSSM(prefix: p + "mixer_rev.", config: c, layout: &layout, derived: &derived))
             : nil
@@ -57,6 +65,7 @@ public struct MambaBlock: Sendable {
     func refreshDerived(_ ctx: LayerContext) {
         mixer?.refreshDerived(ctx)
         lti?.refreshDerived(ctx)
+        complex?.refreshDerived(ctx)
         reverse?.ssm.refreshDerived(ctx)
     }
 
@@ -75,7 +84,7 @@ public struct MambaBlock: Sendable {
         if let taped {   // what backward needs that the forward overwrites
             buf.residIn.update(from: resid, count: T * D)
             taped.convIn.update(from: convState, count: B * (K - 1) * E)
-            taped.ssmIn.update(from: ssm, count: B * E * N)
+            taped.ssmIn.update(from: ssm, count: B * E * stateWidth)
         }
         // in_proj: xz (T, 2E)
         ctx.linear(buf.normed, ldIn: D, rows: T, weight: inProj, outFeatures: 2 * E, inFeatures: D,
@@ -87,6 +96,9 @@ public struct MambaBlock: Sendable {
                           convState: convState, ssm: ssm, batch: B, length: L)
         } else if let lti {
             lti.forward(ctx, xz: buf.xz, xc: buf.xc, s: buf.dt, y: buf.y, convState: convState, ssm: ssm, batch: B, length: L)
+        } else if let complex {
+            complex.forward(ctx, xz: buf.xz, xc: buf.xc, dbc: buf.dbc, dt: buf.dt, y: buf.y,
+                            convState: convState, ssm: ssm, batch: B, length: L)
         }
         if let reverse, let xcRev = buf.xcRev, let dbcRev = buf.dbcRev, let dtRev = buf.dtRev {
             reverse.forward(ctx, xz: buf.xz, xcRev: xcRev, dbcRev: dbcRev, dtRev: dtRev, y: buf.y,
@@ -118,6 +130,9 @@ public struct MambaBlock: Sendable {
         } else if let lti {
             lti.backward(ctx, xz: buf.xz, xc: buf.xc, s: buf.dt, convIn: convIn, ssmIn: ssmIn,
                          dY: tape.dY.pointer, dXz: tape.dXz.pointer, batch: B, length: L, tape: tape)
+        } else if let complex {
+            complex.backward(ctx, xz: buf.xz, xc: buf.xc, dbc: buf.dbc, dt: buf.dt, convIn: convIn, ssmIn: ssmIn,
+                             dY: tape.dY.pointer, dXz: tape.dXz.pointer, batch: B, length: L, tape: tape)
         }
         if let reverse, let xcRev = buf.xcRev, let dbcRev = buf.dbcRev, let dtRev = buf.dtRev {
             reverse.backward(ctx, xz: buf.xz, xcRev: xcRev, dbcRev: dbcRev, dtRev: dtRev, dXz: tape.dXz.pointer,

@@ -12,7 +12,7 @@ struct ForwardWorkspace {
     var normed = FloatBuffer(count: 0)  // (T, D)   RMSNorm output
     var xz = FloatBuffer(count: 0)      // (T, 2E)  in_proj output: x | z
     var xc = FloatBuffer(count: 0)      // (T, E)   conv + SiLU output
-    var dbc = FloatBuffer(count: 0)     // (T, R+2N) x_proj output: dt | B | C
+    var dbc = FloatBuffer(count: 0)     // (T, R+2N) x_proj output: dt | B | C (R+4N: complex mixer)
     var dt = FloatBuffer(count: 0)      // (T, E)   dt_proj output (before bias and softplus)
     var y = FloatBuffer(count: 0)       // (T, E)   gated scan output
     var out = FloatBuffer(count: 0)     // (T, D)   out_proj output
@@ -31,11 +31,11 @@ struct ForwardWorkspace {
         let D = c.dModel, E = c.dInner
         resid = FloatBuffer(count: T * D); normed = FloatBuffer(count: T * D)
         xz = FloatBuffer(count: T * 2 * E); xc = FloatBuffer(count: T * E)
-        dbc = FloatBuffer(count: T * (c.dtRank + 2 * c.dState)); dt = FloatBuffer(count: T * E)
+        dbc = FloatBuffer(count: T * c.xProjWidth); dt = FloatBuffer(count: T * E)
         y = FloatBuffer(count: T * E); out = FloatBuffer(count: T * D)
         if c.bidirectional {
             xzRev = FloatBuffer(count: T * 2 * E); xcRev = FloatBuffer(count: T * E)
-            dbcRev = FloatBuffer(count: T * (c.dtRank + 2 * c.dState)); dtRev = FloatBuffer(count: T * E)
+            dbcRev = FloatBuffer(count: T * c.xProjWidth); dtRev = FloatBuffer(count: T * E)
             yRev = FloatBuffer(count: T * E)
         }
         rows = T

@@ -6,7 +6,8 @@
 ///
 /// Layouts (differs from transformers' `MambaCache`, which keeps the conv window as (B, E, K)):
 /// - `conv`: (nLayer, B, K-1, E), time-major: row j holds the input at time (now - (K-1) + j).
-/// - `ssm`:  (nLayer, B, E, N).
+/// - `ssm`:  (nLayer, B, E, N); the complex mixer (nLayer, B, E, N, 2), (re, im) per state
+///   (``MambaConfig/ssmStateWidth`` floats per channel).
 public final class MambaState {
     public let batch: Int
     public let config: MambaConfig
@@ -25,7 +26,7 @@ public final class MambaState {
         self.config = config
         let layers = config.flatLayerCount
         conv = FloatBuffer(count: layers * batch * (config.dConv - 1) * config.dInner)
-        ssm = FloatBuffer(count: layers * batch * config.dInner * config.dState)
+        ssm = FloatBuffer(count: layers * batch * config.dInner * config.ssmStateWidth)
         unet = config.unet == nil ? nil : UNetState(config: config, batch: batch)
     }
 
@@ -40,9 +41,9 @@ public final class MambaState {
     public func convState(layer l: Int) -> UnsafeMutablePointer<Float> {
         conv.pointer + l * batch * (config.dConv - 1) * config.dInner
     }
-    /// SSM state of layer l: (B, E, N).
+    /// SSM state of layer l: (B, E, N), or (B, E, N, 2) for the complex mixer.
     public func ssmState(layer l: Int) -> UnsafeMutablePointer<Float> {
-        ssm.pointer + l * batch * config.dInner * config.dState
+        ssm.pointer + l * batch * config.dInner * config.ssmStateWidth
     }
 
     /// Back to the empty state (as before the first token).

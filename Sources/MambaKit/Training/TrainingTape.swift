@@ -13,11 +13,11 @@ public final class TrainingTape {
     var normed = FloatBuffer(count: 0)    // (nLayer, T, D)
     var xz = FloatBuffer(count: 0)        // (nLayer, T, 2E)
     var xc = FloatBuffer(count: 0)        // (nLayer, T, E)
-    var dbc = FloatBuffer(count: 0)       // (nLayer, T, R+2N)
+    var dbc = FloatBuffer(count: 0)       // (nLayer, T, R+2N)  (R+4N: complex mixer)
     var dt = FloatBuffer(count: 0)        // (nLayer, T, E)
     var y = FloatBuffer(count: 0)         // (nLayer, T, E)
     var convIn = FloatBuffer(count: 0)    // (nLayer, B, K-1, E) conv state the chunk started from
-    var ssmIn = FloatBuffer(count: 0)     // (nLayer, B, E, N)   SSM state the chunk started from
+    var ssmIn = FloatBuffer(count: 0)     // (nLayer, B, E, N)   (N, 2 complex) SSM state the chunk started from
     // Reverse direction (bidirectional models only), reversed time:
     var xcRev = FloatBuffer(count: 0)     // (nLayer, T, E)
     var dbcRev = FloatBuffer(count: 0)    // (nLayer, T, R+2N)
@@ -60,23 +60,23 @@ public final class TrainingTape {
     /// Makes room for B sequences of L tokens.
     func prepare(batch B: Int, length L: Int) {
         let c = config, T = B * L
-        let D = c.dModel, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv, nl = c.flatLayerCount
+        let D = c.dModel, E = c.dInner, N = c.dState, S = c.ssmStateWidth, X = c.xProjWidth, K = c.dConv, nl = c.flatLayerCount
         batch = B; length = L; rows = T
         if T > capacity || convIn.count != nl * B * (K - 1) * E {
             residIn = FloatBuffer(count: nl * T * D); normed = FloatBuffer(count: nl * T * D)
             xz = FloatBuffer(count: nl * T * 2 * E); xc = FloatBuffer(count: nl * T * E)
-            dbc = FloatBuffer(count: nl * T * (R + 2 * N)); dt = FloatBuffer(count: nl * T * E)
+            dbc = FloatBuffer(count: nl * T * X); dt = FloatBuffer(count: nl * T * E)
             y = FloatBuffer(count: nl * T * E)
-            convIn = FloatBuffer(count: nl * B * (K - 1) * E); ssmIn = FloatBuffer(count: nl * B * E * N)
+            convIn = FloatBuffer(count: nl * B * (K - 1) * E); ssmIn = FloatBuffer(count: nl * B * E * S)
             finalResid = FloatBuffer(count: T * D); hidden = FloatBuffer(count: T * D)
             dHidden = FloatBuffer(count: T * D); dResid = FloatBuffer(count: T * D)
             let tb = nl > 0 ? T : 0    // the blocks' backward scratch (a U-Net's stages have their own)
             dNormed = FloatBuffer(count: tb * D)
             dY = FloatBuffer(count: tb * E); dXc = FloatBuffer(count: tb * E); dDt = FloatBuffer(count: tb * E)
-            dXz = FloatBuffer(count: tb * 2 * E); dDbc = FloatBuffer(count: tb * (R + 2 * N))
+            dXz = FloatBuffer(count: tb * 2 * E); dDbc = FloatBuffer(count: tb * X)
             dA = FloatBuffer(count: E * N)
             if c.bidirectional {
-                xcRev = FloatBuffer(count: nl * T * E); dbcRev = FloatBuffer(count: nl * T * (R + 2 * N))
+                xcRev = FloatBuffer(count: nl * T * E); dbcRev = FloatBuffer(count: nl * T * X)
                 dtRev = FloatBuffer(count: nl * T * E)
                 dYRev = FloatBuffer(count: T * E); dXzRev = FloatBuffer(count: T * 2 * E)
             }
@@ -88,13 +88,13 @@ public final class TrainingTape {
 
     /// Per-thread dB/dC buffers for `threads` threads.
     func bcParts(threads: Int) -> FloatBuffer {
-        let need = threads * capacity * (config.dtRank + 2 * config.dState)
+        let need = threads * capacity * config.xProjWidth
         if dBCParts.count < need { dBCParts = FloatBuffer(count: need) }
         return dBCParts
     }
 
     func layer(_ l: Int) -> LayerBuffers {
-        let c = config, T = rows, D = c.dModel, E = c.dInner, ldBC = c.dtRank + 2 * c.dState
+        let c = config, T = rows, D = c.dModel, E = c.dInner, ldBC = c.xProjWidth
         var b = LayerBuffers(
             residIn: residIn.pointer + l * T * D, normed: normed.pointer + l * T * D,
             xz: xz.pointer + l * T * 2 * E, xc: xc.pointer + l * T * E, dbc: dbc.pointer + l * T * ldBC,
@@ -105,7 +105,7 @@ public final class TrainingTape {
         return b
     }
     func convStateIn(_ l: Int) -> UnsafeMutablePointer<Float> { convIn.pointer + l * batch * (config.dConv - 1) * config.dInner }
-    func ssmStateIn(_ l: Int) -> UnsafeMutablePointer<Float> { ssmIn.pointer + l * batch * config.dInner * config.dState }
+    func ssmStateIn(_ l: Int) -> UnsafeMutablePointer<Float> { ssmIn.pointer + l * batch * config.dInner * config.ssmStateWidth }
 
     /// Bytes held (activations and scratch), for reports.
     public var byteCount: Int {

@@ -149,6 +149,79 @@ void mk_scan_bwd(const mk_scan_bwd_params *p, int e_begin, int e_end);
 /// used by tests. Same contract.
 void mk_scan_bwd_ref(const mk_scan_bwd_params *p, int e_begin, int e_end);
 
+// MARK: - Complex selective scan (the Mamba paper's §3.6 complex parameterisation, selective_scan_ref's semantics)
+
+/// Arguments of mk_cscan_fwd / mk_cscan_fwd_ref: as mk_scan_params, with a complex diagonal A and complex B, C.
+/// Complex numbers are stored as (re, im) float pairs.
+typedef struct {
+    const float *u;             // (B, L, E) row stride ld_u: the input (conv1d + SiLU output)
+    int ld_u;
+    const float *delta;         // (B, L, E) row stride ld_delta: dt before bias and softplus
+    int ld_delta;
+    const float *A_re;          // (E, N): Re A = -exp(A_log), precomputed by the caller
+    const float *A_im;          // (E, N): Im A (the parameter A_imag)
+    const float *Bm;            // (B, L, 2N) row stride ld_bc: (re, im) of B_n, n = 0 … N-1
+    const float *Cm;            // (B, L, 2N) row stride ld_bc: likewise C
+    int ld_bc;
+    const float *D;             // (E) or NULL: the skip D[e] * u[t,e]
+    const float *delta_bias;    // (E) or NULL: added to delta
+    int delta_softplus;         // nonzero: dt = softplus(delta + delta_bias)
+    const float *z;             // (B, L, E) row stride ld_z, or NULL: the gate silu(z)
+    int ld_z;
+    float *y;                   // (B, L, E) row stride ld_y: the output (after the gate)
+    int ld_y;
+    const float *h0;            // (B, E, N, 2) initial state (re, im), or NULL for zeros
+    float *h_last;              // (B, E, N, 2) final state written, or NULL (may alias h0)
+    int Bsz, L, E, N;           // B, L, E, N (complex states per channel)
+} mk_cscan_params;
+
+/// Forward complex selective scan for channels [e_begin, e_end), every batch row:
+///
+///   dt      = softplus(delta[t,e] + delta_bias[e])
+///   h[e,n]  = exp(dt * A[e,n]) * h[e,n] + dt * B[t,n] * u[t,e]        (complex A, B, h)
+///   y[t,e]  = (2 Re(sum_n C[t,n] h[e,n]) + D[e] u[t,e]) * silu(z[t,e])
+///
+/// The state stays in cache (W = 16 channels at a time); writes y (and h_last) for these channels only.
+void mk_cscan_fwd(const mk_cscan_params *p, int e_begin, int e_end);
+
+/// The plain reference (scalar float complex, the literal formula). Same contract; used by tests.
+void mk_cscan_fwd_ref(const mk_cscan_params *p, int e_begin, int e_end);
+
+/// Time steps per recomputation chunk of mk_cscan_bwd.
+#define MK_CSCAN_BWD_CHUNK 64
+
+/// Arguments of mk_cscan_bwd / mk_cscan_bwd_ref ("=" written for the channels [e_begin, e_end), "+=" accumulated).
+typedef struct {
+    mk_cscan_params fwd;        // the forward's inputs (its y and h_last are not read: may be NULL)
+    const float *dy;            // (B, L, E) row stride ld_dy: dLoss/d y (after the gate)
+    int ld_dy;
+    float *du;                  // (B, L, E) row stride ld_du, =
+    int ld_du;
+    float *ddelta;              // (B, L, E) row stride ld_ddelta, =: through softplus and the bias
+    int ld_ddelta;
+    float *dz;                  // (B, L, E) row stride ld_dz, = if fwd.z != NULL (may be NULL)
+    int ld_dz;
+    float *dA_re;               // (E, N) +=: w.r.t. Re A, NOT A_log (the caller applies dA_log = dA_re * A_re)
+    float *dA_im;               // (E, N) +=: w.r.t. Im A (= A_imag)
+    float *dD;                  // (E) += if fwd.D != NULL (or NULL)
+    float *ddelta_bias;         // (E) += if fwd.delta_bias != NULL (or NULL)
+    float *dBm;                 // (B, L, 2N) row stride ld_dbc, +=: shared by all channels (one buffer per thread)
+    float *dCm;                 // (B, L, 2N) row stride ld_dbc, +=
+    int ld_dbc;
+    float *dh0;                 // (B, E, N, 2) or NULL, =: w.r.t. fwd.h0
+} mk_cscan_bwd_params;
+
+/// Backward of mk_cscan_fwd for channels [e_begin, e_end). The states are recomputed chunk by chunk
+/// (MK_CSCAN_BWD_CHUNK steps) from the states kept at chunk starts; never (B, L, E, N) floats.
+/// Formulas in complex_scan.c's header and Docs/ComplexSSM.md.
+void mk_cscan_bwd(const mk_cscan_bwd_params *p, int e_begin, int e_end);
+
+/// The plain reference of mk_cscan_bwd (double complex; stores every state of one channel). Same contract.
+void mk_cscan_bwd_ref(const mk_cscan_bwd_params *p, int e_begin, int e_end);
+
+/// sin and cos of n values by the fast kernels' polynomial (for tests).
+void mk_cscan_sincos(const float *x, float *s, float *c, int n);
+
 // MARK: - Depthwise causal conv1d (+ SiLU)
 
 /// Arguments of mk_conv1d_fwd.
