@@ -336,6 +336,10 @@ final class GenerationMetricsTests: XCTestCase {
         // the same in process
         let dir = try Trainer.checkpointDirectory(out)
         let m = try SequenceClassifier.load(directory: dir)
+        m.threads = 2   // as --threads 2 (ThreadsOption.apply)
+        let blas = MambaRuntime.blasThreads
+        MambaRuntime.blasThreads = 2
+        defer { MambaRuntime.blasThreads = blas }
         let settings = try AudioSettings.load(from: dir)
         func rows(_ path: String) throws -> ([[Double]], [[Float]], [AudioClip]) {
             let clips = try AudioDataset.open(path).clips
@@ -343,23 +347,27 @@ final class GenerationMetricsTests: XCTestCase {
             return (try m.logits(tokens: try AudioDataset.tokenize(clips, settings: settings)).map(G.probabilities(logits:)), pooled, clips)
         }
         let (p, f, _) = try rows(clipsDir), (_, fr, realClips) = try rows(realDir)
-        let want: [String: Double] = [
-            "is": G.inceptionScore(p), "mis": G.modifiedInceptionScore(p),
-            "am": G.amScore(p, prior: [1.0 / 3, 1.0 / 3, 1.0 / 3]),
-            "fid": G.frechetDistance(G.Gaussian(rows: fr), G.Gaussian(rows: f)),
+        let (gr, gf) = (G.Gaussian(rows: fr), G.Gaussian(rows: f))
+        // The rows are Float forwards of the same checkpoint in another process (kernel paths and thread splits
+        // may round differently in the last bits): scores agree to 1e-5 relative; FD, a difference of terms
+        // of the size of tr Σ₁ + tr Σ₂, to 1e-5 of that.
+        let traces = (0..<16).reduce(0.0) { $0 + gr.covariance[$1 * 17] + gf.covariance[$1 * 17] }
+        let want: [String: (Double, Double)] = [
+            "is": (G.inceptionScore(p), G.inceptionScore(p)), "mis": (G.modifiedInceptionScore(p), G.modifiedInceptionScore(p)),
+            "am": (G.amScore(p, prior: [1.0 / 3, 1.0 / 3, 1.0 / 3]), 1), "fid": (G.frechetDistance(gr, gf), traces),
         ]
         var worst = 0.0
-        for (k, v) in want {
+        for (k, (v, scale)) in want {
             let got = try XCTUnwrap(obj[k] as? Double, k)
-            worst = max(worst, abs(got - v) / max(1, abs(v)))
-            XCTAssertEqual(got, v, accuracy: 1e-9 * max(1, abs(v)), k)
+            worst = max(worst, abs(got - v) / scale)
+            XCTAssertEqual(got, v, accuracy: 1e-5 * scale, k)
         }
         let labelPrior = G.labelDistribution(try AudioDataset.labelIndices(realClips, labels: m.labels), classes: 3)
         let amLabels = try XCTUnwrap(figures["labels"]?["am"] as? Double)
         worst = max(worst, abs(amLabels - G.amScore(p, prior: labelPrior)))
-        XCTAssertEqual(amLabels, G.amScore(p, prior: labelPrior), accuracy: 1e-9)
-        print("eval audio-generation against in-process metrics: max relative difference \(worst)")
-        XCTAssertGreaterThanOrEqual(want["is"]!, 1 - 1e-12); XCTAssertLessThanOrEqual(want["is"]!, 3 + 1e-12)
+        XCTAssertEqual(amLabels, G.amScore(p, prior: labelPrior), accuracy: 1e-5)
+        print("eval audio-generation against in-process metrics: max difference \(worst) (relative; FD relative to tr Σ₁ + tr Σ₂ = \(traces))")
+        XCTAssertGreaterThanOrEqual(want["is"]!.0, 1 - 1e-12); XCTAssertLessThanOrEqual(want["is"]!.0, 3 + 1e-12)
 
         // one reference, and a reference for a non-uniform prior
         let both = try runCLI(["eval", "audio-generation", "--classifier", out.path, "--clips", clipsDir, "--real", realDir, "--data", manifest])
