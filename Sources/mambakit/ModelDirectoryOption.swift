@@ -28,14 +28,18 @@ extension ModelDirectoryOption {
     /// config.json) with the threads of --threads; a language model's directory is refused with a
     /// pointer to the `otherwise` command.
     func loadClassifier(otherwise: String) throws -> (SequenceClassifier, URL) {
-        let dir = directory
-        if try ClassifierConfig.read(from: dir) == nil, try MambaConfig.load(from: dir).numLabels == 0 {
-            throw CLIError.usage("\(dir.path): this model is a language model, not a classifier — use `\(otherwise)`")
-        }
-        let m = try SequenceClassifier.load(directory: dir)
-        threads.apply(to: m)
-        return (m, dir)
+        try loadClassifierDirectory(directory, threads: threads, otherwise: otherwise)
     }
+}
+
+/// ``ModelDirectoryOption/loadClassifier(otherwise:)`` for a resolved directory (also `--classifier DIR`).
+func loadClassifierDirectory(_ dir: URL, threads: ThreadsOption, otherwise: String) throws -> (SequenceClassifier, URL) {
+    if try ClassifierConfig.read(from: dir) == nil, try MambaConfig.load(from: dir).numLabels == 0 {
+        throw CLIError.usage("\(dir.path): this model is a language model, not a classifier — use `\(otherwise)`")
+    }
+    let m = try SequenceClassifier.load(directory: dir)
+    threads.apply(to: m)
+    return (m, dir)
 }
 
 /// The model directory given by the user, or the checkpoint its `latest` file names.

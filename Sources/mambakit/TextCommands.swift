@@ -51,7 +51,7 @@ func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").ut
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "eval", abstract: "Evaluate a model on a modality's data.", subcommands: [EvalTextCommand.self, EvalAudioLMCommand.self, EvalAudioClassifyCommand.self, EvalDNAClassifyCommand.self, EvalDNALMCommand.self])
+        commandName: "eval", abstract: "Evaluate a model on a modality's data.", subcommands: [EvalTextCommand.self, EvalAudioLMCommand.self, EvalAudioClassifyCommand.self, EvalAudioGenerationCommand.self, EvalDNAClassifyCommand.self, EvalDNALMCommand.self])
 }
 
 struct EvalTextCommand: ParsableCommand {

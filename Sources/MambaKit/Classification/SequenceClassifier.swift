@@ -178,25 +178,58 @@ public final class SequenceClassifier: TrainableModel {
 
     /// Logits (n, C) of examples given as token ids (a token-input classifier).
     public func logits(tokens sequences: [[Int32]], batchSize: Int = 16) throws -> [[Float]] {
-        try logits(count: sequences.count, lengths: sequences.map(\.count), batchSize: batchSize) { idx in
+        try rows(tokens: sequences, batchSize: batchSize, pooledOnly: false)
+    }
+
+    /// Logits (n, C) of examples given as features, each (L_i·F) values (a feature-input classifier).
+    public func logits(features sequences: [[Float]], batchSize: Int = 16) throws -> [[Float]] {
+        try rows(features: sequences, batchSize: batchSize, pooledOnly: false)
+    }
+
+    /// Pooled hidden states (n, D) of token examples: the head's input p_b, before its linear layer
+    /// (``logits(pooled:)`` of them are ``logits(tokens:batchSize:)``).
+    public func pooledFeatures(tokens sequences: [[Int32]], batchSize: Int = 16) throws -> [[Float]] {
+        try rows(tokens: sequences, batchSize: batchSize, pooledOnly: true)
+    }
+
+    /// Pooled hidden states (n, D) of feature examples (a feature-input classifier).
+    public func pooledFeatures(features sequences: [[Float]], batchSize: Int = 16) throws -> [[Float]] {
+        try rows(features: sequences, batchSize: batchSize, pooledOnly: true)
+    }
+
+    /// Logits (n, C) = W p + bias of pooled rows (n, D), the head's linear layer alone.
+    public func logits(pooled: [[Float]]) throws -> [[Float]] {
+        let C = pooledHead.classes, D = pooledHead.dim
+        if let i = pooled.firstIndex(where: { $0.count != D }) {
+            throw ModelError.invalidShape("pooled row \(i) has \(pooled[i].count) values, the head reads \(D)")
+        }
+        guard !pooled.isEmpty else { return [] }
+        let logits = FloatBuffer(count: pooled.count * C)
+        Array(pooled.joined()).withUnsafeBufferPointer {
+            pooledHead.forwardPooled($0.baseAddress!, batch: pooled.count, logits: logits.pointer, backbone.context())
+        }
+        return (0..<pooled.count).map { Array(UnsafeBufferPointer(start: logits.pointer + $0 * C, count: C)) }
+    }
+
+    func rows(tokens sequences: [[Int32]], batchSize: Int, pooledOnly: Bool) throws -> [[Float]] {
+        try rows(count: sequences.count, lengths: sequences.map(\.count), batchSize: batchSize, pooledOnly: pooledOnly) { idx in
             let (values, L, lengths) = try Self.padded(idx.map { sequences[$0] }, width: 1, pad: 0)
             try values.withUnsafeBufferPointer { try self.backbone.forward(.tokens($0), batch: idx.count, state: self.makeState(batch: idx.count), lengths: lengths) }
             return (L, lengths)
         }
     }
 
-    /// Logits (n, C) of examples given as features, each (L_i·F) values (a feature-input classifier).
-    public func logits(features sequences: [[Float]], batchSize: Int = 16) throws -> [[Float]] {
+    func rows(features sequences: [[Float]], batchSize: Int, pooledOnly: Bool) throws -> [[Float]] {
         let F = stepWidth
-        return try logits(count: sequences.count, lengths: sequences.map { $0.count / F }, batchSize: batchSize) { idx in
+        return try rows(count: sequences.count, lengths: sequences.map { $0.count / F }, batchSize: batchSize, pooledOnly: pooledOnly) { idx in
             let (values, L, lengths) = try Self.padded(idx.map { sequences[$0] }, width: F, pad: 0)
             try values.withUnsafeBufferPointer { try self.backbone.forward(.features($0), batch: idx.count, state: self.makeState(batch: idx.count), lengths: lengths) }
             return (L, lengths)
         }
     }
 
-    func logits(count n: Int, lengths: [Int], batchSize: Int, forward: ([Int]) throws -> (Int, [Int])) throws -> [[Float]] {
-        try pooledHead.logits(count: n, lengths: lengths, batchSize: batchSize, backbone: backbone, forward: forward)
+    func rows(count n: Int, lengths: [Int], batchSize: Int, pooledOnly: Bool, forward: ([Int]) throws -> (Int, [Int])) throws -> [[Float]] {
+        try pooledHead.logits(count: n, lengths: lengths, batchSize: batchSize, backbone: backbone, pooledOnly: pooledOnly, forward: forward)
     }
 
     // MARK: - Training

@@ -48,10 +48,11 @@ public struct PooledHead: Sendable {
 
     /// Logits (n, C) of n examples of `lengths`: grouped by length into batches of at most `batchSize`,
     /// `forward(indices)` runs the backbone on one batch (returning its padded length and valid lengths),
-    /// then the head reads the backbone's hidden states. Padding never changes a result.
-    func logits(count n: Int, lengths: [Int], batchSize: Int, backbone: Backbone,
+    /// then the head reads the backbone's hidden states. Padding never changes a result. With `pooledOnly`
+    /// the rows are the pooled hidden states (n, D) instead, the linear layer's input.
+    func logits(count n: Int, lengths: [Int], batchSize: Int, backbone: Backbone, pooledOnly: Bool = false,
                 forward: ([Int]) throws -> (Int, [Int])) throws -> [[Float]] {
-        let C = classes
+        let C = pooledOnly ? dim : classes
         let order = (0..<n).sorted { lengths[$0] < lengths[$1] }
         var out = [[Float]](repeating: [], count: n)
         var i = 0
@@ -59,8 +60,12 @@ public struct PooledHead: Sendable {
             let idx = Array(order[i..<min(i + max(1, batchSize), order.count)])
             let (L, lens) = try forward(idx)
             let logits = FloatBuffer(count: idx.count * C)
-            self.forward(backbone.workspace.normed.pointer, batch: idx.count, length: L, lengths: lens,
-                         logits: logits.pointer, backbone.context())
+            if pooledOnly {
+                pool(backbone.workspace.normed.pointer, batch: idx.count, length: L, lengths: lens, into: logits.pointer)
+            } else {
+                self.forward(backbone.workspace.normed.pointer, batch: idx.count, length: L, lengths: lens,
+                             logits: logits.pointer, backbone.context())
+            }
             for (b, j) in idx.enumerated() { out[j] = Array(UnsafeBufferPointer(start: logits.pointer + b * C, count: C)) }
             i += idx.count
         }
