@@ -5,6 +5,8 @@
 //   M[t, m] = ln(ε + Σ_b W[m, b] · P[t, b])                    (L, F)      W: HTK-mel triangles, peak 1, 0…rate/2
 //   X[t, m] = (M[t, m] − μ_m) / σ_m                            (L, F)      μ, σ: per band over every frame
 //                                                                          of the training clips
+// or, with per-clip normalisation (cepstral-mean style: a fixed channel or level offset per band cancels),
+//   X[t, m] = (M[t, m] − c_m − μ_m) / σ_m,  c_m = (1/L) Σ_t M[t, m]        μ, σ then of M − c over the training frames
 //
 // L = 1 + ⌊(samples − 1) / hop⌋ (the last frames zero-padded). μ and σ are fitted once on the training
 // split and saved with the model (audio.json, "features"), so every later use of the model — eval,
@@ -17,9 +19,18 @@ import MambaKit
 ///
 /// ```json
 /// "features": {"kind": "log-mel", "mels": 40, "fft_size": 256, "hop": 80, "epsilon": 1e-06,
-///              "mean": [40 values], "std": [40 values]}
+///              "normalisation": "training-set", "mean": [40 values], "std": [40 values]}
 /// ```
 public struct LogMelFeatures: Codable, Equatable, Sendable {
+    /// How frames are normalised: by the training set's per-band statistics alone, or after
+    /// subtracting each clip's own per-band mean.
+    public enum Normalisation: String, Codable, CaseIterable, Sendable {
+        /// X = (M − μ) / σ.
+        case trainingSet = "training-set"
+        /// X = (M − c − μ) / σ with c the clip's mean per band.
+        case perClip = "per-clip"
+    }
+
     /// Mel bands per frame, F.
     public var mels: Int
     /// STFT window (periodic Hann) and FFT length n, in samples.
@@ -28,6 +39,7 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
     public var hop: Int
     /// ε inside the logarithm.
     public var epsilon: Float
+    public var normalisation: Normalisation
     /// Per-band mean μ (F) of the training frames' log-mel values; empty until ``fitted(to:)``.
     public var mean: [Float]
     /// Per-band standard deviation σ (F), at least ``minimumStd``; empty until ``fitted(to:)``.
@@ -42,8 +54,10 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
 
     /// Settings without a normalisation yet (fit it with ``fitted(to:)``). The defaults are 32 ms
     /// windows and a 10 ms hop at 8 kHz.
-    public init(mels: Int = 40, fftSize: Int = 256, hop: Int = 80, epsilon: Float = 1e-6, mean: [Float] = [], std: [Float] = []) {
-        self.mels = mels; self.fftSize = fftSize; self.hop = hop; self.epsilon = epsilon; self.mean = mean; self.std = std
+    public init(mels: Int = 40, fftSize: Int = 256, hop: Int = 80, epsilon: Float = 1e-6, normalisation: Normalisation = .trainingSet,
+                mean: [Float] = [], std: [Float] = []) {
+        self.mels = mels; self.fftSize = fftSize; self.hop = hop; self.epsilon = epsilon; self.normalisation = normalisation
+        self.mean = mean; self.std = std
     }
 
     /// Unfitted settings for clips at `sampleRate` Hz: a window of about 32 ms (a power of two, as
@@ -108,20 +122,31 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
         return out
     }
 
-    /// (M − μ) / σ per band; `frames` must be whole frames and the settings fitted.
+    /// M − c (each band minus its mean over the clip's frames) for per-clip normalisation, else M.
+    public func centred(_ frames: [Float]) -> [Float] {
+        guard normalisation == .perClip, frames.count >= mels else { return frames }
+        let F = mels, L = frames.count / F
+        var c = [Double](repeating: 0, count: F)
+        for (i, v) in frames.enumerated() { c[i % F] += Double(v) }
+        var x = frames
+        for i in x.indices { x[i] -= Float(c[i % F] / Double(L)) }
+        return x
+    }
+
+    /// (M − μ) / σ, or (M − c − μ) / σ, per band; `frames` must be whole frames and the settings fitted.
     public func normalised(_ frames: [Float]) -> [Float] {
         precondition(isFitted && frames.count % mels == 0, "normalise with fitted settings and whole frames")
-        var x = frames
+        var x = centred(frames)
         for i in x.indices { x[i] = (x[i] - mean[i % mels]) / std[i % mels] }
         return x
     }
 
-    /// These settings with μ and σ of every frame of `frames` (each clip's M, (L_i, F)), in Double:
-    /// σ = sqrt(E[M²] − E[M]²), floored at ``minimumStd``.
+    /// These settings with μ and σ of every frame of `frames` (each clip's M, (L_i, F); M − c with
+    /// per-clip normalisation), in Double: σ = sqrt(E[M²] − E[M]²), floored at ``minimumStd``.
     public func fitted(to frames: [[Float]]) -> LogMelFeatures {
         let F = mels
         var sum = [Double](repeating: 0, count: F), sq = sum, n = 0.0
-        for x in frames {
+        for x in frames.lazy.map(centred) {
             for (i, v) in x.enumerated() { sum[i % F] += Double(v); sq[i % F] += Double(v) * Double(v) }
             n += Double(x.count / F)
         }
@@ -164,7 +189,7 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
 
     // MARK: Coding
 
-    enum CodingKeys: String, CodingKey { case kind, mels, fftSize = "fft_size", hop, epsilon, mean, std }
+    enum CodingKeys: String, CodingKey { case kind, mels, fftSize = "fft_size", hop, epsilon, normalisation, mean, std }
 
     /// The `kind` saved for these settings.
     public static let kind = "log-mel"
@@ -179,6 +204,7 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
         fftSize = try c.decode(Int.self, forKey: .fftSize)
         hop = try c.decode(Int.self, forKey: .hop)
         epsilon = try c.decode(Float.self, forKey: .epsilon)
+        normalisation = try c.decodeIfPresent(Normalisation.self, forKey: .normalisation) ?? .trainingSet
         mean = try c.decode([Float].self, forKey: .mean)
         std = try c.decode([Float].self, forKey: .std)
         if let p = problem ?? (isFitted ? nil : "mean and std are missing") {
@@ -189,6 +215,7 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.kind, forKey: .kind); try c.encode(mels, forKey: .mels); try c.encode(fftSize, forKey: .fftSize)
-        try c.encode(hop, forKey: .hop); try c.encode(epsilon, forKey: .epsilon); try c.encode(mean, forKey: .mean); try c.encode(std, forKey: .std)
+        try c.encode(hop, forKey: .hop); try c.encode(epsilon, forKey: .epsilon)
+        try c.encode(normalisation, forKey: .normalisation); try c.encode(mean, forKey: .mean); try c.encode(std, forKey: .std)
     }
 }

@@ -253,7 +253,8 @@ struct TrainAudioClassifyCommand: ParsableCommand {
         let frames = ex.map { $0.features.count / features.mels }
         try train.execute(run, summary: "training a \(labels.count)-class log-mel classifier (\(classifier.parameterCount) parameters, " +
                    "\(classifier.head.pooling.rawValue) pooling" + (classifier.head.bidirectional ? ", bidirectional" : "") + ") on \(trainClips.count) clips: " +
-                   "\(features.mels) bands, window \(features.fftSize), hop \(features.hop) at \(rate) Hz, \(frames.min() ?? 0)–\(frames.max() ?? 0) frames" +
+                   "\(features.mels) bands, window \(features.fftSize), hop \(features.hop) at \(rate) Hz, \(features.normalisation.rawValue) normalisation, " +
+                   "\(frames.min() ?? 0)–\(frames.max() ?? 0) frames" +
                    String(format: " (%.1f s to prepare)", prepared) + (validation.map { ", validating on \($0.count) clips" } ?? ""))
         if let h = heldOut {
             let m = try LogMelClassifier.evaluate(model: classifier, examples: LogMelClassifier.examples(h, labels: labels, sampleRate: rate,
@@ -423,10 +424,15 @@ struct AudioSpectrogramCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spectrogram",
         abstract: "Draw log-mel spectrograms of clips side by side (e.g. a real and a generated clip) as PNG or SVG.",
-        discussion: "All panels share the time scale and the colour scale (viridis over the top --range dB of all clips).")
+        discussion: """
+            All panels share the time scale and the colour scale (viridis over the top --range dB of all clips). \
+            An .svg is the labelled picture: a title per panel (the file name), time in seconds, frequency in Hz \
+            on the mel scale of the bands, and a colour bar in dB relative to the loudest band. A .png holds the \
+            bare panels (no text).
+            """)
 
     @Argument(help: "Audio files (any format libsndfile reads).") var files: [String]
-    @Option(help: "Output picture: .png or .svg.") var out: String
+    @Option(help: "Output picture: .svg (labelled) or .png (bare panels).") var out: String
     @Option(help: "Mel bands, 1…512.") var mels: Int = 80
     @Option(help: "Dynamic range in dB.") var range: Float = 80
     @Option(help: "Panel height in pixels.") var height: Int = 240

@@ -6,6 +6,8 @@ import MambaAudio
 import MambaKit
 
 /// What a clip classifier reads.
+extension LogMelFeatures.Normalisation: ExpressibleByArgument {}
+
 enum AudioFeatureKind: String, ExpressibleByArgument, CaseIterable {
     /// 8-bit sample tokens (mu-law or linear), one per sample.
     case waveform
@@ -19,6 +21,8 @@ struct LogMelOptions: ParsableArguments {
     @Option(help: "log-mel: mel bands per frame F, \(LogMelFeatures.melRange.lowerBound)…\(LogMelFeatures.melRange.upperBound) (default 40).") var mels: Int?
     @Option(help: "log-mel: STFT window (Hann) in samples, \(LogMelFeatures.fftSizeRange.lowerBound)…\(LogMelFeatures.fftSizeRange.upperBound) (default about 32 ms: 256 at 8 kHz).") var window: Int?
     @Option(help: "log-mel: samples between frames (default 10 ms: 80 at 8 kHz).") var hop: Int?
+    @Option(help: "log-mel: training-set (each band's mean and deviation over the training frames) or per-clip (each clip's own band means subtracted first; default training-set).")
+    var normalisation: LogMelFeatures.Normalisation?
     @Option(help: "log-mel augmentation: mask up to T consecutive frames, at most a quarter of the clip (0 = off; default 10).") var timeMask: Int?
     @Option(help: "log-mel augmentation: mask up to B consecutive mel bands (0 = off; default 0).") var bandMask: Int?
     @Option(help: "log-mel augmentation: add one gain drawn from U(−G, G) to every normalised value (0 = off; default 0.3).") var gain: Float?
@@ -29,6 +33,7 @@ struct LogMelOptions: ParsableArguments {
         if let v = mels { given.append("--mels \(v)") }
         if let v = window { given.append("--window \(v)") }
         if let v = hop { given.append("--hop \(v)") }
+        if let v = normalisation { given.append("--normalisation \(v.rawValue)") }
         if let v = timeMask { given.append("--time-mask \(v)") }
         if let v = bandMask { given.append("--band-mask \(v)") }
         if let v = gain { given.append("--gain \(v)") }
@@ -72,11 +77,15 @@ struct LogMelOptions: ParsableArguments {
         var f = LogMelFeatures.defaults(sampleRate: sampleRate, mels: mels ?? 40)
         if let w = window { f.fftSize = w }
         if let h = hop { f.hop = h }
+        if let n = normalisation { f.normalisation = n }
         return f
     }
 
-    /// Inherited (fitted) settings: --mels, --window and --hop must agree with them when given.
+    /// Inherited (fitted) settings: --mels, --window, --hop and --normalisation must agree with them when given.
     func check(inherited f: LogMelFeatures, from source: String) throws {
+        if let n = normalisation, n != f.normalisation {
+            throw optionError(option: "--normalisation", value: n.rawValue, allowed: "\(source) was trained with \(f.normalisation.rawValue); leave --normalisation out")
+        }
         for (name, given, has) in [("--mels", mels, f.mels), ("--window", window, f.fftSize), ("--hop", hop, f.hop)] {
             if let g = given, g != has {
                 throw optionError(option: name, value: "\(g)", allowed: "\(source) was trained with \(has); leave \(name) out")
