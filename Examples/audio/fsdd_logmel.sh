@@ -6,7 +6,7 @@
 #     prints each fold, the mean and the worst.
 #
 #   Examples/audio/fsdd_logmel.sh [STEPS] [FOLDS]     (defaults 400, "george jackson lucas nicolas yweweler";
-#                                                      FOLDS="" skips part 2, STEPS of 0 skips part 1)
+#                                                      FOLDS "" skips part 2, OFFICIAL=0 skips part 1)
 #
 # Model and schedule (override with EXTRA="--bidirectional" etc.; later options win):
 #   40 mel bands, 256-sample (32 ms) Hann window, 80-sample (10 ms) hop, each band normalised with the mean and
@@ -32,7 +32,7 @@ COMMON=(--data "$SRC" --label-column digit --features log-mel --mels 40 --window
 EXTRA_ARGS=(${EXTRA:-})
 acc() { sed -E 's/.*"accuracy": ([0-9.]+).*/\1/'; }
 
-if [ "$STEPS" -gt 0 ]; then
+if [ "${OFFICIAL:-1}" != 0 ]; then
     rm -rf "$OUT/official"
     start=$(date +%s)
     $MK train audio-classify "${COMMON[@]}" "${EXTRA_ARGS[@]}" --out "$OUT/official" >&2
