@@ -20,6 +20,8 @@ public enum AudioDatasetError: Error, CustomStringConvertible, Equatable {
     case missingColumn(path: String, column: String, columns: [String])
     /// A clip without a class label where one is needed.
     case missingLabel(path: String)
+    /// No clip of `speaker` in the data set (`speakers` are those it has; empty when no clip names one).
+    case unknownSpeaker(path: String, speaker: String, speakers: [String])
 
     public var description: String {
         switch self {
@@ -27,18 +29,27 @@ public enum AudioDatasetError: Error, CustomStringConvertible, Equatable {
             return "audio data error: \(p): no column '\(c)' (the header has \(cols.joined(separator: ", "))) — choose one with --label-column / name it in the header"
         case let .missingLabel(p):
             return "audio data error: \(p): this clip has no class label — put it in a directory named after its class (DATA/train/<label>/…) or give a manifest with a label column"
+        case let .unknownSpeaker(p, who, all):
+            return all.isEmpty
+                ? "audio data error: \(p): no clip names its speaker, so '\(who)' cannot be held out — give a manifest with a speaker column or name the files <label>_<speaker>_<index>.wav"
+                : "audio data error: \(p): no clip of speaker '\(who)' (the speakers are \(all.joined(separator: ", "))) — choose one of them"
         }
     }
 }
 
 // MARK: - Clips
 
-/// One audio file with its optional class label and split (train/test/valid).
+/// One audio file with its optional class label, split (train/test/valid) and speaker.
 public struct AudioClip: Equatable, Sendable {
     public var path: String
     public var label: String?
     public var split: String?
-    public init(path: String, label: String? = nil, split: String? = nil) { self.path = path; self.label = label; self.split = split }
+    /// Who speaks (a manifest's `speaker` column, or the FSDD file-name convention; see
+    /// ``AudioDataset/speaker(fromFileName:)``), for leave-one-speaker-out runs.
+    public var speaker: String?
+    public init(path: String, label: String? = nil, split: String? = nil, speaker: String? = nil) {
+        self.path = path; self.label = label; self.split = split; self.speaker = speaker
+    }
 }
 
 // MARK: - Data set
@@ -99,10 +110,12 @@ public struct AudioDataset: Sendable {
         func splitIndex(_ parts: [String]) -> Int? { parts.dropLast().firstIndex(where: LabeledData.isSplitName) }
         let clips: [AudioClip] = relative.map { parts in
             let full = root.appendingPathComponent(parts.joined(separator: "/")).path
+            let speaker = speaker(fromFileName: parts.last ?? "")
             if let i = splitIndex(parts) {
-                return AudioClip(path: full, label: i + 2 < parts.count ? parts[i + 1] : nil, split: LabeledData.canonicalSplit(parts[i]))
+                return AudioClip(path: full, label: i + 2 < parts.count ? parts[i + 1] : nil, split: LabeledData.canonicalSplit(parts[i]),
+                                 speaker: speaker)
             }
-            return AudioClip(path: full, label: parts.count > 1 ? parts[0] : nil, split: nil)
+            return AudioClip(path: full, label: parts.count > 1 ? parts[0] : nil, split: nil, speaker: speaker)
         }
         return AudioDataset(source: path, clips: clips)
     }
@@ -131,6 +144,7 @@ public struct AudioDataset: Sendable {
             labelIndex = header.firstIndex(of: "label")
         }
         let splitIndex = header.firstIndex(of: "split")
+        let speakerIndex = header.firstIndex(of: "speaker")
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         var clips: [AudioClip] = []
         for (n, line) in lines.enumerated().dropFirst() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
@@ -141,8 +155,10 @@ public struct AudioDataset: Sendable {
             let file = f[fileIndex]
             guard !file.isEmpty else { throw badManifest(path, line: n + 1, "empty file name") }
             let full = file.hasPrefix("/") ? file : base.appendingPathComponent(file).path
+            let speaker = speakerIndex.map { f[$0] } ?? speaker(fromFileName: (file as NSString).lastPathComponent)
             clips.append(AudioClip(path: full, label: labelIndex.map { f[$0] }.flatMap { $0.isEmpty ? nil : $0 },
-                                   split: splitIndex.map { LabeledData.canonicalSplit(f[$0]) }))
+                                   split: splitIndex.map { LabeledData.canonicalSplit(f[$0]) },
+                                   speaker: speaker.flatMap { $0.isEmpty ? nil : $0 }))
         }
         guard !clips.isEmpty else { throw DataError.empty(path: path, what: "clips listed in the manifest", kind: .audioData) }
         return AudioDataset(source: path, clips: clips)
@@ -174,6 +190,26 @@ public struct AudioDataset: Sendable {
         let want = LabeledData.canonicalSplit(name)
         let chosen = clips.filter { $0.split == want }
         guard !chosen.isEmpty else { throw DataError.missingSplit(path: source, split: name, available: splits, kind: .audioData) }
+        return chosen
+    }
+
+    /// The speaker of a file named as FSDD's are, `<label>_<speaker>_<index>.<ext>` (three non-empty
+    /// fields between underscores, the last one digits): `7_lucas_12.wav` → `lucas`; nil otherwise.
+    public static func speaker(fromFileName name: String) -> String? {
+        let stem = (name as NSString).deletingPathExtension
+        let f = stem.split(separator: "_", omittingEmptySubsequences: false)
+        guard f.count == 3, f.allSatisfy({ !$0.isEmpty }), f[2].allSatisfy(\.isNumber) else { return nil }
+        return String(f[1])
+    }
+
+    /// Sorted distinct speakers of the clips (those with one).
+    public var speakers: [String] { Array(Set(clips.compactMap(\.speaker))).sorted() }
+
+    /// The clips of `speaker` among `clips` (all splits when `clips` is nil).
+    /// - Throws: ``AudioDatasetError/unknownSpeaker(path:speaker:speakers:)`` when the data set has none.
+    public func clips(speaker: String, among clips: [AudioClip]? = nil) throws -> [AudioClip] {
+        let chosen = (clips ?? self.clips).filter { $0.speaker == speaker }
+        guard !chosen.isEmpty else { throw AudioDatasetError.unknownSpeaker(path: source, speaker: speaker, speakers: speakers) }
         return chosen
     }
 

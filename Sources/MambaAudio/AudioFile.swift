@@ -16,11 +16,15 @@ public enum AudioError: Error, CustomStringConvertible, Equatable {
     /// The header declares a sample rate or a length MambaKit refuses (see ``AudioFile/sampleRateRange``
     /// and ``AudioFile/maximumSamples``).
     case implausibleHeader(path: String, detail: String)
+    /// A model directory whose audio.json and classifier disagree about the input (log-mel frames or
+    /// waveform tokens, or the band count).
+    case inputMismatch(path: String, detail: String)
 
     public var description: String {
         switch self {
         case let .notAudioModel(p, d): return "audio error: \(p): \(d) — pass a directory written by `mambakit train audio-lm` or `mambakit train audio-classify`"
         case let .implausibleHeader(p, d): return "audio error: \(p): \(d) — the header is corrupt, or the clip is not one MambaKit reads (resample or cut it first)"
+        case let .inputMismatch(p, d): return "audio error: \(p): \(d) — audio.json and the model were not saved together; retrain, or restore the directory's own audio.json"
         }
     }
 }

@@ -16,6 +16,10 @@ public enum SampleEncoding: String, Codable, CaseIterable, Sendable {
 /// ```json
 /// {"sample_rate": 16000, "encoding": "mu-law", "task": "lm"}
 /// ```
+///
+/// A classifier on log-mel frames adds `"features": {"kind": "log-mel", …}` (``LogMelFeatures``: the
+/// bands, window, hop and the per-band normalisation fitted on its training clips); without that key
+/// the model reads waveform tokens in `encoding`, as every audio model did before.
 public struct AudioSettings: ModelSidecar, Equatable, Sendable {
     public static let fileName = "audio.json"
 
@@ -24,12 +28,14 @@ public struct AudioSettings: ModelSidecar, Equatable, Sendable {
     public var encoding: SampleEncoding
     /// `lm` (waveform language model) or `classify` (clip classifier).
     public var task: ModelTask
+    /// The log-mel front end of a feature-input classifier, or nil: waveform tokens in `encoding`.
+    public var features: LogMelFeatures?
 
-    public init(sampleRate: Int, encoding: SampleEncoding = .muLaw, task: ModelTask = .languageModel) {
-        self.sampleRate = sampleRate; self.encoding = encoding; self.task = task
+    public init(sampleRate: Int, encoding: SampleEncoding = .muLaw, task: ModelTask = .languageModel, features: LogMelFeatures? = nil) {
+        self.sampleRate = sampleRate; self.encoding = encoding; self.task = task; self.features = features
     }
 
-    enum CodingKeys: String, CodingKey { case sampleRate = "sample_rate", encoding, task }
+    enum CodingKeys: String, CodingKey { case sampleRate = "sample_rate", encoding, task, features }
 
     /// Token ids (0..<256) of samples in [-1, 1].
     public func encode(_ samples: [Float]) -> [Int32] {

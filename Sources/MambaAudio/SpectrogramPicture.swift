@@ -1,4 +1,8 @@
 // SpectrogramPicture.swift — log-mel spectrograms of clips drawn side by side (PNG or SVG).
+//
+// SVG is the labelled picture (titles, time axis in s, frequency axis in Hz on the mel scale, a colour
+// bar in dB — text needs no font here, the viewer has one). PNG is the bare panels on white: there is
+// no bitmap font in MambaKit, so a PNG has no text; use .svg for a picture to read.
 import Foundation
 import MambaKit
 
@@ -62,28 +66,126 @@ public struct SpectrogramPicture: Sendable {
         return canvas
     }
 
-    /// An SVG with a title over each panel (the panels embedded as PNG) and the axes named.
+    // MARK: Labelled SVG
+
+    /// Margins of a labelled panel in the SVG, in pixels: the title above, the frequency axis left, the
+    /// time axis below.
+    public static let svgMargins = (top: 34, left: 62, bottom: 44, right: 14)
+    /// Width of the colour-bar column at the right (bar, ticks and its label).
+    public static let colourBarWidth = 86
+
+    /// The labelled picture: one panel per clip (the panel image embedded as a PNG data URI), each
+    /// with its title, a frame, a time axis in seconds (ticks at a 1-2-5 step) and a frequency axis in
+    /// Hz placed on the mel scale of the bands (HTK mel, 0 Hz … rate/2, ticks at 1-2-5 frequencies),
+    /// then one colour bar for all panels: dB relative to the loudest mel band of all clips,
+    /// 0 at the top down to −`dynamicRange`.
+    ///
+    /// Panel i is `panels(waves)[i].width` × `panelHeight` pixels; the whole picture is
+    /// Σ (left + width_i + right) + colour bar wide and top + panelHeight + bottom high.
     public func svg(_ waves: [Waveform], titles: [String]) -> String {
         let ps = panels(waves)
-        let top = 36, bottom = 34
-        let width = ps.reduce(gap) { $0 + $1.width + gap }
-        let height = top + panelHeight + bottom
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"13\">\n"
+        let m = Self.svgMargins, H = panelHeight
+        let width = ps.reduce(0) { $0 + m.left + $1.width + m.right } + Self.colourBarWidth
+        let height = m.top + H + m.bottom
+        var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" font-family=\"sans-serif\" font-size=\"11\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        var x = gap
+        var x0 = 0
         for (i, (p, w)) in zip(ps, waves).enumerated() {
             let title = i < titles.count ? titles[i] : "clip \(i + 1)"
-            s += "<text x=\"\(x)\" y=\"22\">\(Self.escape(title))</text>\n"
-            s += "<image x=\"\(x)\" y=\"\(top)\" width=\"\(p.width)\" height=\"\(p.height)\" href=\"data:image/png;base64,\(PNG.encode(p).base64EncodedString())\"/>\n"
-            s += "<text x=\"\(x)\" y=\"\(top + panelHeight + 16)\" font-size=\"11\">0 s</text>\n"
-            s += "<text x=\"\(x + p.width)\" y=\"\(top + panelHeight + 16)\" font-size=\"11\" text-anchor=\"end\">" +
-                 String(format: "%.2f s", w.duration) + "</text>\n"
-            s += "<text x=\"\(x + p.width / 2)\" y=\"\(top + panelHeight + 30)\" font-size=\"11\" text-anchor=\"middle\">" +
-                 "log-mel, \(mels) bands 0–\(w.sampleRate / 2) Hz, \(Int(dynamicRange)) dB range</text>\n"
-            x += p.width + gap
+            let left = x0 + m.left, top = m.top, bottom = m.top + H
+            s += "<g class=\"panel\">\n"
+            s += "<text class=\"title\" x=\"\(left + p.width / 2)\" y=\"\(top - 12)\" font-size=\"13\" font-weight=\"bold\" text-anchor=\"middle\">\(Self.escape(title))</text>\n"
+            s += "<image x=\"\(left)\" y=\"\(top)\" width=\"\(p.width)\" height=\"\(p.height)\" preserveAspectRatio=\"none\" href=\"data:image/png;base64,\(PNG.encode(p).base64EncodedString())\"/>\n"
+            s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(p.width)\" height=\"\(H)\" fill=\"none\" stroke=\"black\" stroke-width=\"1\"/>\n"
+            // time axis
+            for t in Self.timeTicks(duration: w.duration, pixels: p.width) {
+                let x = Double(left) + t * Double(p.width) / max(w.duration, 1e-9)
+                s += "<line x1=\"\(Self.num(x))\" y1=\"\(bottom)\" x2=\"\(Self.num(x))\" y2=\"\(bottom + 4)\" stroke=\"black\"/>"
+                s += "<text class=\"tick\" x=\"\(Self.num(x))\" y=\"\(bottom + 15)\" text-anchor=\"middle\">\(Self.tickLabel(t))</text>\n"
+            }
+            s += "<text class=\"axis\" x=\"\(left + p.width / 2)\" y=\"\(bottom + 34)\" text-anchor=\"middle\">time (s)</text>\n"
+            // frequency axis (mel-spaced)
+            for (f, y) in frequencyTicks(sampleRate: w.sampleRate) {
+                let yy = Double(top) + y
+                s += "<line x1=\"\(left - 4)\" y1=\"\(Self.num(yy))\" x2=\"\(left)\" y2=\"\(Self.num(yy))\" stroke=\"black\"/>"
+                s += "<text class=\"tick\" x=\"\(left - 6)\" y=\"\(Self.num(yy + 4))\" text-anchor=\"end\">\(f)</text>\n"
+            }
+            let cy = top + H / 2
+            s += "<text class=\"axis\" x=\"\(x0 + 14)\" y=\"\(cy)\" text-anchor=\"middle\" transform=\"rotate(-90 \(x0 + 14) \(cy))\">frequency (Hz, mel scale)</text>\n"
+            s += "</g>\n"
+            x0 += m.left + p.width + m.right
         }
+        // colour bar
+        let barX = x0 + 10, barW = 14
+        var bar = RGBImage(width: 1, height: H)
+        for y in 0..<H { bar[0, y] = Self.viridis(Float(H - 1 - y) / Float(max(H - 1, 1))) }
+        s += "<g class=\"colourbar\">\n"
+        s += "<image x=\"\(barX)\" y=\"\(m.top)\" width=\"\(barW)\" height=\"\(H)\" preserveAspectRatio=\"none\" href=\"data:image/png;base64,\(PNG.encode(bar).base64EncodedString())\"/>\n"
+        s += "<rect x=\"\(barX)\" y=\"\(m.top)\" width=\"\(barW)\" height=\"\(H)\" fill=\"none\" stroke=\"black\"/>\n"
+        for db in Self.decibelTicks(range: dynamicRange) {
+            let y = Double(m.top) + Double(-db) / Double(dynamicRange) * Double(H)
+            s += "<line x1=\"\(barX + barW)\" y1=\"\(Self.num(y))\" x2=\"\(barX + barW + 4)\" y2=\"\(Self.num(y))\" stroke=\"black\"/>"
+            s += "<text class=\"tick\" x=\"\(barX + barW + 6)\" y=\"\(Self.num(y + 4))\">\(db == 0 ? "0" : "−\(-db)")</text>\n"
+        }
+        let lx = barX + barW + 44, ly = m.top + H / 2
+        s += "<text class=\"axis\" x=\"\(lx)\" y=\"\(ly)\" text-anchor=\"middle\" transform=\"rotate(-90 \(lx) \(ly))\">dB re loudest</text>\n"
+        s += "</g>\n"
         return s + "</svg>\n"
     }
+
+    /// Tick times (s) from 0 to `duration` at the smallest 1-2-5 step leaving ≥ 50 pixels between ticks.
+    static func timeTicks(duration: Double, pixels: Int) -> [Double] {
+        guard duration > 0, pixels > 0 else { return [0] }
+        var step = 0.001
+        let steps: [Double] = [1, 2, 5]
+        search: for e in -3...6 {
+            for k in steps {
+                step = k * Foundation.pow(10, Double(e))
+                if step * Double(pixels) / duration >= 50 { break search }
+            }
+        }
+        return stride(from: 0, through: duration + 1e-9, by: step).map { ($0 / step).rounded() * step }
+    }
+
+    /// "0", "0.1", "0.25", "12": at most 3 decimals, no trailing zeros.
+    static func tickLabel(_ t: Double) -> String {
+        var str = String(format: "%.3f", t)
+        while str.hasSuffix("0") { str.removeLast() }
+        if str.hasSuffix(".") { str.removeLast() }
+        return str
+    }
+
+    /// Frequency ticks (Hz label, pixels from the panel top) at 1-2-5 frequencies (100 Hz and up) inside
+    /// the bands: band m fills rows [H − (m+1)·H/M, H − m·H/M) and is centred at mel = mel(rate/2)·(m+1)/(M+1),
+    /// so frequency f sits at band position b = mel(f)/mel(rate/2)·(M+1) − 1 and y = H − (b + ½)·H/M.
+    /// Ticks closer than 14 pixels to the one below are dropped.
+    func frequencyTicks(sampleRate: Int) -> [(Int, Double)] {
+        func mel(_ f: Double) -> Double { 2595 * Foundation.log10(1 + f / 700) }
+        let top = mel(Double(sampleRate) / 2), M = Double(mels), H = Double(panelHeight)
+        var out: [(Int, Double)] = []
+        var last = Double.infinity
+        for e in 2...5 {
+            for k in [1, 2, 5] {
+                let f = k * Int(Foundation.pow(10, Double(e)))
+                let b = mel(Double(f)) / top * (M + 1) - 1
+                guard b >= -0.5, b <= M - 0.5 else { continue }
+                let y = H - (b + 0.5) * H / M
+                if last - y >= 14 { out.append((f, y)); last = y }
+            }
+        }
+        return out
+    }
+
+    /// Colour-bar ticks in dB (0, −step, … down to −range) at a 10-20-50 step giving 3–8 ticks.
+    static func decibelTicks(range: Float) -> [Int] {
+        let r = Int(range.rounded(.down))
+        let step = [1, 2, 5, 10, 20, 50, 100].first { r / $0 <= 6 } ?? 100
+        return stride(from: 0, through: r, by: step).map { -$0 }
+    }
+
+    /// A coordinate with at most one decimal.
+    static func num(_ x: Double) -> String { tickLabel((x * 10).rounded() / 10) }
 
     /// Writes `path` as PNG (`.png`) or SVG (anything else ending in `.svg`), atomically.
     public func write(_ waves: [Waveform], titles: [String], to path: String) throws {
@@ -100,6 +202,7 @@ public struct SpectrogramPicture: Sendable {
 
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
     }
 
     // MARK: Colormap

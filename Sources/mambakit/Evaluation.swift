@@ -8,18 +8,25 @@ import MambaKit
 /// Accuracy, MCC and confusion of a classifier on `examples`, predicted `slice` examples at a time.
 func evaluateClassifier(examples: [LabeledSequence], labels: [String], progress: Progress, slice: Int = 256,
                         predict: ([[Int32]]) throws -> [Int]) throws -> ClassificationMetrics {
+    try evaluateClassifier(inputs: examples.map(\.tokens), truth: examples.map(\.label), labels: labels, progress: progress,
+                           slice: slice, predict: predict)
+}
+
+/// The same for inputs of any kind (token ids, feature frames) with their true classes.
+func evaluateClassifier<Input>(inputs: [Input], truth: [Int], labels: [String], progress: Progress, slice: Int = 256,
+                               predict: ([Input]) throws -> [Int]) throws -> ClassificationMetrics {
     var predicted: [Int] = []
-    predicted.reserveCapacity(examples.count)
-    let tick = progress.counter("evaluating", total: examples.count, unit: "sequences")
+    predicted.reserveCapacity(inputs.count)
+    let tick = progress.counter("evaluating", total: inputs.count, unit: "sequences")
     defer { progress.finish() }
     var i = 0
-    while i < examples.count {
-        let part = examples[i..<min(examples.count, i + slice)]
-        predicted += try predict(part.map(\.tokens))
+    while i < inputs.count {
+        let part = Array(inputs[i..<min(inputs.count, i + slice)])
+        predicted += try predict(part)
         i += part.count
         tick(i)
     }
-    return ClassificationMetrics(predicted: predicted, truth: examples.map(\.label), labels: labels)
+    return ClassificationMetrics(predicted: predicted, truth: truth, labels: labels)
 }
 
 /// What `AudioLM.evaluate` returns, summed over slices of clips.

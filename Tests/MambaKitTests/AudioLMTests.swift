@@ -288,8 +288,8 @@ final class AudioDatasetTests: XCTestCase {
         let csv = root.appendingPathComponent("m.csv")
         try Data("file,digit,speaker,split,note\na/x.wav,3,george,train,\"quoted, with comma\"\nb/y.flac,7,lucas,Validation,\"\"\"q\"\"\"\n".utf8).write(to: csv)
         let ds = try AudioDataset.open(csv.path, labelColumn: "digit")
-        XCTAssertEqual(ds.clips, [AudioClip(path: root.appendingPathComponent("a/x.wav").path, label: "3", split: "train"),
-                                  AudioClip(path: root.appendingPathComponent("b/y.flac").path, label: "7", split: "valid")])
+        XCTAssertEqual(ds.clips, [AudioClip(path: root.appendingPathComponent("a/x.wav").path, label: "3", split: "train", speaker: "george"),
+                                  AudioClip(path: root.appendingPathComponent("b/y.flac").path, label: "7", split: "valid", speaker: "lucas")])
         XCTAssertEqual(try ds.clips(split: "dev").count, 1)
         XCTAssertThrowsError(try ds.clips(split: "test")) { e in
             XCTAssertEqual(e as? DataError, .missingSplit(path: csv.path, split: "test", available: ["train", "valid"], kind: .audioData))
@@ -448,7 +448,8 @@ final class SpectrogramPictureTests: XCTestCase {
         let dir = temporaryDirectory(self)
         try p.write([a, b], titles: ["real", "generated <1>"], to: dir.appendingPathComponent("s.svg").path)
         let svg = try String(contentsOf: dir.appendingPathComponent("s.svg"), encoding: .utf8)
-        XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("generated &lt;1&gt;") && svg.components(separatedBy: "data:image/png;base64,").count == 3)
+        XCTAssertTrue(svg.hasPrefix("<?xml") && svg.contains("<svg") && svg.contains("generated &lt;1&gt;"))
+        XCTAssertEqual(svg.components(separatedBy: "data:image/png;base64,").count, 4)   // two panels and the colour bar
         let clip = dir.appendingPathComponent("a.wav")
         try AudioFile.write(a, to: clip.path)
         let ok = try runCLI(["audio", "spectrogram", clip.path, clip.path, "--out", dir.appendingPathComponent("s.png").path])

@@ -1,0 +1,221 @@
+// LogMelFeatures.swift — the log-mel front end of a feature-input audio classifier: a clip becomes
+// L frames of F normalised log-mel energies.
+//
+//   P[t, b] = |FFT(hann · x[t·hop ..< t·hop + n])[b]|²         (L, n/2+1)  power spectrum, n = fftSize
+//   M[t, m] = ln(ε + Σ_b W[m, b] · P[t, b])                    (L, F)      W: HTK-mel triangles, peak 1, 0…rate/2
+//   X[t, m] = (M[t, m] − μ_m) / σ_m                            (L, F)      μ, σ: per band over every frame
+//                                                                          of the training clips
+// or, with per-clip normalisation (cepstral-mean style: a fixed channel or level offset per band cancels),
+//   X[t, m] = (M[t, m] − c_m − μ_m) / σ_m,  c_m = (1/L) Σ_t M[t, m]        μ, σ then of M − c over the training frames
+//
+// L = 1 + ⌊(samples − 1) / hop⌋ (the last frames zero-padded). μ and σ are fitted once on the training
+// split and saved with the model (audio.json, "features"), so every later use of the model — eval,
+// a resumed run, fine-tuning — computes exactly the same X.
+import Foundation
+import MambaKit
+
+/// Log-mel settings and the per-band normalisation of a feature-input classifier, saved in
+/// `audio.json` as
+///
+/// ```json
+/// "features": {"kind": "log-mel", "mels": 40, "fft_size": 256, "hop": 80, "epsilon": 1e-06,
+///              "normalisation": "training-set", "mean": [40 values], "std": [40 values]}
+/// ```
+public struct LogMelFeatures: Codable, Equatable, Sendable {
+    /// How frames are normalised: by the training set's per-band statistics alone, or after
+    /// subtracting each clip's own per-band mean.
+    public enum Normalisation: String, Codable, CaseIterable, Sendable {
+        /// X = (M − μ) / σ.
+        case trainingSet = "training-set"
+        /// X = (M − c − μ) / σ with c the clip's mean per band.
+        case perClip = "per-clip"
+    }
+
+    /// Mel bands per frame, F.
+    public var mels: Int
+    /// STFT window (periodic Hann) and FFT length n, in samples.
+    public var fftSize: Int
+    /// Samples between frame starts.
+    public var hop: Int
+    /// ε inside the logarithm.
+    public var epsilon: Float
+    public var normalisation: Normalisation
+    /// Per-band mean μ (F) of the training frames' log-mel values; empty until ``fitted(to:)``.
+    public var mean: [Float]
+    /// Per-band standard deviation σ (F), at least ``minimumStd``; empty until ``fitted(to:)``.
+    public var std: [Float]
+
+    /// σ is floored here, so a band that is constant in the training data does not blow up.
+    public static let minimumStd: Float = 1e-3
+    /// Bands a model may have.
+    public static let melRange = 1...512
+    /// Window lengths a model may have (samples).
+    public static let fftSizeRange = 2...65536
+
+    /// Settings without a normalisation yet (fit it with ``fitted(to:)``). The defaults are 32 ms
+    /// windows and a 10 ms hop at 8 kHz.
+    public init(mels: Int = 40, fftSize: Int = 256, hop: Int = 80, epsilon: Float = 1e-6, normalisation: Normalisation = .trainingSet,
+                mean: [Float] = [], std: [Float] = []) {
+        self.mels = mels; self.fftSize = fftSize; self.hop = hop; self.epsilon = epsilon; self.normalisation = normalisation
+        self.mean = mean; self.std = std
+    }
+
+    /// Unfitted settings for clips at `sampleRate` Hz: a window of about 32 ms (a power of two, as
+    /// the spectrogram pictures use; 256 at 8 kHz) and a 10 ms hop (80 at 8 kHz).
+    public static func defaults(sampleRate: Int, mels: Int = 40) -> LogMelFeatures {
+        LogMelFeatures(mels: mels, fftSize: SpectrogramPicture.fftSize(for: sampleRate), hop: max(1, sampleRate / 100))
+    }
+
+    /// Whether μ and σ are set (one per band).
+    public var isFitted: Bool { mean.count == mels && std.count == mels }
+
+    /// The first thing wrong with these settings, or nil.
+    public var problem: String? {
+        if !Self.melRange.contains(mels) { return "mels \(mels): must be \(Self.melRange.lowerBound)…\(Self.melRange.upperBound)" }
+        if !Self.fftSizeRange.contains(fftSize) { return "fft_size \(fftSize): must be \(Self.fftSizeRange.lowerBound)…\(Self.fftSizeRange.upperBound)" }
+        if hop < 1 || hop > fftSize * 16 { return "hop \(hop): must be 1…\(fftSize * 16) (16 windows)" }
+        if !(epsilon.isFinite && epsilon > 0) { return "epsilon \(epsilon): must be a positive finite number" }
+        if !mean.isEmpty || !std.isEmpty {
+            if mean.count != mels || std.count != mels { return "mean and std must have one value per band (\(mels)); they have \(mean.count) and \(std.count)" }
+            if mean.contains(where: { !$0.isFinite }) { return "mean has a non-finite value" }
+            if std.contains(where: { !($0.isFinite && $0 >= Self.minimumStd) }) { return "std values must be finite and ≥ \(Self.minimumStd)" }
+        }
+        return nil
+    }
+
+    // MARK: Frames
+
+    /// Unnormalised log-mel frames M (L, F) of `samples` at `sampleRate` Hz, row-major.
+    public func logMel(_ samples: [Float], sampleRate: Int) -> [Float] {
+        logMel(samples, with: Computer(self, sampleRate: sampleRate))
+    }
+
+    /// One FFTW plan and the mel filters, reused for every clip of one thread.
+    struct Computer {
+        let spectrogram: Spectrogram
+        let filters: [Float]            // (F, bins)
+        let support: [Range<Int>]       // (F) the bins where a filter is non-zero
+        init(_ f: LogMelFeatures, sampleRate: Int) {
+            let s = Spectrogram(fftSize: f.fftSize, hop: f.hop)
+            let fb = s.melFilters(count: f.mels, sampleRate: sampleRate)
+            let bins = s.bins
+            spectrogram = s; filters = fb
+            support = (0..<f.mels).map { m in
+                let row = fb[(m * bins)..<((m + 1) * bins)]
+                guard let lo = row.firstIndex(where: { $0 != 0 }), let hi = row.lastIndex(where: { $0 != 0 }) else { return 0..<0 }
+                return (lo - m * bins)..<(hi - m * bins + 1)
+            }
+        }
+    }
+
+    func logMel(_ samples: [Float], with c: Computer) -> [Float] {
+        let (frames, mag) = c.spectrogram.magnitudes(samples)
+        let bins = c.spectrogram.bins, F = mels
+        var out = [Float](repeating: 0, count: frames * F)
+        for t in 0..<frames {
+            for m in 0..<F {
+                var e: Float = 0
+                for b in c.support[m] { e += c.filters[m * bins + b] * mag[t * bins + b] * mag[t * bins + b] }
+                out[t * F + m] = Foundation.log(epsilon + e)
+            }
+        }
+        return out
+    }
+
+    /// M − c (each band minus its mean over the clip's frames) for per-clip normalisation, else M.
+    public func centred(_ frames: [Float]) -> [Float] {
+        guard normalisation == .perClip, frames.count >= mels else { return frames }
+        let F = mels, L = frames.count / F
+        var c = [Double](repeating: 0, count: F)
+        for (i, v) in frames.enumerated() { c[i % F] += Double(v) }
+        var x = frames
+        for i in x.indices { x[i] -= Float(c[i % F] / Double(L)) }
+        return x
+    }
+
+    /// (M − μ) / σ, or (M − c − μ) / σ, per band; `frames` must be whole frames and the settings fitted.
+    public func normalised(_ frames: [Float]) -> [Float] {
+        precondition(isFitted && frames.count % mels == 0, "normalise with fitted settings and whole frames")
+        var x = centred(frames)
+        for i in x.indices { x[i] = (x[i] - mean[i % mels]) / std[i % mels] }
+        return x
+    }
+
+    /// These settings with μ and σ of every frame of `frames` (each clip's M, (L_i, F); M − c with
+    /// per-clip normalisation), in Double: σ = sqrt(E[M²] − E[M]²), floored at ``minimumStd``.
+    public func fitted(to frames: [[Float]]) -> LogMelFeatures {
+        let F = mels
+        var sum = [Double](repeating: 0, count: F), sq = sum, n = 0.0
+        for x in frames.lazy.map(centred) {
+            for (i, v) in x.enumerated() { sum[i % F] += Double(v); sq[i % F] += Double(v) * Double(v) }
+            n += Double(x.count / F)
+        }
+        var f = self
+        let mu = sum.map { $0 / max(n, 1) }
+        f.mean = mu.map(Float.init)
+        f.std = zip(sq, mu).map { Float(max(max($0 / max(n, 1) - $1 * $1, 0).squareRoot(), Double(Self.minimumStd))) }
+        return f
+    }
+
+    // MARK: Clips
+
+    /// Unnormalised frames of every clip (read and resampled to `sampleRate`; only the first
+    /// `maxSamples` samples when > 0), in parallel on `threads` threads, in order.
+    public func logMel(_ clips: [AudioClip], sampleRate: Int, maxSamples: Int = 0, threads: Int = Parallel.defaultThreads) throws -> [[Float]] {
+        var out = [[Float]](repeating: [], count: clips.count)
+        var errors = [Error?](repeating: nil, count: clips.count)
+        let lock = NSLock()
+        Parallel.forParts(clips.count, threads: threads) { _, range in
+            let c = Computer(self, sampleRate: sampleRate)
+            for i in range {
+                do {
+                    var s = try AudioDataset.load(clips[i], sampleRate: sampleRate)
+                    if maxSamples > 0, s.count > maxSamples { s = Array(s.prefix(maxSamples)) }
+                    let v = logMel(s, with: c)
+                    lock.lock(); out[i] = v; lock.unlock()
+                } catch {
+                    lock.lock(); errors[i] = error; lock.unlock()
+                }
+            }
+        }
+        if let e = errors.compactMap({ $0 }).first { throw e }
+        return out
+    }
+
+    /// Normalised features X of every clip (see ``logMel(_:sampleRate:maxSamples:threads:)``).
+    public func features(_ clips: [AudioClip], sampleRate: Int, maxSamples: Int = 0, threads: Int = Parallel.defaultThreads) throws -> [[Float]] {
+        try logMel(clips, sampleRate: sampleRate, maxSamples: maxSamples, threads: threads).map(normalised)
+    }
+
+    // MARK: Coding
+
+    enum CodingKeys: String, CodingKey { case kind, mels, fftSize = "fft_size", hop, epsilon, normalisation, mean, std }
+
+    /// The `kind` saved for these settings.
+    public static let kind = "log-mel"
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let kind = try c.decode(String.self, forKey: .kind)
+        guard kind == Self.kind else {
+            throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "is \"\(kind)\", expected \"\(Self.kind)\"")
+        }
+        mels = try c.decode(Int.self, forKey: .mels)
+        fftSize = try c.decode(Int.self, forKey: .fftSize)
+        hop = try c.decode(Int.self, forKey: .hop)
+        epsilon = try c.decode(Float.self, forKey: .epsilon)
+        normalisation = try c.decodeIfPresent(Normalisation.self, forKey: .normalisation) ?? .trainingSet
+        mean = try c.decode([Float].self, forKey: .mean)
+        std = try c.decode([Float].self, forKey: .std)
+        if let p = problem ?? (isFitted ? nil : "mean and std are missing") {
+            throw DecodingError.dataCorruptedError(forKey: .mels, in: c, debugDescription: p)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(Self.kind, forKey: .kind); try c.encode(mels, forKey: .mels); try c.encode(fftSize, forKey: .fftSize)
+        try c.encode(hop, forKey: .hop); try c.encode(epsilon, forKey: .epsilon)
+        try c.encode(normalisation, forKey: .normalisation); try c.encode(mean, forKey: .mean); try c.encode(std, forKey: .std)
+    }
+}
