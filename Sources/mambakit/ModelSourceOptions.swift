@@ -44,20 +44,13 @@ struct ModelSourceOptions: ParsableArguments {
         if let d = dModel, let n = nLayer {
             var c = MambaConfig(dModel: d, nLayer: n, vocabSize: vocabSize ?? 256, dState: dState)
             c.unet = unet
-            let params = unet == nil ? Self.estimatedParameters(dModel: d, nLayer: n, vocabSize: vocabSize ?? 256, dState: dState)
-                : Double(c.parameterCount)
+            c.ssmMixer = mixer ?? .selective
+            let params = Double(c.parameterCount)   // Int.max when the count overflows
             if params > Double(Self.maxParameters) {
                 throw optionError(option: "--d-model", value: "\(d)",
                                   allowed: String(format: "with --n-layer %d a model of about %.2g parameters; at most 2^30 (%d) are trained here", n, params, Self.maxParameters))
             }
         }
-    }
-
-    /// About how many parameters a Mamba of this size has (expand 2, dt-rank D/16, conv 4).
-    static func estimatedParameters(dModel d: Int, nLayer n: Int, vocabSize v: Int, dState s: Int) -> Double {
-        let D = Double(d), E = 2 * D, R = (D / 16).rounded(.up), N = Double(s)
-        let perLayer = D * 2 * E + E * 5 + E * (R + 2 * N) + R * E + E + E * N + E + E * D + D
-        return Double(n) * perLayer + Double(v) * D + D
     }
 
     /// The model to train (not for --resume): --init, --config, or the size options.

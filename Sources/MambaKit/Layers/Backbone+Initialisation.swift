@@ -35,24 +35,22 @@ extension Backbone {
             uniform(o.inProj, 2 * E * D, 1 / Float(D).squareRoot())
             uniform(o.conv.weight, E * K, 1 / Float(K).squareRoot())
             if let b = o.conv.bias { uniform(b, E, 1 / Float(K).squareRoot()) }
-            if let f = o.mixer {
-                uniform(f.xProj, (R + 2 * N) * E, 1 / Float(E).squareRoot())
+            /// x_proj U(±1/sqrt(E)), dt_proj weight and bias (softplus⁻¹ of a log-uniform Δ): both selective mixers.
+            func selectiveInputs(_ f: SelectiveInputs, dtProjBias: Int) {
+                uniform(f.xProj, f.width * E, 1 / Float(E).squareRoot())
                 let dtInitStd = c.timeStepScale / Float(R).squareRoot()
                 if c.timeStepInitScheme == "constant" { fill(f.dtProj, E * R, dtInitStd) } else { uniform(f.dtProj, E * R, dtInitStd) }
                 for e in 0..<E {
                     let dt = logUniformStep()
-                    p[f.dtProjBias + e] = dt + Foundation.log(-Foundation.expm1(-dt))   // softplus⁻¹(dt)
+                    p[dtProjBias + e] = dt + Foundation.log(-Foundation.expm1(-dt))   // softplus⁻¹(dt)
                 }
+            }
+            if let f = o.mixer {
+                selectiveInputs(f.inputs, dtProjBias: f.dtProjBias)
                 for e in 0..<E { for n in 0..<N { p[f.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }
                 fill(f.D, E, 1)
             } else if let f = o.complex {   // as the selective mixer, but A S4D-Lin: A_n = −1/2 + iπn
-                uniform(f.xProj, (R + 4 * N) * E, 1 / Float(E).squareRoot())
-                let dtInitStd = c.timeStepScale / Float(R).squareRoot()
-                if c.timeStepInitScheme == "constant" { fill(f.dtProj, E * R, dtInitStd) } else { uniform(f.dtProj, E * R, dtInitStd) }
-                for e in 0..<E {
-                    let dt = logUniformStep()
-                    p[f.dtProjBias + e] = dt + Foundation.log(-Foundation.expm1(-dt))   // softplus⁻¹(dt)
-                }
+                selectiveInputs(f.inputs, dtProjBias: f.dtProjBias)
                 fill(f.aLog, E * N, Foundation.log(0.5))
                 for e in 0..<E { for n in 0..<N { p[f.aImag + e * N + n] = Float.pi * Float(n) } }
                 fill(f.D, E, 1)

@@ -32,9 +32,9 @@ struct BlockStack: Sendable {
         ws.ensure(rows: T, config: config)
         let resid = ws.resid.pointer, out = ws.out.pointer
         resid.update(from: x, count: T * D)
-        tape?.prepare(batch: B, length: L)
-        tape?.lengths = [Int](repeating: L, count: B)
         let reversal = SequenceReversal(batch: B, length: L, lengths: [Int](repeating: L, count: B))
+        tape?.prepare(batch: B, length: L)
+        tape?.lengths = reversal.lengths
         for (l, block) in blocks.enumerated() {
             let buf = tape?.layer(l) ?? LayerBuffers(workspace: ws)
             block.forward(ctx, resid: resid, add: l == 0 ? nil : UnsafePointer(out), out: out, buffers: buf,

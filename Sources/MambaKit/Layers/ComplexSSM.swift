@@ -28,6 +28,8 @@ public struct ComplexSSM: Sendable {
     /// Offset of Re A = −exp(A_log) (E, N) in the derived block.
     public let negA: Int
     public let E: Int, N: Int, R: Int, K: Int
+    /// conv1d → x_proj → dt_proj and their backward.
+    var inputs: SelectiveInputs { SelectiveInputs(conv: conv, xProj: xProj, dtProj: dtProj, aLog: aLog, E: E, N: N, R: R, width: R + 4 * N) }
 
     /// Registers the mixer's tensors under `prefix` and reserves E·N derived floats at `derived`.
     public init(prefix p: String, config c: MambaConfig, layout: inout ParameterLayout, derived: inout Int) {
@@ -63,11 +65,8 @@ public struct ComplexSSM: Sendable {
                  dbc: UnsafeMutablePointer<Float>, dt: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
                  convState: UnsafeMutablePointer<Float>, ssm: UnsafeMutablePointer<Float>, batch B: Int, length L: Int) {
         let T = B * L, E = E, N = N, R = R, ldBC = R + 4 * N
-        // causal depthwise conv1d + SiLU over time: xc (T, E)
-        conv.forward(ctx, x: xz, ldX: 2 * E, out: xc, state: convState, batch: B, length: L)
-        // x_proj: dbc (T, R+4N); dt_proj: dt (T, E) (bias + softplus happen in the scan)
-        ctx.linear(xc, ldIn: E, rows: T, weight: xProj, outFeatures: ldBC, inFeatures: E, bias: nil, out: dbc, ldOut: ldBC)
-        ctx.linear(dbc, ldIn: ldBC, rows: T, weight: dtProj, outFeatures: E, inFeatures: R, bias: nil, out: dt, ldOut: E)
+        // conv1d + SiLU → x_proj → dt_proj: xc (T, E), dbc (T, R + 4N), dt (T, E) (bias + softplus in the scan)
+        inputs.forward(ctx, xz: xz, xc: xc, dbc: dbc, dt: dt, convState: convState, batch: B, length: L)
         // fused complex scan with D skip and SiLU(z) gate: y (T, E)
         let prm = scanParams(ctx, xz: xz, xc: xc, dbc: dbc, dt: dt, y: y, h0: ssm, hLast: ssm, batch: B, length: L)
         Parallel.forRanges(E, threads: ctx.threads, align: 16, costPerItem: T * N * 12) { r in
@@ -106,23 +105,7 @@ public struct ComplexSSM: Sendable {
                 dBm: mine + R, dCm: mine + R + 2 * N, ld_dbc: Int32(ldBC), dh0: nil)
             mk_cscan_bwd(&scan, Int32(r.lowerBound), Int32(r.upperBound))
         }
-        // dA_log = dRe A ⊙ Re A  (Re A = −exp(A_log))
-        let dALog = g + aLog
-        for i in 0..<(E * N) { dALog[i] += tape.dA.pointer[i] * A[i] }
-        // dDbc = Σ parts (the dt columns are zero there), then the dt_proj part
-        let dDbc = tape.dDbc.pointer
-        dDbc.update(from: parts.pointer, count: partSize)
-        for part in 1..<max(used, 1) { mk_add_inplace(dDbc, parts.pointer + part * partSize, partSize) }
-
-        // dt_proj: dDbc[:, :R] (T, R) = dDt (T, E) · W_dt (E, R);  dW_dt (E, R) += dDtᵀ · dbc[:, :R]
-        ctx.linearBackward(dbc, ldIn: ldBC, rows: T, weight: dtProj, outFeatures: E, inFeatures: R,
-                           dOut: tape.dDt.pointer, ldDOut: E, dIn: dDbc, ldDIn: ldBC)
-        // x_proj: dXc (T, E) += dDbc (T, R+4N) · W_x (R+4N, E);  dW_x (R+4N, E) += dDbcᵀ · xc
-        ctx.linearBackward(xc, ldIn: E, rows: T, weight: xProj, outFeatures: ldBC, inFeatures: E,
-                           dOut: dDbc, ldDOut: ldBC, dIn: tape.dXc.pointer, ldDIn: E, accumulate: true)
-
-        // conv1d + SiLU: dXz[:, :E]; d conv weight (E, 1, K), d conv bias
-        conv.backward(ctx, x: xz, ldX: 2 * E, stateIn: convIn, dOut: tape.dXc.pointer, dX: dXz, ldDX: 2 * E,
-                      batch: B, length: L)
+        inputs.backward(ctx, xz: xz, xc: xc, dbc: dbc, convIn: convIn, dXz: dXz, parts: parts, used: used,
+                        derivedA: A, batch: B, length: L, tape: tape)
     }
 }

@@ -24,6 +24,8 @@ public struct SelectiveSSM: Sendable {
     /// Offset of A = −exp(A_log) (E, N) in the derived block.
     public let negA: Int
     public let E: Int, N: Int, R: Int, K: Int
+    /// conv1d → x_proj → dt_proj and their backward.
+    var inputs: SelectiveInputs { SelectiveInputs(conv: conv, xProj: xProj, dtProj: dtProj, aLog: aLog, E: E, N: N, R: R, width: R + 2 * N) }
 
     /// Registers the direction's tensors under `prefix` and reserves E·N derived floats at `derived`.
     public init(prefix p: String, config c: MambaConfig, layout: inout ParameterLayout, derived: inout Int) {
@@ -48,11 +50,8 @@ public struct SelectiveSSM: Sendable {
         let T = B * L, E = E, N = N, R = R, ldBC = R + 2 * N
         let p = ctx.parameters
         let A = UnsafePointer(ctx.derived + negA)
-        // causal depthwise conv1d + SiLU over time: xc (T, E)
-        conv.forward(ctx, x: xz, ldX: 2 * E, out: xc, state: convState, batch: B, length: L)
-        // x_proj: dbc (T, R+2N); dt_proj: dt (T, E) (bias + softplus happen in the scan)
-        ctx.linear(xc, ldIn: E, rows: T, weight: xProj, outFeatures: ldBC, inFeatures: E, bias: nil, out: dbc, ldOut: ldBC)
-        ctx.linear(dbc, ldIn: ldBC, rows: T, weight: dtProj, outFeatures: E, inFeatures: R, bias: nil, out: dt, ldOut: E)
+        // conv1d + SiLU → x_proj → dt_proj: xc (T, E), dbc (T, R + 2N), dt (T, E) (bias + softplus in the scan)
+        inputs.forward(ctx, xz: xz, xc: xc, dbc: dbc, dt: dt, convState: convState, batch: B, length: L)
         // fused selective scan with D skip and SiLU(z) gate: y (T, E)
         let dSkip = p + D, dtBias = p + dtProjBias
         Parallel.forRanges(E, threads: ctx.threads, align: 16, costPerItem: T * N * 4) { r in
@@ -98,24 +97,8 @@ public struct SelectiveSSM: Sendable {
                 ld_dbc: Int32(ldBC), dh0: nil)
             mk_scan_bwd(&scan, Int32(r.lowerBound), Int32(r.upperBound))
         }
-        // dA_log = dA ⊙ A  (A = −exp(A_log))
-        let dALog = g + aLog
-        for i in 0..<(E * N) { dALog[i] += tape.dA.pointer[i] * A[i] }
-        // dDbc = Σ parts (the dt columns are zero there), then the dt_proj part
-        let dDbc = tape.dDbc.pointer
-        dDbc.update(from: parts.pointer, count: partSize)
-        for part in 1..<max(used, 1) { mk_add_inplace(dDbc, parts.pointer + part * partSize, partSize) }
-
-        // dt_proj: dDbc[:, :R] (T, R) = dDt (T, E) · W_dt (E, R);  dW_dt (E, R) += dDtᵀ · dbc[:, :R]
-        ctx.linearBackward(dbc, ldIn: ldBC, rows: T, weight: dtProj, outFeatures: E, inFeatures: R,
-                           dOut: tape.dDt.pointer, ldDOut: E, dIn: dDbc, ldDIn: ldBC)
-        // x_proj: dXc (T, E) += dDbc (T, R+2N) · W_x (R+2N, E);  dW_x (R+2N, E) += dDbcᵀ · xc
-        ctx.linearBackward(xc, ldIn: E, rows: T, weight: xProj, outFeatures: ldBC, inFeatures: E,
-                           dOut: dDbc, ldDOut: ldBC, dIn: tape.dXc.pointer, ldDIn: E, accumulate: true)
-
-        // conv1d + SiLU: dXz[:, :E]; d conv weight (E, 1, K), d conv bias
-        conv.backward(ctx, x: xz, ldX: 2 * E, stateIn: convIn, dOut: tape.dXc.pointer, dX: dXz, ldDX: 2 * E,
-                      batch: B, length: L)
+        inputs.backward(ctx, xz: xz, xc: xc, dbc: dbc, convIn: convIn, dXz: dXz, parts: parts, used: used,
+                        derivedA: A, batch: B, length: L, tape: tape)
     }
 
     /// Copies another direction's values into this one's (a reverse mixer starting as the forward one).
