@@ -107,12 +107,16 @@ extension TrainingRun {
         return run
     }
 
-    /// A DNA language-model run: validation bits per base on `validation` records; dna.json saved.
-    public static func dnaLM(trainer: Trainer, validation: [[UInt8]]?, evalEvery: Int, evalBases: Int, outDirectory: URL?) -> TrainingRun {
+    /// A DNA language-model run: validation bits per base on `validation` records (masked bits per base of
+    /// windows of seq-len for a masked LM, `masking`); dna.json saved.
+    public static func dnaLM(trainer: Trainer, validation: [[UInt8]]?, evalEvery: Int, evalBases: Int, outDirectory: URL?,
+                             masking: MaskingScheme? = nil) -> TrainingRun {
         let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
         if let v = validation, !v.isEmpty {
+            let windows = DNALM.windows(records: v, length: trainer.options.seqLen, maxBases: evalBases)
             run.validate = {
-                let e = try DNALM.evaluate(model: trainer.model, records: v, maxBases: evalBases)
+                let e = try masking.map { try DNALM.maskedEvaluate(model: trainer.model, windows: windows, masking: $0) }
+                    ?? DNALM.evaluate(model: trainer.model, records: v, maxBases: evalBases)
                 return [("val_loss", e.nll), ("val_bits_per_base", e.bitsPerBase)]
             }
         }

@@ -58,27 +58,5 @@ public struct TaskSpec: ModelSidecar, Equatable, Sendable {
     }
 }
 
-/// Sequence-length warm-up (the curriculum HyenaDNA and the Mamba paper use for long contexts): training
-/// starts at `startLength` and doubles every `stageSteps` optimiser steps up to the task's length. Saved
-/// in task.json (`warmup: {"start_length", "stage_steps"}`), so a resumed run continues the same schedule.
-public struct LengthWarmup: Codable, Equatable, Sendable {
-    public var startLength: Int
-    public var stageSteps: Int
-    enum CodingKeys: String, CodingKey { case startLength = "start_length", stageSteps = "stage_steps" }
-
-    public init(startLength: Int, stageSteps: Int) { self.startLength = startLength; self.stageSteps = stageSteps }
-
-    /// min(target, startLength · 2^(step / stageSteps)).
-    public func length(atStep step: Int, target: Int) -> Int {
-        var n = max(1, startLength)
-        for _ in 0..<(max(0, step) / max(1, stageSteps)) where n < target { n *= 2 }
-        return min(n, target)
-    }
-
-    /// The first step at which training runs at `target`.
-    public func fullLengthStep(target: Int) -> Int {
-        var n = max(1, startLength), stages = 0
-        while n < target { n *= 2; stages += 1 }
-        return stages * max(1, stageSteps)
-    }
-}
+// LengthWarmup (MambaKit) is the sequence-length warm-up; a task saves it in task.json
+// (`warmup: {"start_length", "stage_steps"}`), so a resumed run continues the same schedule.

@@ -130,10 +130,11 @@ static void load_once(void) {
         return;
     }
     setenv("OPENBLAS_CORETYPE", better, 0);
-    if (!try_open(lib)) {
-        unsetenv("OPENBLAS_CORETYPE");
-        open_any();
-    }
+    int reloaded = try_open(lib);
+    // OpenBLAS read the variable while it initialised; take it out of the environment again, so that
+    // programs this process starts make their own choice (and do not report it as the user's).
+    unsetenv("OPENBLAS_CORETYPE");
+    if (!reloaded) open_any();
     const char *now = g_corename ? g_corename() : "unknown";
     snprintf(g_note, sizeof g_note, "OpenBLAS chose %s (no AVX2) on an %s CPU; reloaded with OPENBLAS_CORETYPE=%s -> %s",
              first, mk_isa_name(mk_cpu_isa_detected()), better, now);

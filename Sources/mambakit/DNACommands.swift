@@ -50,6 +50,8 @@ struct TrainDNAClassifyCommand: ParsableCommand {
     @Option(help: "Split of --data to train on.") var split: String = "train"
     @Option(help: "Pooling over positions: mean or last.") var pooling: Pooling = .mean
     @Flag(help: "Bidirectional backbone (BiMamba: reverse-direction mixers sharing in/out projections).") var bidirectional = false
+    @Flag(help: "RC-equivariant backbone (Caduceus-PS: each sequence and its reverse complement through one set of parameters; the head averages both, so predictions are strand-invariant by construction).")
+    var rcEquivariant = false
     @Flag(inversion: .prefixedNo, help: "Reverse-complement augmentation with probability 1/2.") var rcAugment = true
     @Flag(help: "Validate with reverse-complement test-time averaging.") var rcAverage = false
     @OptionGroup var evalEvery: EvalEveryOption
@@ -72,8 +74,9 @@ struct TrainDNAClassifyCommand: ParsableCommand {
         let ex = try DNAClassifier.examples(trainData, labels: labels)
         let (trainer, classifier) = try train.trainer(examples: ex, augment: augment, source: data) {
             if let i = train.model.initFrom { _ = try DNASettings.load(from: resolveModelDirectory(i)) }   // another tokenizer is an error
-            return try train.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional,
-                                            defaultVocab: NucleotideTokenizer().vocabularySize, minVocab: 10, what: "the nucleotide tokenizer")
+            let c = try train.makeClassifier(labels: labels, pooling: pooling, bidirectional: bidirectional,
+                                             defaultVocab: NucleotideTokenizer().vocabularySize, minVocab: 10, what: "the nucleotide tokenizer")
+            return rcEquivariant && !c.backboneConfig.rcps ? try c.withRCEquivariance(complementMap: DNALM.complementMap(vocabSize: c.vocabSize)) : c
         }
         var heldOut: [LabeledDNA]? = nil
         if let v = val { heldOut = try DNADataset.open(v).examples(split: "test") }
@@ -85,7 +88,8 @@ struct TrainDNAClassifyCommand: ParsableCommand {
                                             outDirectory: train.out)
         let lengths = trainData.map(\.sequence.count)
         try train.execute(run, summary: "training a \(labels.count)-class DNA classifier (\(classifier.parameterCount) parameters, \(classifier.head.pooling.rawValue) pooling" +
-                   (classifier.head.bidirectional ? ", bidirectional" : "") + (rcAugment ? ", RC augmentation" : "") +
+                   (classifier.head.bidirectional ? ", bidirectional" : "") + (classifier.backboneConfig.rcps ? ", RC-equivariant" : "") +
+                   (rcAugment ? ", RC augmentation" : "") +
                    ") on \(trainData.count) sequences of \(lengths.min() ?? 0)–\(lengths.max() ?? 0) bp" +
                    (validation.map { ", validating on \($0.count)" } ?? ""))
     }
@@ -96,11 +100,16 @@ struct TrainDNAClassifyCommand: ParsableCommand {
 struct TrainDNALMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dna-lm",
-        abstract: "Pretrain a causal next-base DNA language model on FASTA/FASTQ files (plain or .gz).",
+        abstract: "Pretrain a DNA language model on FASTA/FASTQ files (plain or .gz): next-base (causal) or masked (bidirectional, RC-equivariant).",
         discussion: """
             Records are tokenized (A C G T N; ambiguity codes → N; soft-masked bases as bases) and concatenated, each
-            after one <eos> separator; windows of --seq-len bases are drawn from the stream. Validation (bits per
-            base; records scored from a fresh state with the state carried across chunks) uses --val.
+            after one <eos> separator; windows of --seq-len bases are drawn from the stream. A causal model learns
+            next-base prediction; a --bidirectional or --rc-equivariant one (Caduceus) masked-LM: --mask-probability
+            of the positions predicted, of them 80 % <mask>, 10 % a random base, 10 % kept. --warmup-length starts
+            with short windows and doubles them every --stage-steps steps up to --seq-len, the batch growing to keep
+            the bases per step (HyenaDNA's sequence-length warm-up). Validation uses --val: bits per base (causal:
+            records scored from a fresh state, state carried across chunks; masked: bits per masked base over
+            --seq-len windows, the same masks every time).
             A checkpoint can then be fine-tuned: mambakit train dna-classify --init DIR ….
             Example: mambakit train dna-lm --data genome.fa.gz --val other.fa.gz --seq-len 1024 --d-model 128 \\
                      --n-layer 4 --steps 500 --out runs/dna-lm
@@ -111,11 +120,19 @@ struct TrainDNALMCommand: ParsableCommand {
     @Option(help: "Use at most this many training bases.") var maxBases: Int?
     @OptionGroup var evalEvery: EvalEveryOption
     @Option(help: "Held-out bases scored per validation.") var evalBases: Int = 65536
+    @Flag(help: "Bidirectional backbone (BiMamba), pretrained by masked LM (new models).") var bidirectional = false
+    @Flag(help: "RC-equivariant backbone (Caduceus-PS), pretrained by masked LM (new models).") var rcEquivariant = false
+    @Option(help: "Masked LM: the fraction of positions predicted.") var maskProbability: Double = 0.15
+    @OptionGroup var warmup: LengthWarmupOptions
     @OptionGroup var train: TrainingArguments
 
     func validate() throws {
         try Check.int(maxBases, "--max-bases", 1...Int.max)
         try Check.int(evalBases, "--eval-bases", 1...Int(Int32.max))
+        if let p = DNALM.masking(probability: maskProbability).problem {
+            throw optionError(option: "--mask-probability", value: "\(maskProbability)", allowed: p)
+        }
+        try Check.int(warmup.warmupLength, "--warmup-length", 1...train.seqLen)
     }
 
     func run() throws {
@@ -132,13 +149,40 @@ struct TrainDNALMCommand: ParsableCommand {
             }
             validation = recs
         }
-        let trainer = try train.trainer(tokens: stream, source: data.joined(separator: ",")) {
-            try train.makeModel(defaultVocab: NucleotideTokenizer().vocabularySize, minVocab: 10, what: "the nucleotide tokenizer")
+        let source = data.joined(separator: ",")
+        let masking = DNALM.masking(probability: maskProbability)
+        func objective(_ m: MambaModel, seqLen: Int) throws -> any TrainingObjective {
+            m.config.bidirectional || m.config.rcps
+                ? try MaskedLMObjective(model: m, tokens: stream, seqLen: seqLen, masking: masking, source: source)
+                : try LanguageModelObjective(model: m, tokens: stream, seqLen: seqLen, source: source)
         }
+        let trainer: Trainer
+        if let r = train.model.resume {
+            trainer = try Trainer.resume(from: URL(fileURLWithPath: r), steps: train.schedule.steps) { ck, o in
+                try objective(MambaModel.load(directory: ck), seqLen: o.seqLen)
+            }
+        } else {
+            let m = try train.makeModel(defaultVocab: NucleotideTokenizer().vocabularySize, minVocab: 10, what: "the nucleotide tokenizer") { c in
+                if bidirectional { c.bidirectional = true }
+                if rcEquivariant { c.rcps = true; c.complementMap = DNALM.complementMap(vocabSize: c.vocabSize) }
+            }
+            if (bidirectional && !m.config.bidirectional) || (rcEquivariant && !m.config.rcps) {
+                throw CLIError.usage("--init \(train.model.initFrom ?? ""): the model is \(m.config.bidirectional ? "bidirectional" : "causal")\(m.config.rcps ? ", RC-equivariant" : ""); --bidirectional and --rc-equivariant apply to new models (--config or the size options)")
+            }
+            var o = train.options()
+            o.lengthWarmup = warmup.schedule
+            trainer = try Trainer(objective: objective(m, seqLen: o.seqLen), options: o)
+        }
+        let masked = trainer.model.config.bidirectional || trainer.model.config.rcps
         let run = TrainingRun.dnaLM(trainer: trainer, validation: validation, evalEvery: evalEvery.interval(default: 200, steps: trainer.options.steps),
-                                    evalBases: evalBases, outDirectory: train.out)
-        try train.execute(run, summary: "training a DNA LM (\(trainer.model.parameterCount) parameters) on \(stream.count) tokens of \(data.joined(separator: ", "))" +
-                   (validation.map { ", validating on \($0.reduce(0) { $0 + $1.count }) bases" } ?? ""))
+                                    evalBases: evalBases, outDirectory: train.out, masking: masked ? masking : nil)
+        let w = trainer.options.lengthWarmup.map { w in
+            ", length warm-up " + w.stages(steps: trainer.options.steps, seqLen: trainer.options.seqLen, batchSize: trainer.options.batchSize)
+                .map { "\($0.length)×\($0.batch) from step \($0.step)" }.joined(separator: ", ")
+        } ?? ""
+        let kind = masked ? "masked DNA LM (\(trainer.model.config.rcps ? "RC-equivariant BiMamba" : "bidirectional"))" : "causal DNA LM"
+        try train.execute(run, summary: "training a \(kind) (\(trainer.model.parameterCount) parameters) on \(stream.count) tokens of \(data.joined(separator: ", "))" +
+                   w + (validation.map { ", validating on \($0.reduce(0) { $0 + $1.count }) bases" } ?? ""))
     }
 }
 
@@ -195,20 +239,34 @@ struct EvalDNALMCommand: ParsableCommand {
     @OptionGroup var model: ModelDirectoryOption
     @Option(parsing: .upToNextOption, help: "FASTA/FASTQ files (plain or .gz).") var data: [String]
     @Option(help: "Score only the first N bases in all.") var maxBases: Int?
-    @Option(help: "Bases per parallel chunk (state carried between chunks).") var chunkLength: Int = 4096
+    @Option(help: "Bases per parallel chunk (state carried between chunks); a masked LM's window length.") var chunkLength: Int = 4096
+    @Option(help: "Masked LM: the fraction of positions predicted.") var maskProbability: Double = 0.15
     @OptionGroup var output: JSONOption
 
     func validate() throws {
         try Check.int(maxBases, "--max-bases", 1...Int.max)
         try Check.int(chunkLength, "--chunk-length", 1...ScheduleOptions.maxSeqLen)
+        if let p = DNALM.masking(probability: maskProbability).problem {
+            throw optionError(option: "--mask-probability", value: "\(maskProbability)", allowed: p)
+        }
     }
 
     func run() throws {
         let (m, _) = try loadDNAModel(model)
         guard m.config.numLabels == 0 else { throw CLIError.usage("this model is a classifier — use `eval dna-classify`") }
         let t0 = Date()
-        let e = try Progress(.stderr).during("scoring \(data.count) file(s)") {
-            try DNALM.evaluate(model: m, paths: data, chunkLength: chunkLength, maxBases: maxBases)
+        let masked = m.config.bidirectional || m.config.rcps
+        let e = try Progress(.stderr).during("scoring \(data.count) file(s)" + (masked ? " (masked LM, \(chunkLength)-base windows)" : "")) {
+            if masked {
+                var records: [[UInt8]] = []
+                for p in data {
+                    let r = try SequenceReader(path: p)
+                    while let rec = try r.next() { records.append(rec.sequence) }
+                }
+                return try DNALM.maskedEvaluate(model: m, windows: DNALM.windows(records: records, length: chunkLength, maxBases: maxBases),
+                                                masking: DNALM.masking(probability: maskProbability))
+            }
+            return try DNALM.evaluate(model: m, paths: data, chunkLength: chunkLength, maxBases: maxBases)
         }
         let secs = Date().timeIntervalSince(t0)
         if output.json {

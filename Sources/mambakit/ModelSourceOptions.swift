@@ -54,10 +54,13 @@ struct ModelSourceOptions: ParsableArguments {
     }
 
     /// The model to train (not for --resume): --init, --config, or the size options.
-    func makeModel(defaultVocab: Int? = nil, seed: UInt64) throws -> MambaModel {
+    /// `adjust` changes the config of a new model (--config or the size options), not of --init's.
+    func makeModel(defaultVocab: Int? = nil, seed: UInt64, adjust: (inout MambaConfig) -> Void = { _ in }) throws -> MambaModel {
         if let dir = initFrom { return try MambaModel.load(directory: resolveModelDirectory(dir)) }
         if let file = config {
-            return try MambaModel.randomlyInitialised(config: try MambaConfig.load(from: URL(fileURLWithPath: file)), seed: seed)
+            var c = try MambaConfig.load(from: URL(fileURLWithPath: file))
+            adjust(&c)
+            return try MambaModel.randomlyInitialised(config: c, seed: seed)
         }
         guard let d = dModel, let n = nLayer, let v = vocabSize ?? defaultVocab else {
             throw CLIError.usage("say which model to train: --init DIR, --resume DIR, --config FILE, or --d-model, --n-layer and --vocab-size")
@@ -65,6 +68,7 @@ struct ModelSourceOptions: ParsableArguments {
         var c = MambaConfig(dModel: d, nLayer: n, vocabSize: v, dState: dState)
         c.ssmMixer = mixer ?? .selective
         c.unet = try unetConfig()
+        adjust(&c)
         return try MambaModel.randomlyInitialised(config: c, seed: seed)
     }
 

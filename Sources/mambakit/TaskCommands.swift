@@ -20,24 +20,21 @@ struct TaskOptions: ParsableArguments {
     @Option(help: "Selective copying: spread (default 4096); induction heads / MQAR: length (default 256).") var length: Int?
     @Option(help: "Selective copying: tokens to copy (16); MQAR: key-value pairs (16).") var items: Int?
     @Option(help: "Data vocabulary (16), or MQAR's key and value vocabulary (64).") var vocabulary: Int?
-    @Option(help: "Training: length warm-up, the length to start at (doubles every --stage-steps up to the task's length).")
-    var warmupLength: Int?
-    @Option(help: "Training: optimiser steps per warm-up stage.") var stageSteps: Int = 200
+    @OptionGroup var warmup: LengthWarmupOptions
 
     var spec: TaskSpec {
         var s = TaskSpec.defaults(name)
         if let l = length { s.length = l }
         if let i = items { s.items = i }
         if let v = vocabulary { s.vocabulary = v }
-        if let w = warmupLength { s.warmup = LengthWarmup(startLength: w, stageSteps: stageSteps) }
+        s.warmup = warmup.schedule
         return s
     }
 
     func validate() throws {
-        try Check.int(warmupLength, "--warmup-length", 4...spec.length)
-        try Check.int(stageSteps, "--stage-steps", 1...1 << 24)
+        try Check.int(warmup.warmupLength, "--warmup-length", 4...spec.length)
         _ = try spec.task()
-        if let w = warmupLength {
+        if let w = warmup.warmupLength {
             do { _ = try spec.at(length: w).task() } catch {
                 throw optionError(option: "--warmup-length", value: "\(w)", allowed: "a length the task fits in (\(error))")
             }

@@ -82,8 +82,9 @@ struct TrainingArguments: ParsableArguments {
     }
 
     /// A new model from --init, --config or the size options, checked to have at least `minVocab` ids.
-    func makeModel(defaultVocab: Int? = nil, minVocab: Int = 1, what: String = "") throws -> MambaModel {
-        let m = try model.makeModel(defaultVocab: defaultVocab, seed: seed)
+    func makeModel(defaultVocab: Int? = nil, minVocab: Int = 1, what: String = "",
+                   adjust: (inout MambaConfig) -> Void = { _ in }) throws -> MambaModel {
+        let m = try model.makeModel(defaultVocab: defaultVocab, seed: seed, adjust: adjust)
         guard m.config.vocabSize >= minVocab else {
             throw CLIError.usage("the model's vocabulary has \(m.config.vocabSize) ids; \(what) needs \(minVocab) (--vocab-size \(minVocab))")
         }

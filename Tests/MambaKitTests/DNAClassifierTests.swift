@@ -180,4 +180,60 @@ final class DNAClassifierTests: XCTestCase {
         XCTAssertEqual(cm.backboneConfig.dModel, 16)
         XCTAssertEqual(try MambaConfig.load(from: ck).numLabels, 0)   // the head is in classifier.json, not config.json
     }
+
+    /// The Caduceus recipe through the CLI: masked-LM pretraining of an RC-equivariant BiMamba with the length
+    /// warm-up (killed and resumed), masked bits per base from `eval dna-lm` equal to the library's, then an
+    /// RC-equivariant classifier fine-tuned from it, whose predictions RC averaging does not change.
+    func testMaskedPretrainingWithWarmupThenEquivariantFineTuneThroughTheCLI() throws {
+        guard FileManager.default.isExecutableFile(atPath: mambakitExecutable.path) else { throw XCTSkip("mambakit not built") }
+        let dir = temporaryDirectory(self)
+        var rng = SeededRandom(seed: 6)
+        let b = Array("ACGT")
+        func seq(_ n: Int) -> String { String((0..<n).map { _ in b[rng.below(4)] }) }
+        let fa = dir.appendingPathComponent("g.fa"), val = dir.appendingPathComponent("v.fa")
+        try Data(">a\n\(seq(4000))\n".utf8).write(to: fa)
+        try Data(">v\n\(seq(600))\n".utf8).write(to: val)
+        let lm = dir.appendingPathComponent("mlm").path
+        let common = ["train", "dna-lm", "--data", fa.path, "--val", val.path, "--seq-len", "64", "--batch-size", "2",
+                      "--d-model", "16", "--n-layer", "1", "--rc-equivariant", "--bidirectional", "--warmup-length", "16",
+                      "--stage-steps", "2", "--threads", "1", "--out", lm, "--save-every", "3"]
+        let t = try runCLI(common + ["--steps", "3"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        XCTAssertTrue(t.stderr.contains("masked DNA LM (RC-equivariant BiMamba)") && t.stderr.contains("16×8 from step 0, 32×4 from step 2,"), t.stderr)
+        let r = try runCLI(["train", "dna-lm", "--data", fa.path, "--val", val.path, "--resume", lm, "--steps", "6", "--threads", "1", "--out", lm])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let ck = try Trainer.checkpointDirectory(URL(fileURLWithPath: lm))
+        let m = try MambaModel.load(directory: ck)
+        XCTAssertTrue(m.config.rcps && m.config.bidirectional)
+        let e = try runCLI(["eval", "dna-lm", "--model", lm, "--data", val.path, "--json", "--chunk-length", "64", "--threads", "1"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let obj = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as! [String: Any]
+        print("  eval dna-lm (masked, RC-equivariant): \(e.stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
+        let bpb = obj["bits_per_base"] as! Double
+        XCTAssertEqual(obj["bases"] as? Int, 9 * 10)   // nine 64-base windows of 600 bases, round(0.15·64) = 10 masked each (the 24-base rest is dropped)
+        let windows = DNALM.windows(records: [Array(try String(contentsOf: val, encoding: .utf8).split(separator: "\n")[1].utf8)], length: 64)
+        XCTAssertEqual(try DNALM.maskedEvaluate(model: m, windows: windows, masking: DNALM.masking()).bitsPerBase, bpb, accuracy: 1e-5)
+        // fine-tune an RC-equivariant classifier on it; RC averaging changes no prediction
+        let csv = dir.appendingPathComponent("c.csv")
+        try Data(("sequence,label\n" + (0..<30).map { "\(seq(40)),\($0 % 3 == 0 ? "x" : "y")" }.joined(separator: "\n") + "\n").utf8).write(to: csv)
+        let c = try runCLI(["train", "dna-classify", "--data", csv.path, "--init", lm, "--steps", "3", "--batch-size", "4",
+                            "--seq-len", "40", "--threads", "1", "--out", dir.appendingPathComponent("cls").path])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertTrue(c.stderr.contains("RC-equivariant"), c.stderr)
+        var scores: [String] = []
+        for avg in [false, true] {
+            let ev = try runCLI(["eval", "dna-classify", "--model", dir.appendingPathComponent("cls").path, "--data", csv.path, "--split", "train",
+                                 "--json", "--threads", "1"] + (avg ? ["--rc-average"] : []))
+            XCTAssertEqual(ev.status, 0, ev.stderr)
+            let o = try JSONSerialization.jsonObject(with: Data(ev.stdout.utf8)) as! [String: Any]
+            scores.append("\(o["accuracy"]!) \(o["confusion"]!)")
+        }
+        XCTAssertEqual(scores[0], scores[1])
+        // --rc-equivariant with an --init model that already is RC-equivariant is accepted; a warm-up longer than seq-len is not
+        let bad = try runCLI(["train", "dna-lm", "--data", fa.path, "--seq-len", "32", "--steps", "1", "--init", lm, "--rc-equivariant", "--threads", "1"])
+        XCTAssertEqual(bad.status, 0, bad.stderr)   // already RC-equivariant: accepted
+        let wl = try runCLI(["train", "dna-lm", "--data", fa.path, "--seq-len", "32", "--steps", "1", "--d-model", "8", "--n-layer", "1", "--warmup-length", "64"])
+        XCTAssertNotEqual(wl.status, 0)
+        XCTAssertTrue(wl.stderr.contains("--warmup-length"), wl.stderr)
+    }
 }

@@ -70,7 +70,7 @@ extension MambaModel {
             try backbone.forward(.tokens(ids), batch: B, state: makeState(batch: B), tape: tape, lengths: lengths)
             let r = head.lossAndBackward(tape.hidden.pointer, batch: B, length: L, lengths: lengths,
                                          labels: examples.map(\.label), scale: gradScale, dHidden: tape.dHidden.pointer,
-                                         backbone.context(gradients: grads))
+                                         backbone.context(gradients: grads), streams: backbone.streams)
             backbone.backward(input: .tokens(ids), tape: tape, gradients: grads)
             return r
         }

@@ -145,6 +145,26 @@ public final class SequenceClassifier: TrainableModel {
         return m
     }
 
+    /// The same classifier (same parameters) made RC-equivariant (Caduceus-PS, see ``RCPairing``): its
+    /// backbone reads each sequence and its reverse complement, and the head averages the two, so its logits
+    /// are exactly invariant under x → rc(x). Adds no parameters.
+    ///
+    /// - Throws: ``ModelError/invalidShape(_:)`` for a feature-input classifier or a map that is not an
+    ///   involution of the vocabulary.
+    public func withRCEquivariance(complementMap: [Int]) throws -> SequenceClassifier {
+        guard case .tokens(let V) = head.input else {
+            throw ModelError.invalidShape("RC equivariance needs token input (the complement of a feature is not defined)")
+        }
+        if let p = RCPairing.problem(complementMap: complementMap, vocabSize: V) { throw ModelError.invalidShape("the complement map \(p)") }
+        var c = backboneConfig
+        c.rcps = true; c.complementMap = complementMap
+        let m = SequenceClassifier(backbone: c, head: head)
+        m.parameters.pointer.update(from: parameters.pointer, count: parameters.count)
+        m.refreshDerived()
+        m.threads = threads
+        return m
+    }
+
     public var labels: [String] { head.labels }
     public func refreshDerived() { backbone.refreshDerived() }
     public func makeState(batch: Int = 1) -> MambaState { backbone.makeState(batch: batch) }
@@ -274,7 +294,8 @@ public final class SequenceClassifier: TrainableModel {
         }
         try backbone.forward(input, batch: B, state: makeState(batch: B), tape: tape, lengths: lengths)
         let r = pooledHead.lossAndBackward(tape.hidden.pointer, batch: B, length: L, lengths: lengths, labels: labels,
-                                           scale: gradScale, dHidden: tape.dHidden.pointer, backbone.context(gradients: grads))
+                                           scale: gradScale, dHidden: tape.dHidden.pointer, backbone.context(gradients: grads),
+                                           streams: backbone.streams)
         backbone.backward(input: input, tape: tape, gradients: grads, dFeatures: dFeatures)
         return r
     }

@@ -104,6 +104,16 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
     /// in_proj and out_proj (`backbone.layers.i.mixer_rev.*`). For classification only.
     public var bidirectional: Bool = false
 
+    // MARK: Reverse-complement equivariance (Caduceus' keys)
+
+    /// Caduceus-PS parameter sharing (`rcps`): the backbone runs twice with the same parameters, on the
+    /// token ids and on their reverse complement, so that f(RC(x)) = RC(f(x)) exactly; hidden states are
+    /// (B, L, 2D) in Caduceus' layout (see ``RCPairing``). Token input only; needs ``complementMap``.
+    public var rcps: Bool = false
+    /// `complement_map`: token id → the id of its complement (an involution of 0 ..< V; ids it does not
+    /// list map to themselves, as Caduceus pads it). Empty when `rcps` is false.
+    public var complementMap: [Int] = []
+
     // MARK: Mixer (MambaKit extension)
 
     /// The SSM of every block (`ssm_mixer`): ``SSMMixer/selective`` (Mamba, the default),
@@ -334,6 +344,7 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         .with(padVocabSizeMultiple: try r.positiveInt("pad_vocab_size_multiple") ?? 1)
         try config.readClassifier(r)
         config.unet = try r.unet("unet")
+        try config.readRCPS(r)
         return config
     }
 
@@ -380,6 +391,19 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         }
         if bidirectional && useBias {
             throw r.invalid("bidirectional", "is not supported together with use_bias (the shared out_proj bias would be counted twice)")
+        }
+    }
+
+    /// `rcps` and `complement_map` (Caduceus' config keys; both optional).
+    private mutating func readRCPS(_ r: ConfigReader) throws {
+        rcps = try r.bool("rcps") ?? false
+        let map = try r.complementMap("complement_map", vocabSize: vocabSize)
+        if rcps {
+            guard let map else {
+                throw r.invalid("rcps", "is true but there is no complement_map (token id → id of its complement, e.g. {\"5\": 8, \"8\": 5, …})")
+            }
+            if unet != nil { throw r.invalid("rcps", "is not supported with a U-Net backbone (remove \"unet\" or \"rcps\")") }
+            complementMap = map
         }
     }
 
@@ -458,6 +482,10 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         if let u = unet {
             if let problem = u.problem { throw invalid("unet", problem) }
             if bidirectional { throw invalid("unet", "a U-Net backbone is causal; it has no bidirectional form (remove \"bidirectional\")") }
+            if rcps { throw invalid("rcps", "is not supported with a U-Net backbone (remove \"unet\" or \"rcps\")") }
+        }
+        if rcps, let problem = RCPairing.problem(complementMap: complementMap, vocabSize: vocabSize) {
+            throw invalid("complement_map", problem)
         }
         guard let count = checkedParameterCount, count <= Self.maximumParameterCount else {
             throw CheckpointError.modelTooLarge(path: path, parameters: checkedParameterCount, limit: Self.maximumParameterCount)
@@ -536,6 +564,11 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         ]
         if ssmMixer != .selective { object["ssm_mixer"] = .string(ssmMixer.rawValue) }
         if let u = unet { object["unet"] = .object(["pool": .array(u.pool.map { .int($0) }), "expand": .int(u.expand)]) }
+        if rcps {
+            object["rcps"] = .bool(true)
+            object["complement_map"] = .object(Dictionary(uniqueKeysWithValues: complementMap.enumerated().map { ("\($0.offset)", .int($0.element)) }))
+        }
+        if bidirectional && labels.isEmpty { object["bidirectional"] = .bool(true) }   // a masked LM
         if !labels.isEmpty {
             object["num_labels"] = .int(labels.count)
             object["id2label"] = .object(Dictionary(uniqueKeysWithValues: labels.enumerated().map { ("\($0.offset)", .string($0.element)) }))
@@ -730,6 +763,34 @@ private struct ConfigReader {
         if raw == .null { return nil }
         guard let i = try int(key), i >= 0 else { throw invalid(key, "expected a non-negative token id, got \(raw.compactText)") }
         return i
+    }
+
+    /// `complement_map`: `{"id": id, …}` (Caduceus) or `[id, …]`, padded with the identity up to
+    /// `vocabSize` (absent or null: nil). Checked to be an involution of 0 ..< V.
+    func complementMap(_ key: String, vocabSize V: Int) throws -> [Int]? {
+        var map = Array(0..<V)
+        func set(_ k: Int, _ item: JSONValue) throws {
+            guard case .int(let v) = item else { throw invalid(key, "expected integer token ids, got \(item.compactText)") }
+            guard k >= 0, k < V, v >= 0, v < V else {
+                throw invalid(key, "maps \(k) → \(v), outside the vocabulary 0 ..< \(V)")
+            }
+            map[k] = v
+        }
+        switch object[key] {
+        case nil, .null?: return nil
+        case .object(let fields)?:
+            for (k, item) in fields {
+                guard let i = Int(k) else { throw invalid(key, "has the key \"\(k)\", expected token ids as keys") }
+                try set(i, item)
+            }
+        case .array(let items)?:
+            guard items.count <= V else { throw invalid(key, "lists \(items.count) ids for a vocabulary of \(V)") }
+            for (i, item) in items.enumerated() { try set(i, item) }
+        case let other?:
+            throw invalid(key, "is a JSON \(other.kindName), expected an object {\"id\": complement id, …}")
+        }
+        if let problem = RCPairing.problem(complementMap: map, vocabSize: V) { throw invalid(key, problem) }
+        return map
     }
 
     /// `"unet": {"pool": [p, …], "expand": e}` (absent or null: the flat stack).

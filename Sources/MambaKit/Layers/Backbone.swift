@@ -39,6 +39,11 @@ public final class Backbone {
     public let unet: UNet?
     /// `backbone.norm_f.weight`
     public let normF: RMSNorm
+    /// Caduceus-PS RC equivariance (config `rcps`): every forward runs the sequences and their reverse
+    /// complements as two streams of one doubled batch (see ``RCPairing``); nil for one stream.
+    public let rcPairing: RCPairing?
+    /// Streams per sequence: 2 with ``rcPairing``, else 1. Internally the hidden states are (streams·B·L, D).
+    public var streams: Int { rcPairing == nil ? 1 : 2 }
     /// The whole model's parameter block (shared with the model and its heads).
     public let parameters: FloatBuffer
     /// A = −exp(A_log) of every scan direction; see ``refreshDerived()``.
@@ -90,6 +95,7 @@ public final class Backbone {
         blocks = layers.blocks; unet = layers.unet; normF = layers.normF
         self.parameters = parameters
         derived = FloatBuffer(count: layers.derivedCount)
+        rcPairing = config.rcps ? RCPairing(complementMap: config.complementMap) : nil
     }
 
     /// The context layers run in: this block, `gradients` (training) and the thread count.
@@ -122,7 +128,14 @@ public final class Backbone {
                              tape: TrainingTape? = nil) throws -> [Float] {
         try forward(batch, batch: B, state: state ?? makeState(batch: B), tape: tape, lengths: lengths)
         let n = tape?.rows ?? workspace.rowsUsed
-        return Array(UnsafeBufferPointer(start: workspace.normed.pointer, count: n * config.dModel))
+        guard let rc = rcPairing else { return Array(UnsafeBufferPointer(start: workspace.normed.pointer, count: n * config.dModel)) }
+        let L = n / (2 * B)   // the streams' (2B·L, D) in Caduceus' layout (B·L, 2D)
+        var out = [Float](repeating: 0, count: n * config.dModel)
+        out.withUnsafeMutableBufferPointer {
+            rc.caduceusLayout(workspace.normed.pointer, into: $0.baseAddress!, batch: B, length: L,
+                              lengths: lengths ?? [Int](repeating: L, count: B), dim: config.dModel)
+        }
+        return out
     }
 
     /// Token ids (B·L) → hidden states (B·L, D). See ``hiddenStates(_:batch:lengths:state:tape:)``.
@@ -157,9 +170,38 @@ public final class Backbone {
         }
     }
 
-    /// The forward pass; leaves the hidden states (B·L, D) in `workspace.normed` (and `tape.hidden`).
+    /// The forward pass; leaves the hidden states (streams·B·L, D) in `workspace.normed` (and `tape.hidden`).
     func forward(_ input: BackboneBatch, batch B: Int, state: MambaState, tape: TrainingTape? = nil,
                  lengths: [Int]? = nil) throws {
+        guard let rc = rcPairing else { return try forwardStreams(input, batch: B, state: state, tape: tape, lengths: lengths) }
+        // RC-equivariant: the sequences and their reverse complements as one batch of 2B streams
+        guard case .tokens(let ids) = input else {
+            throw ModelError.invalidShape("an RC-equivariant (rcps) backbone reads token ids, whose complements it knows, not features")
+        }
+        let T = try rows(of: input, batch: B)
+        let L = T / max(B, 1)
+        guard B > 0, L > 0, L * B == T else {
+            throw ModelError.invalidShape("\(T) steps do not form a batch of \(B) equal-length sequences")
+        }
+        guard state.position == 0, state.batch == B else {
+            throw ModelError.invalidShape("an RC-equivariant (rcps) backbone reads each sequence whole (its second stream runs from the sequence's end): " +
+                                          "give the whole sequence from a fresh state, not a chunk or a generation step")
+        }
+        let lens = lengths ?? [Int](repeating: L, count: B)
+        guard lens.count == B, lens.allSatisfy({ $0 >= 1 && $0 <= L }) else {
+            throw ModelError.invalidShape("sequence lengths \(lens) do not fit a batch of \(B) × \(L)")
+        }
+        let paired = rc.pairedTokens(ids, batch: B, length: L, lengths: lens)
+        try paired.withUnsafeBufferPointer {
+            try forwardStreams(.tokens($0), batch: 2 * B, state: MambaState(config: config, batch: 2 * B), tape: tape, lengths: lens + lens)
+        }
+        tape?.pairedTokens = paired
+        state.position += L
+    }
+
+    /// The forward of one stream per sequence (both streams of an RC-equivariant backbone as one batch).
+    func forwardStreams(_ input: BackboneBatch, batch B: Int, state: MambaState, tape: TrainingTape? = nil,
+                        lengths: [Int]? = nil) throws {
         let c = config
         let T = try rows(of: input, batch: B)
         let L = T / max(B, 1)
@@ -216,15 +258,33 @@ public final class Backbone {
     /// The backward of the last taped forward, from dHidden (B·L, D) = dLoss/d(hidden states): adds every
     /// backbone parameter's gradient to `gradients` (laid out like the parameter block) and, for feature
     /// input, writes dLoss/d(features) (B·L, F) into `dFeatures` when given.
+    ///
+    /// For an RC-equivariant backbone dHidden is (B·L, 2D) in Caduceus' layout, as ``hiddenStates(_:batch:lengths:state:tape:)`` returns.
     public func backward(dHidden: [Float], input: BackboneBatch, tape: TrainingTape, gradients: FloatBuffer,
                          dFeatures: UnsafeMutablePointer<Float>? = nil) {
         precondition(dHidden.count == tape.rows * config.dModel, "dHidden must be (B·L, D) of the taped forward")
-        tape.dHidden.pointer.update(from: dHidden, count: dHidden.count)
+        if let rc = rcPairing {
+            let B = tape.batch / 2
+            dHidden.withUnsafeBufferPointer {
+                rc.streamsFromCaduceusLayout($0.baseAddress!, into: tape.dHidden.pointer, batch: B, length: tape.length,
+                                             lengths: Array(tape.lengths.prefix(B)), dim: config.dModel)
+            }
+        } else {
+            tape.dHidden.pointer.update(from: dHidden, count: dHidden.count)
+        }
         backward(input: input, tape: tape, gradients: gradients, dFeatures: dFeatures)
     }
 
-    /// The backward from `tape.dHidden`.
+    /// The backward from `tape.dHidden` (streams·B·L, D).
     func backward(input: BackboneBatch, tape: TrainingTape, gradients: FloatBuffer, dFeatures: UnsafeMutablePointer<Float>? = nil) {
+        if rcPairing != nil {   // the embedding's backward reads both streams' ids
+            tape.pairedTokens.withUnsafeBufferPointer { backwardStreams(input: .tokens($0), tape: tape, gradients: gradients) }
+        } else {
+            backwardStreams(input: input, tape: tape, gradients: gradients, dFeatures: dFeatures)
+        }
+    }
+
+    func backwardStreams(input: BackboneBatch, tape: TrainingTape, gradients: FloatBuffer, dFeatures: UnsafeMutablePointer<Float>? = nil) {
         precondition(gradients.count == parameters.count, "gradient block must match the parameter block")
         let T = tape.rows, B = tape.batch, L = tape.length
         let ctx = context(gradients: gradients)

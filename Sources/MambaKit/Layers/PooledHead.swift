@@ -1,6 +1,8 @@
 // PooledHead.swift — a sequence classification head: pooled hidden states → linear → softmax.
 //
 //   p_b     = pool(h_b[0 ..< len_b])                (B, D)     mean or last (see Pooling)
+//             with two streams per sequence (RC-equivariant backbone, hidden (2·B·L, D)):
+//             p_b = ½ (pool(h_b) + pool(h_{B+b}))                   invariant to swapping the streams
 //   logit_b = W p_b + bias                          (B, C)     W (C, D), bias (C)
 //   loss    = Σ_b −log softmax(logit_b)[label_b]
 //   backward: dlogit = scale · (softmax − onehot); dW += dlogitᵀ·p; dbias += Σ dlogit; dp = dlogit·W;
@@ -20,29 +22,41 @@ public struct PooledHead: Sendable {
         classes = C; dim = D; self.pooling = pooling
     }
 
-    /// pooled (B, D) from hidden (B·L, D) over each sequence's valid positions.
+    /// pooled (B, D) from hidden (streams·B·L, D) over each sequence's valid positions, averaged over the
+    /// streams. Each stream is pooled on its own and the two are then added (a + b = b + a exactly), so
+    /// swapping the streams (x → rc(x) in an RC-equivariant backbone) gives bit-identical rows.
     func pool(_ hidden: UnsafePointer<Float>, batch B: Int, length L: Int, lengths: [Int],
-              into pooled: UnsafeMutablePointer<Float>) {
+              into pooled: UnsafeMutablePointer<Float>, streams S: Int = 1) {
         let D = dim
+        var second = [Float](repeating: 0, count: S > 1 ? D : 0)
         for b in 0..<B {
-            let out = pooled + b * D, n = lengths[b]
-            switch pooling {
-            case .last:
-                out.update(from: hidden + (b * L + n - 1) * D, count: D)
-            case .mean:
-                out.update(repeating: 0, count: D)
-                for t in 0..<n { mk_add_inplace(out, hidden + (b * L + t) * D, D) }
-                let s = 1 / Float(n)
-                for i in 0..<D { out[i] *= s }
+            let n = lengths[b]
+            func poolStream(_ s: Int, into out: UnsafeMutablePointer<Float>) {
+                let seq = hidden + (s * B + b) * L * D
+                switch pooling {
+                case .last:
+                    out.update(from: seq + (n - 1) * D, count: D)
+                case .mean:
+                    out.update(repeating: 0, count: D)
+                    for t in 0..<n { mk_add_inplace(out, seq + t * D, D) }
+                    let scale = 1 / Float(n)
+                    for i in 0..<D { out[i] *= scale }
+                }
+            }
+            let out = pooled + b * D
+            poolStream(0, into: out)
+            if S == 2 {
+                second.withUnsafeMutableBufferPointer { poolStream(1, into: $0.baseAddress!) }
+                for i in 0..<D { out[i] = (out[i] + second[i]) * 0.5 }
             }
         }
     }
 
     /// logits (B, C) = pool(hidden) · Wᵀ + bias.
     public func forward(_ hidden: UnsafePointer<Float>, batch B: Int, length L: Int, lengths: [Int],
-                        logits: UnsafeMutablePointer<Float>, _ ctx: LayerContext) {
+                        logits: UnsafeMutablePointer<Float>, _ ctx: LayerContext, streams: Int = 1) {
         let pooled = FloatBuffer(count: B * dim)
-        pool(hidden, batch: B, length: L, lengths: lengths, into: pooled.pointer)
+        pool(hidden, batch: B, length: L, lengths: lengths, into: pooled.pointer, streams: streams)
         forwardPooled(pooled.pointer, batch: B, logits: logits, ctx)
     }
 
@@ -61,10 +75,11 @@ public struct PooledHead: Sendable {
             let (L, lens) = try forward(idx)
             let logits = FloatBuffer(count: idx.count * C)
             if pooledOnly {
-                pool(backbone.workspace.normed.pointer, batch: idx.count, length: L, lengths: lens, into: logits.pointer)
+                pool(backbone.workspace.normed.pointer, batch: idx.count, length: L, lengths: lens, into: logits.pointer,
+                     streams: backbone.streams)
             } else {
                 self.forward(backbone.workspace.normed.pointer, batch: idx.count, length: L, lengths: lens,
-                             logits: logits.pointer, backbone.context())
+                             logits: logits.pointer, backbone.context(), streams: backbone.streams)
             }
             for (b, j) in idx.enumerated() { out[j] = Array(UnsafeBufferPointer(start: logits.pointer + b * C, count: C)) }
             i += idx.count
@@ -72,14 +87,15 @@ public struct PooledHead: Sendable {
         return out
     }
 
-    /// Summed cross-entropy against `labels` (B) and its backward: writes dHidden (B·L, D) (zero at
+    /// Summed cross-entropy against `labels` (B) and its backward: writes dHidden (streams·B·L, D) (zero at
     /// padding and at unpooled positions) and adds dW, dbias, all scaled by `scale`.
     /// - Returns: the summed loss (nats) and how many examples the logits classify correctly.
     func lossAndBackward(_ hidden: UnsafePointer<Float>, batch B: Int, length L: Int, lengths: [Int], labels: [Int],
-                         scale: Float, dHidden: UnsafeMutablePointer<Float>, _ ctx: LayerContext) -> (lossSum: Double, correct: Int) {
+                         scale: Float, dHidden: UnsafeMutablePointer<Float>, _ ctx: LayerContext,
+                         streams S: Int = 1) -> (lossSum: Double, correct: Int) {
         let C = classes, D = dim
         let pooled = FloatBuffer(count: B * D), logits = FloatBuffer(count: B * C)
-        pool(hidden, batch: B, length: L, lengths: lengths, into: pooled.pointer)
+        pool(hidden, batch: B, length: L, lengths: lengths, into: pooled.pointer, streams: S)
         forwardPooled(pooled.pointer, batch: B, logits: logits.pointer, ctx)
         var lossSum = 0.0, correct = 0
         let w = ctx.parameters + weight, dW = ctx.grads + weight, dBias = ctx.grads + bias
@@ -99,18 +115,16 @@ public struct PooledHead: Sendable {
                 for i in 0..<D { dRow[i] += g * x[i]; dx[i] += g * row[i] }
             }
         }
-        // dHidden: dPooled spread over the pooled positions (zero at padding)
-        dHidden.update(repeating: 0, count: B * L * D)
+        // dHidden: dPooled spread over the pooled positions of every stream (zero at padding)
+        dHidden.update(repeating: 0, count: S * B * L * D)
         for b in 0..<B {
             let n = lengths[b], dp = dPooled.pointer + b * D
-            switch pooling {
-            case .last:
-                (dHidden + (b * L + n - 1) * D).update(from: dp, count: D)
-            case .mean:
-                let s = 1 / Float(n)
-                for t in 0..<n {
-                    let row = dHidden + (b * L + t) * D
-                    for i in 0..<D { row[i] = dp[i] * s }
+            let scale = (pooling == .mean ? 1 / Float(n) : 1) * (S == 2 ? 0.5 : 1)
+            for s in 0..<S {
+                let seq = dHidden + (s * B + b) * L * D
+                for t in (pooling == .mean ? 0 : n - 1)..<n {
+                    let row = seq + t * D
+                    for i in 0..<D { row[i] = dp[i] * scale }
                 }
             }
         }

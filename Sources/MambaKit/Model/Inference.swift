@@ -26,6 +26,10 @@ extension MambaModel {
         for seq in sequences { try checkIds(seq) }
         let flat = sequences.flatMap { $0 }
         try flat.withUnsafeBufferPointer { try backbone.forward(.tokens($0), batch: B, state: st) }
+        if backbone.rcPairing != nil {   // both streams' logits combined (see RCPairing)
+            let z = try lmLogits(hidden: backbone.workspace.normed.pointer, batch: B, length: L, lengths: [Int](repeating: L, count: B))
+            return Array(z.slice(0..<(B * L * config.vocabSize)))
+        }
         var out = [Float](repeating: 0, count: B * L * config.vocabSize)
         try out.withUnsafeMutableBufferPointer { try headLogits(row0: 0, rows: B * L, into: $0.baseAddress!) }
         return out
@@ -39,6 +43,7 @@ extension MambaModel {
     /// One recurrent step: feeds `tokens[b]` to sequence b of `state` and returns the next-token
     /// logits (B, V). The state advances by one token.
     public func step(_ tokens: [Int32], state: MambaState) throws -> [Float] {
+        try checkCausal("a generation step")
         guard !tokens.isEmpty else {
             throw ModelError.emptyInput(what: "the step's token batch", hint: "give one token id per sequence")
         }
@@ -52,6 +57,7 @@ extension MambaModel {
     /// Prefill: runs `tokens` (one sequence) in parallel mode, in chunks of at most `chunkLength`,
     /// advancing `state`, and returns the logits (V) after the last token only.
     public func prefill(_ tokens: [Int32], state: MambaState, chunkLength: Int = 2048) throws -> [Float] {
+        try checkCausal("prefill for generation")
         guard !tokens.isEmpty else {
             throw ModelError.emptyInput(what: "the prompt", hint: "give at least one token id")
         }
@@ -96,6 +102,13 @@ extension MambaModel {
     func headLogits(row0: Int, rows: Int, into logits: UnsafeMutablePointer<Float>) throws {
         guard let head = lmHead else { throw ModelError.notALanguageModel }
         head.forward(backbone.workspace.normed.pointer + row0 * config.dModel, rows: rows, logits: logits, backbone.context())
+    }
+
+    /// Refuses `what` (generation, next-token scoring) for a model that reads both directions.
+    func checkCausal(_ what: String) throws {
+        if config.bidirectional || config.rcps {
+            throw ModelError.invalidShape("\(what) needs a causal model; this one reads both directions (\(config.rcps ? "rcps" : "bidirectional")): score it with masked-LM evaluation instead")
+        }
     }
 
     /// Every id of `tokens` is in 0 ..< V (positions counted from the start of `tokens`).

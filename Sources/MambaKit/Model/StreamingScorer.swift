@@ -57,6 +57,7 @@ public final class StreamingScorer {
     /// - Throws: ``ModelError/notALanguageModel`` for a classifier.
     public init(model: MambaModel, chunkLength: Int = 1024, headRows: Int = 256) throws {
         guard model.lmHead != nil else { throw ModelError.notALanguageModel }
+        try model.checkCausal("next-token scoring")
         self.model = model
         self.chunkLength = max(1, chunkLength)
         self.headRows = max(1, min(headRows, self.chunkLength))

@@ -57,19 +57,22 @@ extension TrainingObjective {
 
 /// Next-token prediction on one token stream: each micro-batch is `batchSize` windows of seq-len + 1
 /// tokens at random offsets, each window from the empty state, processed in `chunkLength` chunks
-/// (truncated backprop: the state is carried, detached, between chunks).
+/// (truncated backprop: the state is carried, detached, between chunks). With the options'
+/// ``TrainingOptions/lengthWarmup`` the window length and batch follow its stages.
 public final class LanguageModelObjective: TrainingObjective {
     public let lm: MambaModel
     public let tokens: [Int32]
     let tape: TrainingTape
     public var model: any TrainableModel { lm }
+    /// (window length, batch) of the current step.
+    var stage: (length: Int, batch: Int)? = nil
 
     public init(model: MambaModel, tokens: [Int32], seqLen: Int, source: String = "tokens") throws {
         guard tokens.count >= seqLen + 1 else {
             throw TrainingError.notEnoughTokens(have: tokens.count, need: seqLen + 1, source: source)
         }
-        if model.config.bidirectional {
-            throw TrainingError.invalidOptions("a bidirectional model cannot be trained on next-token prediction")
+        if model.config.bidirectional || model.config.rcps {
+            throw TrainingError.invalidOptions("a model that reads both directions (\(model.config.rcps ? "rcps" : "bidirectional")) cannot be trained on next-token prediction; use masked-LM pretraining (MaskedLMObjective, --objective mlm)")
         }
         guard model.lmHead != nil else { throw ModelError.notALanguageModel }
         let V = model.config.vocabSize
@@ -80,11 +83,13 @@ public final class LanguageModelObjective: TrainingObjective {
         tape = TrainingTape(config: model.config)
     }
 
-    public func lossTerms(options o: TrainingOptions) -> Int { o.batchSize * o.seqLen }
+    public func beginStep(_ step: Int, options o: TrainingOptions) throws { stage = o.lengthWarmup?.stage(step: step, seqLen: o.seqLen, batchSize: o.batchSize) }
+
+    public func lossTerms(options o: TrainingOptions) -> Int { (stage?.batch ?? o.batchSize) * (stage?.length ?? o.seqLen) }
 
     public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
                            scale: Float) throws -> ObjectiveResult {
-        let L = o.seqLen, B = o.batchSize
+        let L = stage?.length ?? o.seqLen, B = stage?.batch ?? o.batchSize
         let chunk = o.chunkLength > 0 ? min(o.chunkLength, L) : L
         let span = tokens.count - (L + 1)
         let starts = (0..<B).map { _ in span == 0 ? 0 : random.below(span + 1) }

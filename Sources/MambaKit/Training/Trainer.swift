@@ -44,6 +44,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var saveEvery = 0
     public var logEvery = 10
     public var adamw = AdamWOptions()
+    /// Sequence-length warm-up (language-model objectives): nil = every step at seq-len.
+    public var lengthWarmup: LengthWarmup? = nil
 
     public init() {}
 
@@ -74,13 +76,13 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
             real(a.gradClip, "options.adamw.grad_clip", { $0 >= 0 }, "a finite norm ≥ 0 (0 = off)"),
             real(a.minLearningRateRatio, "options.adamw.min_lr_ratio", { (0...1).contains($0) }, "a ratio in 0…1"),
         ]
-        return (counts + rates).compactMap { $0 }.first
+        return (counts + rates + [lengthWarmup?.problem(seqLen: seqLen)]).compactMap { $0 }.first
     }
 
     enum CodingKeys: String, CodingKey {
         case seqLen = "seq_len", batchSize = "batch_size", steps, gradAccumulation = "grad_accumulation"
         case chunkLength = "chunk_length", seed, threads, skipNonFinite = "skip_nonfinite", saveEvery = "save_every"
-        case logEvery = "log_every", adamw
+        case logEvery = "log_every", adamw, lengthWarmup = "length_warmup"
     }
 }
 

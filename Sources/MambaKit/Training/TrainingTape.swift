@@ -39,6 +39,8 @@ public final class TrainingTape {
     var dXzRev = FloatBuffer(count: 0)    // (T, 2E) reverse direction's gradient w.r.t. reversed xz
     /// Valid length of each sequence of the last forward (classification batches are right-padded).
     var lengths: [Int] = []
+    /// Both streams' ids (2B·L) of an RC-equivariant backbone's taped forward, for the embedding's backward.
+    var pairedTokens: [Int32] = []
     var logits = FloatBuffer(count: 0)    // (headRows, V)
     /// Rows of logits computed at once: as many as fit in 64 MiB (at least 64), so the (T, V) logits
     /// are never held whole for a large vocabulary, while GEMMs stay large enough to run at full speed.
