@@ -45,20 +45,25 @@ def kmers(s: str, k: int) -> set[str]:
     return {s[i:i + k] for i in range(len(s) - k + 1)}
 
 
-def markov_counts(seq: str, order: int) -> list[float]:
-    counts = [0.5] * (4 ** (order + 1))
+def transitions(seq: str, order: int):
+    """Indices ctx·4 + base of every base that follows `order` valid bases (N and other letters restart the context)."""
     mask = 4 ** order
     ctx, valid = 0, 0
     for ch in seq:
         c = CODE.get(ch)
         if c is None:
-            valid = 0
-            ctx = 0
+            ctx, valid = 0, 0
             continue
         if valid >= order:
-            counts[ctx * 4 + c] += 1
+            yield ctx * 4 + c
         ctx = (ctx * 4 + c) % mask if order > 0 else 0
         valid += 1
+
+
+def markov_counts(seq: str, order: int) -> list[float]:
+    counts = [0.5] * (4 ** (order + 1))
+    for i in transitions(seq, order):
+        counts[i] += 1
     return counts
 
 
@@ -71,19 +76,7 @@ def log_table(counts: list[float]) -> list[float]:
 
 
 def score(seq: str, table: list[float], order: int) -> float:
-    mask = 4 ** order
-    ctx, valid, s = 0, 0, 0.0
-    for ch in seq:
-        c = CODE.get(ch)
-        if c is None:
-            valid = 0
-            ctx = 0
-            continue
-        if valid >= order:
-            s += table[ctx * 4 + c]
-        ctx = (ctx * 4 + c) % mask if order > 0 else 0
-        valid += 1
-    return s
+    return sum(table[i] for i in transitions(seq, order))
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:

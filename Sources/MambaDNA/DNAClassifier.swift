@@ -113,7 +113,7 @@ extension TrainingRun {
                              masking: MaskingScheme? = nil) -> TrainingRun {
         let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
         if let v = validation, !v.isEmpty {
-            let windows = DNALM.windows(records: v, length: trainer.options.seqLen, maxBases: evalBases)
+            let windows = masking == nil ? [] : DNALM.windows(records: v, length: trainer.options.seqLen, maxBases: evalBases)
             run.validate = {
                 let e = try masking.map { try DNALM.maskedEvaluate(model: trainer.model, windows: windows, masking: $0) }
                     ?? DNALM.evaluate(model: trainer.model, records: v, maxBases: evalBases)

@@ -152,7 +152,7 @@ struct TrainDNALMCommand: ParsableCommand {
         let source = data.joined(separator: ",")
         let masking = DNALM.masking(probability: maskProbability)
         func objective(_ m: MambaModel, seqLen: Int) throws -> any TrainingObjective {
-            m.config.bidirectional || m.config.rcps
+            m.config.readsBothDirections
                 ? try MaskedLMObjective(model: m, tokens: stream, seqLen: seqLen, masking: masking, source: source)
                 : try LanguageModelObjective(model: m, tokens: stream, seqLen: seqLen, source: source)
         }
@@ -173,7 +173,7 @@ struct TrainDNALMCommand: ParsableCommand {
             o.lengthWarmup = warmup.schedule
             trainer = try Trainer(objective: objective(m, seqLen: o.seqLen), options: o)
         }
-        let masked = trainer.model.config.bidirectional || trainer.model.config.rcps
+        let masked = trainer.model.config.readsBothDirections
         let run = TrainingRun.dnaLM(trainer: trainer, validation: validation, evalEvery: evalEvery.interval(default: 200, steps: trainer.options.steps),
                                     evalBases: evalBases, outDirectory: train.out, masking: masked ? masking : nil)
         let w = trainer.options.lengthWarmup.map { w in
@@ -255,13 +255,14 @@ struct EvalDNALMCommand: ParsableCommand {
         let (m, _) = try loadDNAModel(model)
         guard m.config.numLabels == 0 else { throw CLIError.usage("this model is a classifier — use `eval dna-classify`") }
         let t0 = Date()
-        let masked = m.config.bidirectional || m.config.rcps
+        let masked = m.config.readsBothDirections
         let e = try Progress(.stderr).during("scoring \(data.count) file(s)" + (masked ? " (masked LM, \(chunkLength)-base windows)" : "")) {
             if masked {
-                var records: [[UInt8]] = []
-                for p in data {
+                var records: [[UInt8]] = [], bases = 0
+                let limit = maxBases ?? Int.max
+                for p in data where bases < limit {   // read only what is scored
                     let r = try SequenceReader(path: p)
-                    while let rec = try r.next() { records.append(rec.sequence) }
+                    while bases < limit, let rec = try r.next() { records.append(rec.sequence); bases += rec.sequence.count }
                 }
                 return try DNALM.maskedEvaluate(model: m, windows: DNALM.windows(records: records, length: chunkLength, maxBases: maxBases),
                                                 masking: DNALM.masking(probability: maskProbability))

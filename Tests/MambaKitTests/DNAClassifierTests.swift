@@ -146,8 +146,7 @@ final class DNAClassifierTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: mambakitExecutable.path) else { throw XCTSkip("mambakit not built") }
         let dir = temporaryDirectory(self)
         var rng = SeededRandom(seed: 4)
-        let b = Array("ACGT")
-        func seq(_ n: Int) -> String { String((0..<n).map { _ in b[rng.below(4)] }) }
+        func seq(_ n: Int) -> String { randomDNA(n, &rng) }
         let fa = dir.appendingPathComponent("g.fa")
         try Data(">a\n\(seq(3000))\n>b\n\(seq(1000).lowercased())\n".utf8).write(to: fa)
         let val = dir.appendingPathComponent("v.fa")
@@ -188,8 +187,7 @@ final class DNAClassifierTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: mambakitExecutable.path) else { throw XCTSkip("mambakit not built") }
         let dir = temporaryDirectory(self)
         var rng = SeededRandom(seed: 6)
-        let b = Array("ACGT")
-        func seq(_ n: Int) -> String { String((0..<n).map { _ in b[rng.below(4)] }) }
+        func seq(_ n: Int) -> String { randomDNA(n, &rng) }
         let fa = dir.appendingPathComponent("g.fa"), val = dir.appendingPathComponent("v.fa")
         try Data(">a\n\(seq(4000))\n".utf8).write(to: fa)
         try Data(">v\n\(seq(600))\n".utf8).write(to: val)
@@ -236,4 +234,10 @@ final class DNAClassifierTests: XCTestCase {
         XCTAssertNotEqual(wl.status, 0)
         XCTAssertTrue(wl.stderr.contains("--warmup-length"), wl.stderr)
     }
+}
+
+/// n uniformly random bases (A C G T) as a string.
+private func randomDNA(_ n: Int, _ rng: inout SeededRandom) -> String {
+    let b = Array("ACGT")
+    return String((0..<n).map { _ in b[rng.below(4)] })
 }

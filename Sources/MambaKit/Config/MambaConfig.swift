@@ -114,6 +114,10 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
     /// list map to themselves, as Caduceus pads it). Empty when `rcps` is false.
     public var complementMap: [Int] = []
 
+    /// A model that sees both sides of every position (`bidirectional` or `rcps`): no generation, no
+    /// next-token training; pretrained by masked LM.
+    public var readsBothDirections: Bool { bidirectional || rcps }
+
     // MARK: Mixer (MambaKit extension)
 
     /// The SSM of every block (`ssm_mixer`): ``SSMMixer/selective`` (Mamba, the default),

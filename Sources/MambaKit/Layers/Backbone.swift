@@ -178,18 +178,10 @@ public final class Backbone {
         guard case .tokens(let ids) = input else {
             throw ModelError.invalidShape("an RC-equivariant (rcps) backbone reads token ids, whose complements it knows, not features")
         }
-        let T = try rows(of: input, batch: B)
-        let L = T / max(B, 1)
-        guard B > 0, L > 0, L * B == T else {
-            throw ModelError.invalidShape("\(T) steps do not form a batch of \(B) equal-length sequences")
-        }
+        let (_, L, lens) = try shape(of: input, batch: B, lengths: lengths)
         guard state.position == 0, state.batch == B else {
             throw ModelError.invalidShape("an RC-equivariant (rcps) backbone reads each sequence whole (its second stream runs from the sequence's end): " +
                                           "give the whole sequence from a fresh state, not a chunk or a generation step")
-        }
-        let lens = lengths ?? [Int](repeating: L, count: B)
-        guard lens.count == B, lens.allSatisfy({ $0 >= 1 && $0 <= L }) else {
-            throw ModelError.invalidShape("sequence lengths \(lens) do not fit a batch of \(B) × \(L)")
         }
         let paired = rc.pairedTokens(ids, batch: B, length: L, lengths: lens)
         try paired.withUnsafeBufferPointer {
@@ -199,15 +191,25 @@ public final class Backbone {
         state.position += L
     }
 
-    /// The forward of one stream per sequence (both streams of an RC-equivariant backbone as one batch).
-    func forwardStreams(_ input: BackboneBatch, batch B: Int, state: MambaState, tape: TrainingTape? = nil,
-                        lengths: [Int]? = nil) throws {
-        let c = config
+    /// (rows T = B·L, length L, valid lengths) of a batch, checked: B equal-length sequences, lengths in 1 … L.
+    func shape(of input: BackboneBatch, batch B: Int, lengths: [Int]?) throws -> (rows: Int, length: Int, lengths: [Int]) {
         let T = try rows(of: input, batch: B)
         let L = T / max(B, 1)
         guard B > 0, L > 0, L * B == T else {
             throw ModelError.invalidShape("\(T) steps do not form a batch of \(B) equal-length sequences")
         }
+        let lens = lengths ?? [Int](repeating: L, count: B)
+        guard lens.count == B, lens.allSatisfy({ $0 >= 1 && $0 <= L }) else {
+            throw ModelError.invalidShape("sequence lengths \(lens) do not fit a batch of \(B) × \(L)")
+        }
+        return (T, L, lens)
+    }
+
+    /// The forward of one stream per sequence (both streams of an RC-equivariant backbone as one batch).
+    func forwardStreams(_ input: BackboneBatch, batch B: Int, state: MambaState, tape: TrainingTape? = nil,
+                        lengths: [Int]? = nil) throws {
+        let c = config
+        let (T, L, lens) = try shape(of: input, batch: B, lengths: lengths)
         guard state.batch == B, state.config.nLayer == c.nLayer, state.config.dInner == c.dInner,
               state.config.dState == c.dState, state.config.ssmStateWidth == c.ssmStateWidth, state.config.dConv == c.dConv,
               state.config.unet == c.unet else {
@@ -215,10 +217,6 @@ public final class Backbone {
         }
         if c.bidirectional && c.useBias {
             throw ModelError.invalidShape("a bidirectional model with use_bias is not supported (the shared out_proj bias would count twice)")
-        }
-        let lens = lengths ?? [Int](repeating: L, count: B)
-        guard lens.count == B, lens.allSatisfy({ $0 >= 1 && $0 <= L }) else {
-            throw ModelError.invalidShape("sequence lengths \(lens) do not fit a batch of \(B) × \(L)")
         }
         let reversal = SequenceReversal(batch: B, length: L, lengths: lens)
         let D = c.dModel

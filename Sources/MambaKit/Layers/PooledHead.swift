@@ -27,6 +27,7 @@ public struct PooledHead: Sendable {
     /// swapping the streams (x → rc(x) in an RC-equivariant backbone) gives bit-identical rows.
     func pool(_ hidden: UnsafePointer<Float>, batch B: Int, length L: Int, lengths: [Int],
               into pooled: UnsafeMutablePointer<Float>, streams S: Int = 1) {
+        precondition(S == 1 || S == 2, "one stream, or the two of an RC-equivariant backbone")
         let D = dim
         var second = [Float](repeating: 0, count: S > 1 ? D : 0)
         for b in 0..<B {

@@ -106,7 +106,7 @@ extension MambaModel {
 
     /// Refuses `what` (generation, next-token scoring) for a model that reads both directions.
     func checkCausal(_ what: String) throws {
-        if config.bidirectional || config.rcps {
+        if config.readsBothDirections {
             throw ModelError.invalidShape("\(what) needs a causal model; this one reads both directions (\(config.rcps ? "rcps" : "bidirectional")): score it with masked-LM evaluation instead")
         }
     }

@@ -75,7 +75,7 @@ extension MambaModel {
     public func accumulateMaskedLMGradient(inputs: [Int32], targets: [Int32], batch B: Int, lengths: [Int]? = nil,
                                            tape: TrainingTape, grads: FloatBuffer, gradScale: Float) throws -> (lossSum: Double, count: Int) {
         precondition(grads.count == parameters.count, "gradient block must match the parameter block")
-        guard config.bidirectional || config.rcps else {
+        guard config.readsBothDirections else {
             throw ModelError.invalidShape("masked-LM training needs a model that reads both directions: a causal model cannot see a masked token's right context (make it bidirectional, or train it on next-token prediction)")
         }
         guard let head = lmHead else { throw ModelError.notALanguageModel }
@@ -94,9 +94,8 @@ extension MambaModel {
             let ctx = backbone.context(gradients: grads)
             if let rc = backbone.rcPairing {
                 let W = parameters.pointer + head.weight, dW = grads.pointer + head.weight
-                let z = FloatBuffer(count: 2 * T * V), logits = FloatBuffer(count: T * V)
-                mk_sgemm(0, 1, Int32(2 * T), Int32(V), Int32(D), 1, tape.hidden.pointer, Int32(D), W, Int32(D), 0, z.pointer, Int32(V))
-                rc.combineLogits(z.pointer, into: logits.pointer, batch: B, length: L, lengths: lens, vocabSize: V)
+                let logits = try lmLogits(hidden: tape.hidden.pointer, batch: B, length: L, lengths: lens)   // (T, V)
+                let z = FloatBuffer(count: 2 * T * V)                                                          // (2T, V)
                 lossSum = targets.withUnsafeBufferPointer {
                     mk_xent_fwd_bwd(logits.pointer, Int32(T), Int32(V), Int32(V), $0.baseAddress!, gradScale)
                 }

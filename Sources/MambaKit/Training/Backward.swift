@@ -34,7 +34,7 @@ extension MambaModel {
         guard inputs.count == targets.count else {
             throw ModelError.invalidShape("inputs (\(inputs.count)) and targets (\(targets.count)) differ in length")
         }
-        guard !config.bidirectional && !config.rcps else {
+        guard !config.readsBothDirections else {
             throw ModelError.invalidShape("a bidirectional model sees the future, so it cannot be trained on next-token prediction; train the language model unidirectional and add the reverse direction with makeClassifier")
         }
         guard let head = lmHead else { throw ModelError.notALanguageModel }

@@ -13,13 +13,14 @@ public final class MaskedLMObjective: TrainingObjective {
     public let masking: MaskingScheme
     let tape: TrainingTape
     public var model: any TrainableModel { lm }
-    var stage: (length: Int, batch: Int)? = nil
+    /// (window length, batch) of the current step (``TrainingOptions/windowStage(step:)``).
+    var stage: (length: Int, batch: Int) = (0, 0)
 
     /// - Throws: ``TrainingError/invalidOptions(_:)`` for a causal model or a bad scheme,
     ///   ``TrainingError/notEnoughTokens(have:need:source:)``, and
     ///   ``ModelError/tokenOutOfRange(token:position:vocabSize:source:)`` naming `source`.
     public init(model: MambaModel, tokens: [Int32], seqLen: Int, masking: MaskingScheme, source: String = "tokens") throws {
-        guard model.config.bidirectional || model.config.rcps else {
+        guard model.config.readsBothDirections else {
             throw TrainingError.invalidOptions("\(source): masked-LM pretraining needs a model that reads both directions (--bidirectional or --rc-equivariant); a causal model is pretrained on next-token prediction")
         }
         guard model.lmHead != nil else { throw ModelError.notALanguageModel }
@@ -37,16 +38,16 @@ public final class MaskedLMObjective: TrainingObjective {
     }
 
     public func beginStep(_ step: Int, options o: TrainingOptions) throws {
-        stage = o.lengthWarmup?.stage(step: step, seqLen: o.seqLen, batchSize: o.batchSize)
+        stage = o.windowStage(step: step)
     }
 
     public func lossTerms(options o: TrainingOptions) -> Int {
-        (stage?.batch ?? o.batchSize) * masking.predicted(count: stage?.length ?? o.seqLen)
+        stage.batch * masking.predicted(count: stage.length)
     }
 
     public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
                            scale: Float) throws -> ObjectiveResult {
-        let L = stage?.length ?? o.seqLen, B = stage?.batch ?? o.batchSize
+        let L = stage.length, B = stage.batch
         let span = tokens.count - L
         var inputs: [Int32] = [], targets: [Int32] = []
         inputs.reserveCapacity(B * L); targets.reserveCapacity(B * L)

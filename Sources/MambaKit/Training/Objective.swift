@@ -64,15 +64,15 @@ public final class LanguageModelObjective: TrainingObjective {
     public let tokens: [Int32]
     let tape: TrainingTape
     public var model: any TrainableModel { lm }
-    /// (window length, batch) of the current step.
-    var stage: (length: Int, batch: Int)? = nil
+    /// (window length, batch) of the current step (``TrainingOptions/windowStage(step:)``).
+    var stage: (length: Int, batch: Int) = (0, 0)
 
     public init(model: MambaModel, tokens: [Int32], seqLen: Int, source: String = "tokens") throws {
         guard tokens.count >= seqLen + 1 else {
             throw TrainingError.notEnoughTokens(have: tokens.count, need: seqLen + 1, source: source)
         }
-        if model.config.bidirectional || model.config.rcps {
-            throw TrainingError.invalidOptions("a model that reads both directions (\(model.config.rcps ? "rcps" : "bidirectional")) cannot be trained on next-token prediction; use masked-LM pretraining (MaskedLMObjective, --objective mlm)")
+        if model.config.readsBothDirections {
+            throw TrainingError.invalidOptions("a model that reads both directions (\(model.config.rcps ? "rcps" : "bidirectional")) cannot be trained on next-token prediction; use masked-LM pretraining (MaskedLMObjective; `train dna-lm` does so for such a model)")
         }
         guard model.lmHead != nil else { throw ModelError.notALanguageModel }
         let V = model.config.vocabSize
@@ -83,13 +83,13 @@ public final class LanguageModelObjective: TrainingObjective {
         tape = TrainingTape(config: model.config)
     }
 
-    public func beginStep(_ step: Int, options o: TrainingOptions) throws { stage = o.lengthWarmup?.stage(step: step, seqLen: o.seqLen, batchSize: o.batchSize) }
+    public func beginStep(_ step: Int, options o: TrainingOptions) throws { stage = o.windowStage(step: step) }
 
-    public func lossTerms(options o: TrainingOptions) -> Int { (stage?.batch ?? o.batchSize) * (stage?.length ?? o.seqLen) }
+    public func lossTerms(options o: TrainingOptions) -> Int { stage.batch * stage.length }
 
     public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
                            scale: Float) throws -> ObjectiveResult {
-        let L = stage?.length ?? o.seqLen, B = stage?.batch ?? o.batchSize
+        let L = stage.length, B = stage.batch
         let chunk = o.chunkLength > 0 ? min(o.chunkLength, L) : L
         let span = tokens.count - (L + 1)
         let starts = (0..<B).map { _ in span == 0 ? 0 : random.below(span + 1) }

@@ -49,6 +49,11 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// (window length, batch size) of optimiser step `step`: the length warm-up's stage, or (seq-len, batch size).
+    public func windowStage(step: Int) -> (length: Int, batch: Int) {
+        lengthWarmup?.stage(step: step, seqLen: seqLen, batchSize: batchSize) ?? (seqLen, batchSize)
+    }
+
     /// The first option (by its trainer_state.json key) outside what a run can use, or nil: counts and
     /// sizes in sane ranges, rates finite and in range. Checked when a run resumes, before anything is built.
     public var problem: String? {
