@@ -233,6 +233,17 @@ final class DNAClassifierTests: XCTestCase {
         let wl = try runCLI(["train", "dna-lm", "--data", fa.path, "--seq-len", "32", "--steps", "1", "--d-model", "8", "--n-layer", "1", "--warmup-length", "64"])
         XCTAssertNotEqual(wl.status, 0)
         XCTAssertTrue(wl.stderr.contains("--warmup-length"), wl.stderr)
+        let mp = try runCLI(["train", "dna-lm", "--data", fa.path, "--seq-len", "32", "--steps", "1", "--d-model", "8", "--n-layer", "1",
+                             "--bidirectional", "--mask-probability", "0"])
+        XCTAssertNotEqual(mp.status, 0)
+        XCTAssertTrue(mp.stderr.contains("--mask-probability"), mp.stderr)
+        // a causal --init model is not made RC-equivariant by the flag: refused by name
+        let causal = dir.appendingPathComponent("causal").path
+        XCTAssertEqual(try runCLI(["train", "dna-lm", "--data", fa.path, "--seq-len", "32", "--steps", "1", "--d-model", "8", "--n-layer", "1",
+                                   "--threads", "1", "--out", causal]).status, 0)
+        let ci = try runCLI(["train", "dna-lm", "--data", fa.path, "--seq-len", "32", "--steps", "1", "--init", causal, "--rc-equivariant", "--threads", "1"])
+        XCTAssertNotEqual(ci.status, 0)
+        XCTAssertTrue(ci.stderr.contains("--rc-equivariant") && ci.stderr.contains("causal"), ci.stderr)
     }
 }
 
