@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
                       (N complex states).
             prefill:  tokens/s of a random-init mamba-130m-shape model (D=768, 24 layers, V=50280) on a 2048-token prompt.
             generate: tokens/s of the recurrent path, batch 1 and batch 8, same model.
+                      prefill and generate take --weights f32|f16|bf16|int8 (the matrices' precision) and --model DIR.
             train:    tokens/s and peak RSS of full training steps (forward, backward, AdamW): tiny (D=256, 4 layers,
                       V=256, L=512, B=8) and 130m (L=512, B=1).
             classify: sequence-classification training steps and inference (D=128, 4 layers, V=16 as for DNA; --length,
@@ -52,6 +53,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "tokenize: the text to encode (default: Tiny Shakespeare from ../shared/datasets).")
     var text: String = "../shared/datasets/tinyshakespeare/input.txt"
     @Flag(help: "classify: the BiMamba (bidirectional) classifier.") var bidirectional = false
+    @OptionGroup var weightsOption: WeightsOption
+    @Option(name: .customLong("model"), help: "prefill, generate: a language-model directory to measure instead of the random-init --shape model.")
+    var modelPath: String?
     @OptionGroup var output: JSONOption
     var json: Bool { output.json }
 
@@ -221,8 +225,22 @@ struct BenchCommand: ParsableCommand {
         return try MambaModel.randomlyInitialised(config: c, seed: 42)
     }
 
+    /// The model prefill and generate measure: --model (with --weights), or the random --shape model converted to --weights.
+    func makeInferenceModel() throws -> MambaModel {
+        if let p = modelPath { return try MambaModel.load(directory: resolveModelDirectory(p), weights: weightsOption.weights) }
+        let m = try makeModel()
+        m.convertWeights(to: weightsOption.weights ?? .f32)
+        return m
+    }
+
+    /// The fields every prefill/generate line carries about the weights.
+    func weightFields(_ m: MambaModel) -> [(String, String)] {
+        [("weights", jsonString(m.weightFormat.rawValue)), ("kernel", jsonString(m.weightFormat.kernel)),
+         ("weight_bytes", "\(m.weightBytes)"), ("model", jsonString(modelPath ?? "random-\(shape)"))]
+    }
+
     func benchPrefill() throws {
-        let model = try makeModel()
+        let model = try makeInferenceModel()
         var rng = SeededRandom(seed: 3)
         let prompt = (0..<promptLength).map { _ in Int32(rng.next() % UInt64(model.config.vocabSize)) }
         for t in threadList {
@@ -231,13 +249,13 @@ struct BenchCommand: ParsableCommand {
             let s = try bestTime { _ = try model.prefill(prompt, state: model.makeState(batch: 1)) }
             emit([("bench", "\"prefill\""), ("threads", "\(t)"), ("tokens_per_second", String(format: "%.1f", Double(prompt.count) / s)),
                   ("batch", "1"), ("prompt_length", "\(prompt.count)"), ("shape", jsonString(shape)),
-                  ("parameters", "\(model.parameterCount)"), ("corename", jsonString(MambaRuntime.blasCoreName))])
+                  ("parameters", "\(model.parameterCount)"), ("corename", jsonString(MambaRuntime.blasCoreName))] + weightFields(model))
         }
         MambaRuntime.blasThreads = Parallel.defaultThreads
     }
 
     func benchGenerate() throws {
-        let model = try makeModel()
+        let model = try makeInferenceModel()
         for t in threadList {
             model.threads = t
             MambaRuntime.blasThreads = t
@@ -259,7 +277,7 @@ struct BenchCommand: ParsableCommand {
                 emit([("bench", "\"generate\""), ("threads", "\(t)"),
                       ("tokens_per_second", String(format: "%.1f", Double(batch * steps) / s)),
                       ("batch", "\(batch)"), ("steps", "\(steps)"), ("shape", jsonString(shape)),
-                      ("parameters", "\(model.parameterCount)")])
+                      ("parameters", "\(model.parameterCount)")] + weightFields(model))
             }
         }
         MambaRuntime.blasThreads = Parallel.defaultThreads

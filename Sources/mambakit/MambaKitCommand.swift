@@ -10,7 +10,7 @@ struct MambaKitCommand: ParsableCommand {
         commandName: "mambakit",
         abstract: "Selective state-space models (Mamba) on CPU.",
         subcommands: [QuickstartCommand.self, DemoCommand.self, InfoCommand.self, ScoreCommand.self, GradCommand.self, TrainCommand.self,
-                      EvalCommand.self, GenerateCommand.self, AudioCommand.self, DataCommand.self, TaskCommand.self, TokenizeCommand.self, BenchCommand.self],
+                      EvalCommand.self, GenerateCommand.self, AudioCommand.self, DataCommand.self, TaskCommand.self, TokenizeCommand.self, ConvertCommand.self, BenchCommand.self],
         defaultSubcommand: QuickstartCommand.self)
 
     /// Parses, validates and runs the command. Any error — a bad option (exit 64) or a failure while

@@ -12,13 +12,14 @@ struct ScoreCommand: ParsableCommand {
         discussion: "logprobs[i] = log p(tokens[i+1] | tokens[0...i]) (natural log); nll = -mean(logprobs).")
 
     @OptionGroup var model: ModelDirectoryOption
+    @OptionGroup var weights: WeightsOption
     @Option(help: "Text file of whitespace-separated token ids.") var tokens: String
     @Option(help: "parallel (whole sequence, chunked) or recurrent (one token at a time).") var mode: ForwardMode = .parallel
     @OptionGroup var output: JSONOption
 
     func run() throws {
         let ids = try readTokenFile(tokens)
-        let (m, _) = try model.load()
+        let (m, _) = try model.load(weights: weights)
         let start = Date()
         let lp = try namingTokenFile(tokens) { try m.logProbs(tokens: ids, mode: mode) }
         let seconds = Date().timeIntervalSince(start)

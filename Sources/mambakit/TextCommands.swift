@@ -61,6 +61,7 @@ struct EvalTextCommand: ParsableCommand {
         discussion: "Files of any length are scored exactly as one pass: windows with the state carried between them.")
 
     @OptionGroup var model: ModelDirectoryOption
+    @OptionGroup var weights: WeightsOption
     @Option(help: "Text file, directory of .txt files, or .bin token file.") var data: String
     @Option(help: "Tokenizer (default: the one saved with the model).") var tokenizer: String?
     @Option(help: "Score only the first N tokens.") var maxTokens: Int?
@@ -69,7 +70,7 @@ struct EvalTextCommand: ParsableCommand {
     func validate() throws { try Check.int(maxTokens, "--max-tokens", 1...Int.max) }
 
     func run() throws {
-        let (m, dir) = try model.load()
+        let (m, dir) = try model.load(weights: weights)
         let tok = try tokenizerFor(model: dir, override: tokenizer)
         let corpus = try TextCorpus.load(path: data, tokenizer: tok)
         let e = try Progress(.stderr).during("scoring \(min(corpus.tokens.count, maxTokens ?? Int.max)) tokens") {
@@ -97,6 +98,7 @@ struct GenerateTextCommand: ParsableCommand {
         abstract: "Generate text: the prompt is prefilled in parallel, then tokens stream one recurrent step at a time.")
 
     @OptionGroup var model: ModelDirectoryOption
+    @OptionGroup var weights: WeightsOption
     @Option(help: "Prompt text.") var prompt: String = ""
     @Option(help: "Tokens to generate.") var maxTokens: Int = 200
     @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0.8
@@ -117,7 +119,7 @@ struct GenerateTextCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (m, dir) = try model.load()
+        let (m, dir) = try model.load(weights: weights)
         let tok = try tokenizerFor(model: dir, override: tokenizer)
         var ids = tok.encode(prompt)
         if ids.count > maxPromptTokens {

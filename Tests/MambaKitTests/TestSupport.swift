@@ -49,13 +49,14 @@ var mambakitExecutable: URL {
 
 struct ProcessResult { var status: Int32; var stdout: String; var stderr: String }
 
-/// Runs the CLI with arguments (and extra environment), capturing output.
-func runCLI(_ args: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+/// Runs the CLI with arguments (and extra environment, without the variables of `unsetting`), capturing output.
+func runCLI(_ args: [String], environment: [String: String] = [:], unsetting: [String] = []) throws -> ProcessResult {
     let p = Process()
     p.executableURL = mambakitExecutable
     p.arguments = args
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
+    for k in unsetting { env[k] = nil }
     p.environment = env
     let out = Pipe(), err = Pipe()
     p.standardOutput = out

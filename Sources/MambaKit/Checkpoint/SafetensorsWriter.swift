@@ -18,6 +18,9 @@ public enum SafetensorsWriter {
             case array([Float])
             /// Memory owned by the caller, which must stay valid until the write returns.
             case buffer(UnsafeBufferPointer<Float>)
+            /// Bytes already in `dtype` (e.g. int8 weights, binary16 scales), written as they are whatever
+            /// the file's dtype; caller-owned memory that stays valid until the write returns.
+            case raw(SafetensorsDType, UnsafeRawBufferPointer)
         }
 
         public var name: String
@@ -43,18 +46,36 @@ public enum SafetensorsWriter {
             self.values = .buffer(data)
         }
 
+        /// A tensor of bytes already in `dtype` (shape row-major, `bytes.count` = product × dtype size).
+        public init(name: String, shape: [Int], dtype: SafetensorsDType, bytes: UnsafeRawBufferPointer) {
+            self.name = name
+            self.shape = shape
+            self.values = .raw(dtype, bytes)
+        }
+
         /// The number of values supplied.
         public var valueCount: Int {
             switch values {
             case .array(let a): return a.count
             case .buffer(let b): return b.count
+            case .raw(let t, let b): return b.count / t.byteSize
             }
         }
 
-        func withValues<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        /// The dtype this tensor is written in: its own for raw bytes, else the file's.
+        func dtype(file: SafetensorsDType) -> SafetensorsDType {
+            if case .raw(let t, _) = values { return t }
+            return file
+        }
+
+        /// Bytes of this tensor in the file.
+        func byteCount(file: SafetensorsDType) -> Int { valueCount * dtype(file: file).byteSize }
+
+        func write(dtype: SafetensorsDType, to writer: inout AtomicFileWriter) throws {
             switch values {
-            case .array(let a): return try a.withUnsafeBufferPointer(body)
-            case .buffer(let b): return try body(b)
+            case .array(let a): try a.withUnsafeBufferPointer { try SafetensorsWriter.writeValues($0, dtype: dtype, to: &writer) }
+            case .buffer(let b): try SafetensorsWriter.writeValues(b, dtype: dtype, to: &writer)
+            case .raw(_, let b): if !b.isEmpty { try writer.write(b) }
             }
         }
     }
@@ -75,9 +96,7 @@ public enum SafetensorsWriter {
             var length = UInt64(header.count).littleEndian
             try withUnsafeBytes(of: &length) { try writer.write($0) }
             try header.withUnsafeBytes { try writer.write($0) }
-            for tensor in tensors {
-                try tensor.withValues { try writeValues($0, dtype: dtype, to: &writer) }
-            }
+            for tensor in tensors { try tensor.write(dtype: dtype, to: &writer) }
         }
     }
 
@@ -112,7 +131,7 @@ public enum SafetensorsWriter {
         var groupBytes = 0
         var totalBytes = 0
         for tensor in tensors {
-            let bytes = tensor.valueCount * dtype.byteSize
+            let bytes = tensor.byteCount(file: dtype)
             totalBytes += bytes
             if !groups[groups.count - 1].isEmpty && groupBytes + bytes > maxShardBytes {
                 groups.append([])
@@ -166,6 +185,10 @@ public enum SafetensorsWriter {
                 throw CheckpointError.writeFailed(path: path, reason: "tensor \"\(tensor.name)\" has a negative dimension in shape \(tensor.shape)")
             }
             let expected = tensor.shape.reduce(1, *)
+            if case .raw(let t, let b) = tensor.values, b.count != expected * t.byteSize {
+                throw CheckpointError.writeFailed(
+                    path: path, reason: "tensor \"\(tensor.name)\" has \(b.count) bytes but shape \(tensor.shape) in \(t.rawValue) needs \(expected * t.byteSize)")
+            }
             guard expected == tensor.valueCount else {
                 throw CheckpointError.writeFailed(
                     path: path, reason: "tensor \"\(tensor.name)\" has \(tensor.valueCount) values but shape \(tensor.shape) needs \(expected)")
@@ -185,11 +208,11 @@ public enum SafetensorsWriter {
         }
         var offset = 0
         for tensor in tensors {
-            let bytes = tensor.valueCount * dtype.byteSize
+            let bytes = tensor.byteCount(file: dtype)
             if !first { json += "," }
             first = false
             json += JSONValue.quoted(tensor.name)
-            json += ":{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
+            json += ":{\"dtype\":\"\(tensor.dtype(file: dtype).rawValue)\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
             json += "\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
         }
@@ -199,7 +222,7 @@ public enum SafetensorsWriter {
         return bytes
     }
 
-    private static func writeValues(_ values: UnsafeBufferPointer<Float>, dtype: SafetensorsDType, to writer: inout AtomicFileWriter) throws {
+    fileprivate static func writeValues(_ values: UnsafeBufferPointer<Float>, dtype: SafetensorsDType, to writer: inout AtomicFileWriter) throws {
         guard let base = values.baseAddress, !values.isEmpty else { return }
         switch dtype {
         case .f32:

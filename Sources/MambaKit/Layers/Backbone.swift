@@ -53,6 +53,9 @@ public final class Backbone {
     /// How LTI mixers (`ssm_mixer: "lti"`) evaluate a chunk; ``LTIEvaluation/automatic`` picks the FFT
     /// convolution for long chunks and the recurrence for short ones.
     public var ltiEvaluation: LTIEvaluation = .automatic
+    /// Matrices held in f16, bf16 or int8 for inference (set by ``MambaModel/convertWeights(to:)`` or a load with a
+    /// weight format); nil when every matrix is the f32 parameter block's.
+    public internal(set) var weightStore: WeightStore?
     var workspace = ForwardWorkspace()
     /// The U-Net's untaped buffers and per-level workspaces.
     lazy var unetRuntime: UNetRuntime? = unet.map { UNetRuntime(levels: $0.levels) }
@@ -100,8 +103,10 @@ public final class Backbone {
 
     /// The context layers run in: this block, `gradients` (training) and the thread count.
     func context(gradients: FloatBuffer? = nil) -> LayerContext {
-        LayerContext(parameters: parameters.pointer, gradients: gradients?.pointer, derived: derived.pointer, threads: threads,
-                     ltiEvaluation: ltiEvaluation)
+        precondition(gradients == nil || weightStore == nil,
+                     "a backward pass needs f32 weights; this model holds its matrices in \(weightStore?.format.rawValue ?? "")")
+        return LayerContext(parameters: parameters.pointer, gradients: gradients?.pointer, derived: derived.pointer, threads: threads,
+                            ltiEvaluation: ltiEvaluation, weights: weightStore)
     }
 
     /// Recomputes A = −exp(A_log) for every block; call after changing parameters.

@@ -18,6 +18,10 @@ public struct Embedding: Sendable {
     /// out (T, D) = rows of the table; ids must be in 0..<V (checked by the caller).
     public func forward(_ ids: UnsafeBufferPointer<Int32>, out: UnsafeMutablePointer<Float>, _ ctx: LayerContext) {
         let D = dim, W = ctx.parameters + weight
+        if let m = ctx.weights?.matrices[weight] {   // a 16- or 8-bit table: each row widened
+            for t in 0..<ids.count { let i = Int(ids[t]); m.dequantise(rows: i..<(i + 1), into: out + t * D) }
+            return
+        }
         for t in 0..<ids.count { (out + t * D).update(from: W + Int(ids[t]) * D, count: D) }
     }
 

@@ -19,6 +19,8 @@ public struct LayerContext {
     public let threads: Int
     /// How time-invariant (LTI) mixers evaluate a chunk: the FFT convolution or the recurrence.
     public var ltiEvaluation: LTIEvaluation = .automatic
+    /// Matrices held in f16, bf16 or int8 (inference), by parameter offset; nil when all are f32.
+    public var weights: WeightStore? = nil
 
     /// The gradient block; only backward passes call this.
     var grads: UnsafeMutablePointer<Float> {
@@ -31,10 +33,15 @@ public struct LayerContext {
 
     /// out (T, M) = inp (T, K) · W(M, K)ᵀ (+ bias), W and bias at offsets of the parameter block. GEMM
     /// through OpenBLAS for many rows; for few rows (generation) a kernel that reads each weight once,
-    /// threaded over output features.
+    /// threaded over output features. A matrix in ``weights`` runs from its 16- or 8-bit copy (``StoredMatrix``).
     @inline(__always)
     func linear(_ inp: UnsafePointer<Float>, ldIn: Int, rows T: Int, weight: Int, outFeatures M: Int,
                 inFeatures K: Int, bias: Int?, out: UnsafeMutablePointer<Float>, ldOut: Int) {
+        if let m = weights?.matrices[weight] {
+            m.linear(inp, ldIn: ldIn, rows: T, bias: bias.map { UnsafePointer(parameters + $0) }, out: out, ldOut: ldOut,
+                     threads: threads)
+            return
+        }
         let W = parameters + weight
         if T <= Self.smallBatchRows {
             let b: UnsafePointer<Float>? = bias.map { UnsafePointer(parameters + $0) }

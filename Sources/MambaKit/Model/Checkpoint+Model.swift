@@ -4,47 +4,29 @@ import Foundation
 extension MambaModel {
     /// Loads `config.json` and the weights (`model.safetensors`, or the shards named by
     /// `model.safetensors.index.json`) from a directory. Accepts the Hugging Face and the original
-    /// `mamba_ssm` config keys and tensor names, and F32/F16/BF16 weights (converted to Float32).
+    /// `mamba_ssm` config keys and tensor names, and F32/F16/BF16 weights (converted to Float32); a
+    /// checkpoint saved with int8 matrices loads with them (``load(directory:weights:)``).
     ///
     /// A directory with `classifier.json` holds a ``SequenceClassifier`` (its config.json has no labels)
     /// and is refused here rather than read as a language model; older classifiers (labels in
     /// config.json) load as a ``MambaModel`` classifier.
     ///
     /// - Throws: ``CheckpointError`` naming the file and tensor when something is missing or malformed.
-    public static func load(directory: URL) throws -> MambaModel {
-        let sidecar = directory.appendingPathComponent(ClassifierConfig.fileName)
-        if FileManager.default.fileExists(atPath: sidecar.path) {
-            throw CheckpointError.wrongModelKind(
-                path: directory.path, holds: "a sequence classifier (its head is in classifier.json), not a language model",
-                fix: "load it with SequenceClassifier.load(directory:) (mambakit: an `eval …-classify` command)")
-        }
-        let config = try MambaConfig.load(from: directory)
-        let checkpoint = try SafetensorsCheckpoint(directory: directory)
-        // Every tensor the config needs is checked against the headers (whose byte ranges the reader
-        // has checked against the file sizes) before the parameter block is allocated.
-        let names = try ParameterLayout(config: config).resolve(in: checkpoint, directory: directory)
-        let model = MambaModel(config: config)
-        try model.layout.read(from: checkpoint, names: names, into: model.parameters)
-        model.checkpointNames = names
-        model.refreshDerived()
-        return model
-    }
+    public static func load(directory: URL) throws -> MambaModel { try load(directory: directory, weights: nil) }
 
     /// Writes `config.json` (Hugging Face keys) and `model.safetensors` (HF tensor names, the tied
     /// head omitted as transformers does) into `directory`, creating it. Each file is written
-    /// atomically, so an interrupted save leaves the previous files intact.
+    /// atomically, so an interrupted save leaves the previous files intact. Matrices held in f16, bf16 or
+    /// int8 (``weightFormat``) are written as they are held (see ``checkpointTensors()``), the rest in `dtype`.
     public func save(to directory: URL, dtype: SafetensorsDType = .f32) throws {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
             throw CheckpointError.writeFailed(path: directory.path, reason: "\(error.localizedDescription)")
         }
-        let tensors = layout.slices.map { s in
-            SafetensorsWriter.Tensor(
-                name: s.name, shape: s.shape,
-                data: UnsafeBufferPointer(start: parameters.pointer + s.offset, count: s.count))
-        }
-        try SafetensorsWriter.write(tensors, dtype: dtype, metadata: ["format": "pt"],
+        var metadata = ["format": "pt"]
+        if weightFormat != .f32 { metadata["mambakit_weights"] = weightFormat.rawValue }
+        try SafetensorsWriter.write(checkpointTensors(), dtype: dtype, metadata: metadata,
                                     to: directory.appendingPathComponent("model.safetensors"))
         try config.write(to: directory)
     }
@@ -52,12 +34,13 @@ extension MambaModel {
 
 extension ParameterLayout {
     /// The checkpoint's name of every slice of this layout (its own name or an alias), with every
-    /// shape checked against the header — nothing is allocated or read.
+    /// shape checked against the header — nothing is allocated or read. Slices in `skipping` (int8
+    /// matrices, stored under other names) are left out.
     ///
     /// - Throws: ``CheckpointError`` naming the file and tensor when one is missing or of another shape.
-    public func resolve(in checkpoint: SafetensorsCheckpoint, directory: URL) throws -> [String: String] {
+    public func resolve(in checkpoint: SafetensorsCheckpoint, directory: URL, skipping: Set<String> = []) throws -> [String: String] {
         var names: [String: String] = [:]
-        for slice in slices {
+        for slice in slices where !skipping.contains(slice.name) {
             let candidates = [slice.name] + Self.aliases(of: slice.name)
             guard let name = candidates.first(where: { checkpoint.contains($0) }) else {
                 throw CheckpointError.missingTensor(path: directory.path, name: slice.name)

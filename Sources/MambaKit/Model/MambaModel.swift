@@ -82,6 +82,7 @@ public final class MambaModel {
     public func copy() -> MambaModel {
         let m = MambaModel(config: config)
         m.parameters.pointer.update(from: parameters.pointer, count: parameters.count)
+        m.shareWeights(of: self)
         m.refreshDerived()
         m.threads = threads
         return m
@@ -90,7 +91,7 @@ public final class MambaModel {
     /// A tensor's values by checkpoint name.
     public func tensor(_ name: String) -> [Float]? {
         guard let s = layout.slice(named: name) else { return nil }
-        return Array(parameters.slice(s.range))
+        return storedTensor(name) ?? Array(parameters.slice(s.range))
     }
 
     // MARK: - Initialisation (mamba_ssm's scheme)

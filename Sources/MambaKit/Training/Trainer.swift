@@ -159,6 +159,9 @@ public final class Trainer {
     /// Training of `objective.model` on any objective.
     public init(objective: any TrainingObjective, options: TrainingOptions) throws {
         try Self.checkOptions(options)
+        if let lm = objective.model as? MambaModel, lm.weightFormat != .f32 {
+            throw TrainingError.invalidOptions("the model holds its matrices in \(lm.weightFormat.rawValue) (inference only); training needs f32 weights — load it without a weight format (or convertWeights(to: .f32)) first")
+        }
         self.objective = objective
         self.options = options
         var adam = options.adamw

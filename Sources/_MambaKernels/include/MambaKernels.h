@@ -73,6 +73,43 @@ typedef struct {
 /// For few rows (generation): streams W once.
 void mk_linear_small(const mk_linear_small_params *p, int j_begin, int j_end);
 
+// MARK: - Linear layers from 16- and 8-bit weights (linear_quant.c; inference only)
+
+/// Weight formats of mk_linear_quant: IEEE binary16, bfloat16, and per-block int8 (llama.cpp's q8_0:
+/// blocks of 32 weights with one binary16 scale, rows zero-padded to mk_q8_padded(K) = ceil(K/64)·64).
+enum { MK_WF_F16 = 1, MK_WF_BF16 = 2, MK_WF_Q8 = 3 };
+
+/// Row length of a q8 weight or activation row of K values (a multiple of 64: two blocks per 512-bit vector).
+int mk_q8_padded(int K);
+
+/// Arguments of mk_linear_quant (M, the output features, is implied by the range and out).
+typedef struct {
+    const float *x;             // (B, K) row stride ld_x: f16/bf16 formats read it directly
+    int ld_x;
+    const int8_t *xq;           // (B, Kp) q8 only: x quantised by mk_quantize_rows_q8, Kp = mk_q8_padded(K)
+    const float *xd;            // (B, Kp/32) q8 only: the activation block scales
+    int format;                 // MK_WF_*
+    const void *W;              // f16/bf16: (M, K) uint16; q8: (M, Kp) int8
+    const uint16_t *scales;     // q8: (M, Kp/32) binary16 block scales; NULL otherwise
+    const float *bias;          // (M) or NULL
+    float *out;                 // (B, M) row stride ld_out
+    int ld_out;
+    int Bsz, K;
+} mk_linear_quant_params;
+
+/// out[b, j] = bias[j] + sum_k W[j, k] x[b, k] (q8: the block formula in linear_quant.c), b < B, j in [j_begin, j_end).
+void mk_linear_quant(const mk_linear_quant_params *p, int j_begin, int j_end);
+/// Which kernel mk_linear_quant runs for `format` at the current ISA: "avx512", "avx2", "avx512-vnni", "portable".
+const char *mk_linear_quant_kernel(int format);
+/// Whether the CPU has AVX-512 VNNI (vpdpbusd), used by the q8 kernel at the avx512 level.
+int mk_cpu_has_avx512vnni(void);
+/// W (M, K) f32 → qs (M, Kp) int8 and scales (M, Kp/32) binary16: d = f16(max|w| / 127), q = round(w / d), |q| ≤ 127.
+void mk_quantize_q8_weights(const float *W, int M, int K, int8_t *qs, uint16_t *scales);
+/// x (rows, K) row stride ld_x → xq (rows, Kp) int8 and xd (rows, Kp/32) f32 scales, the same rule with an f32 scale.
+void mk_quantize_rows_q8(const float *x, int ld_x, int rows, int K, int8_t *xq, float *xd);
+/// Rows [j_begin, j_end) of a stored matrix widened to f32: out (j_end − j_begin, K).
+void mk_dequantize_rows(int format, const void *W, const uint16_t *scales, int K, int j_begin, int j_end, float *out);
+
 // MARK: - Selective scan (S6), fused: discretise + recur + output (+ D skip, + gate)
 
 /// Arguments of mk_scan_fwd / mk_scan_fwd_ref. Shapes per field; "row stride ld_x" is in floats and batch b's
