@@ -100,6 +100,20 @@ void mk_quantize_rows_q8(const float *x, int ld_x, int rows, int K, int8_t *xq, 
     }
 }
 
+void mk_q8_round_rows(const float *x, int ld_x, int rows, int K, float *out, int ld_out) {
+    int8_t q[32];
+    for (int b = 0; b < rows; b++) {
+        const float *v = x + (size_t)b * ld_x;
+        float *o = out + (size_t)b * ld_out;
+        for (int k0 = 0; k0 < K; k0 += 32) {
+            const int n = K - k0 > 32 ? 32 : K - k0;
+            const float d = amax(v + k0, n) / 127.0f;
+            q8_block(v + k0, n, d, q);
+            for (int i = 0; i < n; i++) o[k0 + i] = d * (float)q[i];
+        }
+    }
+}
+
 // MARK: - Dequantisation (the prefill path: tiles of W widened to f32 for sgemm)
 
 #if defined(__x86_64__)
@@ -108,6 +122,25 @@ static void dequant_f16_avx2(const uint16_t *w, size_t n, float *out) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))));
     for (; i < n; i++) out[i] = f16_to_f32(w[i]);
+}
+
+/// q8 rows [j_begin, j_end) widened: 8 weights per step (vpmovsxbd, vcvtdq2ps, times the block scale).
+__attribute__((target("avx2,fma,f16c")))
+static void dequant_q8_avx2(const int8_t *W, const uint16_t *scales, int K, int j_begin, int j_end, float *out) {
+    const int Kp = mk_q8_padded(K), nb = Kp / 32;
+    for (int j = j_begin; j < j_end; j++) {
+        const int8_t *q = W + (size_t)j * Kp;
+        float *o = out + (size_t)(j - j_begin) * K;
+        for (int c = 0; c < nb && 32 * c < K; c++) {
+            const float d = f16_to_f32(scales[(size_t)j * nb + c]);
+            const __m256 dv = _mm256_set1_ps(d);
+            int k = 32 * c;
+            const int k1 = 32 * c + 32 < K ? 32 * c + 32 : K;
+            for (; k + 8 <= k1; k += 8)
+                _mm256_storeu_ps(o + k, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + k))))));
+            for (; k < k1; k++) o[k] = d * (float)q[k];
+        }
+    }
 }
 #endif
 
@@ -128,6 +161,9 @@ void mk_dequantize_rows(int format, const void *W, const uint16_t *scales, int K
         return;
     }
     case MK_WF_Q8: {
+#if defined(__x86_64__)
+        if (mk_cpu_isa() >= MK_ISA_AVX2) { dequant_q8_avx2((const int8_t *)W, scales, K, j_begin, j_end, out); return; }
+#endif
         const int Kp = mk_q8_padded(K), nb = Kp / 32;
         for (size_t r = 0; r < rows; r++) {
             const size_t j = (size_t)j_begin + r;

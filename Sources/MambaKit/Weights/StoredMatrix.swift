@@ -84,32 +84,27 @@ public final class StoredMatrix: @unchecked Sendable {
             }
             return
         }
-        // Many rows: for int8, x̂ = dequant(quant(x)) first (the decode path's activation rounding).
+        // Many rows: for int8, x̂ = dequant(quant(x)) first (the decode path's activation rounding). Scratch from
+        // malloc (reused by the allocator call after call), not FloatBuffer (fresh zero pages every call).
         var xIn = x, ld = ldIn
-        let xHat = format == .int8 ? FloatBuffer(count: T * K) : nil
+        let xHat: UnsafeMutablePointer<Float>? = format == .int8 ? .allocate(capacity: T * K) : nil   // (T, K)
+        defer { xHat?.deallocate() }
         if let xHat {
-            let Kp = Int(mk_q8_padded(Int32(K)))
-            var xq = [Int8](repeating: 0, count: Kp), xd = [Float](repeating: 0, count: Kp / 32)
-            for t in 0..<T {
-                mk_quantize_rows_q8(x + t * ldIn, Int32(ldIn), 1, Int32(K), &xq, &xd)
-                let o = xHat.pointer + t * K
-                for c in 0..<(Kp / 32) {
-                    let d = xd[c]
-                    var k = 32 * c
-                    while k < min(32 * c + 32, K) { o[k] = d * Float(xq[k]); k += 1 }
-                }
+            Parallel.forRanges(T, threads: threads, costPerItem: K) { r in
+                mk_q8_round_rows(x + r.lowerBound * ldIn, Int32(ldIn), Int32(r.count), Int32(K), xHat + r.lowerBound * K, Int32(K))
             }
-            xIn = UnsafePointer(xHat.pointer); ld = K
+            xIn = UnsafePointer(xHat); ld = K
         }
         let tileRows = max(16, min(M, Self.tileFloats / max(1, K)))
-        let tile = FloatBuffer(count: tileRows * K)   // (tileRows, K)
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * K)   // (tileRows, K)
+        defer { tile.deallocate() }
         var j0 = 0
         while j0 < M {
             let n = min(tileRows, M - j0)
             Parallel.forRanges(n, threads: threads, align: 16, costPerItem: K) { r in
-                self.dequantise(rows: (j0 + r.lowerBound)..<(j0 + r.upperBound), into: tile.pointer + r.lowerBound * K)
+                self.dequantise(rows: (j0 + r.lowerBound)..<(j0 + r.upperBound), into: tile + r.lowerBound * K)
             }
-            mk_sgemm(0, 1, Int32(T), Int32(n), Int32(K), 1, xIn, Int32(ld), tile.pointer, Int32(K), 0, out + j0, Int32(ldOut))
+            mk_sgemm(0, 1, Int32(T), Int32(n), Int32(K), 1, xIn, Int32(ld), tile, Int32(K), 0, out + j0, Int32(ldOut))
             j0 += n
         }
         if let b = bias { for t in 0..<T { let o = out + t * ldOut; for j in 0..<M { o[j] += b[j] } } }

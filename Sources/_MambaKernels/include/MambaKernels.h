@@ -107,6 +107,9 @@ int mk_cpu_has_avx512vnni(void);
 void mk_quantize_q8_weights(const float *W, int M, int K, int8_t *qs, uint16_t *scales);
 /// x (rows, K) row stride ld_x → xq (rows, Kp) int8 and xd (rows, Kp/32) f32 scales, the same rule with an f32 scale.
 void mk_quantize_rows_q8(const float *x, int ld_x, int rows, int K, int8_t *xq, float *xd);
+/// x̂ = the activations the int8 kernels multiply, widened back: out (rows, K) row stride ld_out, each block of 32
+/// of each row of x (rows, K) rounded as mk_quantize_rows_q8 rounds it (the many-row path's activations).
+void mk_q8_round_rows(const float *x, int ld_x, int rows, int K, float *out, int ld_out);
 /// Rows [j_begin, j_end) of a stored matrix widened to f32: out (j_end − j_begin, K).
 void mk_dequantize_rows(int format, const void *W, const uint16_t *scales, int K, int j_begin, int j_end, float *out);
 
