@@ -83,15 +83,22 @@ static void *sym(const char *name, int *missing, const char **first) {
 
 static int open_library(char *err, size_t n) {
     const char *override = getenv("MAMBAKIT_MPI_LIBRARY");
-    const char *names[] = {override, "libmpi.so.40", "libmpi.so", NULL};
+    if (override && *override) {   // an explicit choice: that library or an error naming it
+        g_lib = dlopen(override, RTLD_NOW | RTLD_GLOBAL);
+        if (g_lib) { snprintf(g_library, sizeof g_library, "%s", override); return 0; }
+        const char *why = dlerror();
+        set_err(err, n, "mpi error: cannot load MAMBAKIT_MPI_LIBRARY=%s (%s) — this process was started by an MPI launcher; point MAMBAKIT_MPI_LIBRARY at Open MPI's libmpi.so.40, or unset it and apt-get install libopenmpi-dev openmpi-bin",
+                override, why ? why : "not found");
+        return 1;
+    }
+    const char *names[] = {"libmpi.so.40", "libmpi.so"};
     const char *why = NULL;
-    for (int i = 0; i < 3; i++) {
-        if (!names[i] || !*names[i]) continue;
+    for (int i = 0; i < 2; i++) {
         g_lib = dlopen(names[i], RTLD_NOW | RTLD_GLOBAL);
         if (g_lib) { snprintf(g_library, sizeof g_library, "%s", names[i]); return 0; }
         why = dlerror();
     }
-    set_err(err, n, "mpi error: cannot load Open MPI's libmpi (libmpi.so.40): %s — this process was started by an MPI launcher; install Open MPI (apt-get install libopenmpi-dev openmpi-bin) or point MAMBAKIT_MPI_LIBRARY at libmpi.so%s",
+    set_err(err, n, "mpi error: cannot load Open MPI's libmpi (libmpi.so.40): %s — this process was started by an MPI launcher; apt-get install libopenmpi-dev openmpi-bin (or point MAMBAKIT_MPI_LIBRARY at libmpi.so.40)%s",
             why ? why : "not found", "");
     return 1;
 }
