@@ -116,9 +116,10 @@ struct TrainingArguments: ParsableArguments {
             let trainer = run.trainer
             if model.resume != nil { trainer.useThreads(threads.threads ?? Distributed.defaultThreadsPerRank) }
             try trainer.distribute(over: world)
-            let b = trainer.options.batchSize
+            let b = trainer.options.batchSize, n = world.size
+            let share = b % n == 0 ? "\(b / n)" : "\(b / n)–\(b / n + 1)"
             if world.isRoot {
-                stderrLine(summary + "; data-parallel over \(world.size) ranks (\(b / world.size)–\((b + world.size - 1) / world.size) of \(b) windows each, \(trainer.options.threads) thread(s) per rank)")
+                stderrLine(summary + "; data-parallel over \(n) ranks: \(share) of the global batch of \(b) per rank, \(trainer.options.threads) thread(s) each")
             }
             run.saveDType = checkpoints.saveDtype
             try run.run(showing: Progress(.stderr))
