@@ -3,7 +3,7 @@
 # Safe to run again: does nothing when everything is present. Used by run.sh and test.sh.
 set -euo pipefail
 
-PACKAGES=(libopenblas-dev libfftw3-dev libsndfile1-dev zlib1g-dev pkg-config espeak-ng)
+PACKAGES=(libopenblas-dev libfftw3-dev libsndfile1-dev zlib1g-dev pkg-config espeak-ng libopenmpi-dev openmpi-bin)
 
 if ! command -v swift >/dev/null 2>&1; then
     if [ -x /opt/swift/usr/bin/swift ]; then export PATH="/opt/swift/usr/bin:$PATH"; else

@@ -42,10 +42,15 @@ extension TrainingRun {
                                        evalEvery: Int, evalSamples: Int = 0, outDirectory: URL?) -> TrainingRun {
         let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
         if let v = validation, !v.isEmpty {
-            run.validate = {
-                let m = try AudioClassifier.evaluate(model: trainer.classifier, examples: v, maxSamples: evalSamples)
+            run.validate = {   // split over the ranks of a data-parallel run (one process: all clips)
+                let model = trainer.classifier
+                let predicted = try trainer.communicator.shardedPredictions(count: v.count) { r in
+                    try AudioClassifier.predict(model: model, sequences: v[r].map(\.tokens), maxSamples: evalSamples)
+                }
+                let m = ClassificationMetrics(predicted: predicted, truth: v.map(\.label), labels: model.labels)
                 return [("val_error", 1 - m.accuracy), ("val_accuracy", m.accuracy)]
             }
+            run.validationIsSplit = true
         }
         run.extraFiles = { dir in try settings.save(to: dir) }
         return run

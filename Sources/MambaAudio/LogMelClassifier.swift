@@ -71,10 +71,14 @@ extension TrainingRun {
                                         validation: [LabeledFeatures]?, evalEvery: Int, outDirectory: URL?) -> TrainingRun {
         let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
         if let v = validation, !v.isEmpty {
-            run.validate = {
-                let m = try LogMelClassifier.evaluate(model: classifier, examples: v)
+            run.validate = {   // split over the ranks of a data-parallel run (one process: all clips)
+                let predicted = try trainer.communicator.shardedPredictions(count: v.count) { r in
+                    try LogMelClassifier.predict(model: classifier, features: v[r].map(\.features))
+                }
+                let m = ClassificationMetrics(predicted: predicted, truth: v.map(\.label), labels: classifier.labels)
                 return [("val_error", 1 - m.accuracy), ("val_accuracy", m.accuracy)]
             }
+            run.validationIsSplit = true
         }
         run.extraFiles = { dir in try settings.save(to: dir) }
         return run

@@ -98,10 +98,15 @@ extension TrainingRun {
                                      rcAverage: Bool, outDirectory: URL?) -> TrainingRun {
         let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
         if let v = validation, !v.isEmpty {
-            run.validate = {
-                let m = try DNAClassifier.evaluate(model: trainer.classifier, examples: v, rcAverage: rcAverage)
+            run.validate = {   // split over the ranks of a data-parallel run (one process: all examples)
+                let model = trainer.classifier
+                let predicted = try trainer.communicator.shardedPredictions(count: v.count) { r in
+                    try DNAClassifier.predict(model: model, sequences: v[r].map(\.tokens), rcAverage: rcAverage)
+                }
+                let m = ClassificationMetrics(predicted: predicted, truth: v.map(\.label), labels: model.labels)
                 return [("val_error", 1 - m.accuracy), ("val_accuracy", m.accuracy), ("val_mcc", m.mcc)]
             }
+            run.validationIsSplit = true
         }
         run.extraFiles = { dir in try settings.save(to: dir) }
         return run

@@ -45,16 +45,23 @@ public final class SyntheticTaskObjective: TrainingObjective {
 
     public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
                            scale: Float) throws -> ObjectiveResult {
-        let batch = (0..<o.batchSize).map { _ in task.example(&random) }
-        var state = lm.makeState(batch: o.batchSize)
-        if statePassing {   // the previous micro-batch's final state, advanced in place by this one
-            if let c = carried, c.batch == o.batchSize { state = c }
+        try accumulate(options: o, random: &random, grads: grads, scale: scale, shard: .whole)
+    }
+
+    public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
+                           scale: Float, shard: BatchShard) throws -> ObjectiveResult {
+        let batch = shard.slice((0..<o.batchSize).map { _ in task.example(&random) })   // this rank's examples
+        let B = batch.count
+        guard B > 0 else { return ObjectiveResult(lossSum: 0, tokens: 0) }
+        var state = lm.makeState(batch: B)
+        if statePassing {   // the previous micro-batch's final state (of this rank's rows), advanced in place by this one
+            if let c = carried, c.batch == B { state = c }
             carried = state
         }
         let r = try lm.accumulateGradient(inputs: batch.flatMap(\.inputs), targets: batch.flatMap(\.targets),
-                                          batch: o.batchSize, state: state,
+                                          batch: B, state: state,
                                           tape: tape, grads: grads, gradScale: scale)
-        return ObjectiveResult(lossSum: r.lossSum, tokens: o.batchSize * task.length)
+        return ObjectiveResult(lossSum: r.lossSum, tokens: B * task.length)
     }
 }
 

@@ -18,6 +18,37 @@ public enum TextLM {
     /// With `maxTokens`, only the first `maxTokens` tokens are scored (bytes apportioned).
     public static func evaluate(model: MambaModel, corpus: TextCorpus, tokenizer: any TextTokenizer,
                                 chunkLength: Int = 2048, maxTokens: Int? = nil) throws -> TextEvaluation {
+        let (seq, bytes) = try scoredSequence(model: model, corpus: corpus, tokenizer: tokenizer, maxTokens: maxTokens)
+        let s = try StreamingScorer.score(model: model, sequences: [seq], chunkLength: chunkLength)
+        return TextEvaluation(tokens: s.count, bytes: bytes, nll: s.meanNats)
+    }
+
+    /// ``evaluate(model:corpus:tokenizer:chunkLength:maxTokens:)`` split over the ranks of a data-parallel
+    /// run: the P = n − 1 predictions of the scored sequence x_0 … x_{n−1} are cut into contiguous shares
+    /// (``BatchShard``); rank r scores predictions ⌊rP/N⌋+1 … ⌊(r+1)P/N⌋, starting from a fresh state with
+    /// the token before its first prediction as context, and the NLL sums and counts are summed over the
+    /// ranks (MPI_Allreduce), so every rank returns the same figures. Every token is predicted exactly once;
+    /// what differs from one process is the context at the N − 1 cuts (the state there starts empty), so the
+    /// figure depends slightly on N (for one rank it is ``evaluate(model:corpus:tokenizer:chunkLength:maxTokens:)``).
+    public static func evaluate(model: MambaModel, corpus: TextCorpus, tokenizer: any TextTokenizer,
+                                chunkLength: Int = 2048, maxTokens: Int? = nil,
+                                communicator: any Communicator) throws -> TextEvaluation {
+        let (seq, bytes) = try scoredSequence(model: model, corpus: corpus, tokenizer: tokenizer, maxTokens: maxTokens)
+        let mine = communicator.shard.range(of: seq.count - 1)   // prediction indices 0 ..< P; prediction i is of x_{i+1}
+        var sums = [0.0, 0.0]
+        if !mine.isEmpty {
+            let s = try StreamingScorer.score(model: model, sequences: [Array(seq[mine.lowerBound...mine.upperBound])],
+                                              chunkLength: chunkLength)
+            sums = [s.nats, Double(s.count)]
+        }
+        try communicator.allreduceSum(&sums)
+        return TextEvaluation(tokens: Int(sums[1]), bytes: bytes, nll: sums[0] / max(sums[1], 1))
+    }
+
+    /// The sequence `evaluate` scores (the end-of-text token, when the tokenizer has one, then the first
+    /// `maxTokens` ids) and the bytes it stands for.
+    static func scoredSequence(model: MambaModel, corpus: TextCorpus, tokenizer: any TextTokenizer,
+                               maxTokens: Int?) throws -> (sequence: [Int32], bytes: Int) {
         var ids = corpus.tokens
         var bytes = corpus.byteCount
         if let m = maxTokens, m < ids.count {
@@ -31,8 +62,7 @@ public enum TextLM {
             throw ModelError.emptyInput(what: "a sequence of \(seq.count) token(s)",
                                         hint: "scoring needs at least 2 tokens (a context and a next token)")
         }
-        let s = try StreamingScorer.score(model: model, sequences: [seq], chunkLength: chunkLength)
-        return TextEvaluation(tokens: s.count, bytes: bytes, nll: s.meanNats)
+        return (seq, bytes)
     }
 
     /// Generates up to `maxTokens` tokens after `prompt`: the prompt is prefilled in parallel mode,
@@ -62,10 +92,14 @@ extension TrainingRun {
                             evalTokens: Int, outDirectory: URL?) -> TrainingRun {
         let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
         if let v = validation {
-            run.validate = {
-                let e = try TextLM.evaluate(model: trainer.model, corpus: v, tokenizer: tokenizer, maxTokens: evalTokens)
+            run.validate = {   // one process: the exact streamed pass; several ranks: split over them (see evaluate)
+                let c = trainer.communicator
+                let e = c.isDistributed
+                    ? try TextLM.evaluate(model: trainer.model, corpus: v, tokenizer: tokenizer, maxTokens: evalTokens, communicator: c)
+                    : try TextLM.evaluate(model: trainer.model, corpus: v, tokenizer: tokenizer, maxTokens: evalTokens)
                 return [("val_loss", e.nll), ("val_bits_per_byte", e.bitsPerByte)]
             }
+            run.validationIsSplit = true
         }
         run.extraFiles = { dir in try TokenizerStore.save(tokenizer, to: dir) }
         return run

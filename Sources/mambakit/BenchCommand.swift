@@ -26,15 +26,17 @@ struct BenchCommand: ParsableCommand {
                       for flat models (D=64 with 2 and 10 blocks, D=128 with 10) and a U-Net D=64, pool 4×4, 2 blocks per stage.
             tasks:    training steps/s of each synthetic task (selective copying at spread 256, induction heads and MQAR
                       at length 256, or --length; D=64, 2 layers, --batch default 16) with each mixer.
+            allreduce: under mpirun -np N: the gradient sum of data-parallel training (MPI_Allreduce, floats, in place)
+                      from 4 KiB to 64 MiB: seconds, algorithm and bus bandwidth (Docs/Distributed.md); not part of all.
             all:      every one of the above in turn (tokenize is skipped with a note when --text is missing).
             Without --threads, gemm, scan, complex-scan, prefill and generate run on 1 thread and on all cores; train, classify and tasks on all cores.
             """)
 
     enum Which: String, ExpressibleByArgument, CaseIterable {
-        case gemm, scan, complexScan = "complex-scan", prefill, generate, generateAudio = "generate-audio", train, classify, tokenize, tasks, all
+        case gemm, scan, complexScan = "complex-scan", prefill, generate, generateAudio = "generate-audio", train, classify, tokenize, tasks, allreduce, all
     }
 
-    @Argument(help: "gemm, scan, complex-scan, prefill, generate, generate-audio, train, classify, tokenize, tasks or all.") var which: Which
+    @Argument(help: "gemm, scan, complex-scan, prefill, generate, generate-audio, train, classify, tokenize, tasks, allreduce or all.") var which: Which
     @OptionGroup var threadsOption: ThreadsOption
     var threads: Int? { threadsOption.threads }
     @Option(name: .customLong("shape"), help: "Shape: 130m (D=768, 24 layers, V=50280) or tiny (D=256, 4 layers, V=256); train also takes all (the default for train).")
@@ -102,6 +104,7 @@ struct BenchCommand: ParsableCommand {
         case .classify: try benchClassify()
         case .tokenize: try benchTokenize()
         case .tasks: try benchTasks()
+        case .allreduce: try benchAllreduce()
         case .all:
             benchGemm(); benchScan(); benchComplexScan(); try benchPrefill(); try benchGenerate(); try benchGenerateAudio(); try benchTrain(); try benchClassify()
             try benchTasks()

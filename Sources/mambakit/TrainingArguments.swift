@@ -9,8 +9,11 @@ struct TrainingArguments: ParsableArguments {
     @OptionGroup(title: "Schedule") var schedule: ScheduleOptions
     @OptionGroup var threads: ThreadsOption
     @OptionGroup(title: "Output") var checkpoints: CheckpointOptions
+    @Option(help: ArgumentHelp("Under mpirun: seconds a rank may wait in one collective call (an all-reduce) before it reports the hang and exits, which ends the job; 0 = wait forever.", valueName: "seconds"))
+    var collectiveTimeout: Double = 600
 
     func validate() throws {
+        try Check.number(collectiveTimeout, "--collective-timeout", 0...1e7)
         if checkpoints.saveEvery > 0 && checkpoints.output.out == nil {
             throw optionError(option: "--save-every", value: "\(checkpoints.saveEvery)", allowed: "needs --out DIR to save into")
         }
@@ -23,7 +26,7 @@ struct TrainingArguments: ParsableArguments {
     func options() -> TrainingOptions {
         var o = TrainingOptions()
         schedule.apply(to: &o)
-        o.threads = threads.count
+        o.threads = threads.threads ?? Distributed.defaultThreadsPerRank   // all cores, shared among this host's ranks under mpirun
         o.saveEvery = checkpoints.saveEvery; o.logEvery = max(1, checkpoints.logEvery)
         return o
     }
@@ -94,10 +97,36 @@ struct TrainingArguments: ParsableArguments {
     /// Prints `summary` (what is trained on what) to stderr, then runs `run` to its last step with these
     /// arguments' checkpoint dtype: progress to stderr (one live line on a terminal), then the path of
     /// the saved checkpoint (with --out) to stdout.
+    ///
+    /// Started by `mpirun`, the run is data-parallel (Docs/Distributed.md): every rank trains its share of
+    /// each global batch (--batch-size is the global batch), rank 0 alone prints and writes files, and an
+    /// error on any rank is printed with the rank and ends the whole job (MPI_Abort).
     func execute(_ run: TrainingRun, summary: String) throws {
-        stderrLine(summary)
-        run.saveDType = checkpoints.saveDtype
-        try run.run(showing: Progress(.stderr))
-        if let out { print("saved \(try Trainer.checkpointDirectory(out).path)") }
+        let world = try Distributed.world()
+        defer { Distributed.finish() }
+        guard world.isDistributed else {
+            stderrLine(summary)
+            run.saveDType = checkpoints.saveDtype
+            try run.run(showing: Progress(.stderr))
+            if let out { print("saved \(try Trainer.checkpointDirectory(out).path)") }
+            return
+        }
+        (world as? MPICommunicator)?.setCollectiveTimeout(collectiveTimeout)
+        do {
+            let trainer = run.trainer
+            if model.resume != nil { trainer.useThreads(threads.threads ?? Distributed.defaultThreadsPerRank) }
+            try trainer.distribute(over: world)
+            let b = trainer.options.batchSize, n = world.size
+            let share = b % n == 0 ? "\(b / n)" : "\(b / n)–\(b / n + 1)"
+            if world.isRoot {
+                stderrLine(summary + "; data-parallel over \(n) ranks: \(share) of the global batch of \(b) per rank, \(trainer.options.threads) thread(s) each")
+            }
+            run.saveDType = checkpoints.saveDtype
+            try run.run(showing: Progress(.stderr))
+            if world.isRoot, let out { print("saved \(try Trainer.checkpointDirectory(out).path)") }
+        } catch {
+            stderrLine("error: rank \(world.rank) of \(world.size): \(error)")
+            world.abort(code: 1)
+        }
     }
 }

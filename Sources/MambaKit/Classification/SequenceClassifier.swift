@@ -383,8 +383,13 @@ public final class FeatureClassificationObjective: TrainingObjective {
 
     public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
                            scale: Float) throws -> ObjectiveResult {
+        try accumulate(options: o, random: &random, grads: grads, scale: scale, shard: .whole)
+    }
+
+    public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
+                           scale: Float, shard: BatchShard) throws -> ObjectiveResult {
         let F = classifier.stepWidth
-        let batch: [LabeledFeatures] = (0..<o.batchSize).map { _ in
+        let batch: [LabeledFeatures] = shard.slice((0..<o.batchSize).map { _ in
             var e = examples[random.below(examples.count)]
             let steps = e.features.count / F
             if steps > o.seqLen {
@@ -392,7 +397,8 @@ public final class FeatureClassificationObjective: TrainingObjective {
                 e.features = Array(e.features[(start * F)..<((start + o.seqLen) * F)])
             }
             return e
-        }
+        })
+        guard !batch.isEmpty else { return ObjectiveResult(lossSum: 0, tokens: 0, correct: 0) }
         let r = try classifier.accumulateGradient(batch, tape: tape, grads: grads, gradScale: scale)
         return ObjectiveResult(lossSum: r.lossSum, tokens: batch.reduce(0) { $0 + $1.features.count / F }, correct: r.correct)
     }

@@ -47,15 +47,22 @@ public final class MaskedLMObjective: TrainingObjective {
 
     public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
                            scale: Float) throws -> ObjectiveResult {
-        let L = stage.length, B = stage.batch
+        try accumulate(options: o, random: &random, grads: grads, scale: scale, shard: .whole)
+    }
+
+    public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
+                           scale: Float, shard: BatchShard) throws -> ObjectiveResult {
+        let L = stage.length
         let span = tokens.count - L
-        var inputs: [Int32] = [], targets: [Int32] = []
+        let mine = shard.range(of: stage.batch), B = mine.count
+        var inputs: [Int32] = [], targets: [Int32] = []   // (B, L) each: this rank's windows
         inputs.reserveCapacity(B * L); targets.reserveCapacity(B * L)
-        for _ in 0..<B {
+        for b in 0..<stage.batch {                         // every window is drawn and masked, so the stream stays in step
             let s = span == 0 ? 0 : random.below(span + 1)
             let m = masking.apply(tokens[s..<(s + L)], random: &random)
-            inputs += m.inputs; targets += m.targets
+            if mine.contains(b) { inputs += m.inputs; targets += m.targets }
         }
+        guard B > 0 else { return ObjectiveResult(lossSum: 0, tokens: 0) }
         let r = try lm.accumulateMaskedLMGradient(inputs: inputs, targets: targets, batch: B, tape: tape, grads: grads, gradScale: scale)
         return ObjectiveResult(lossSum: r.lossSum, tokens: B * L)
     }

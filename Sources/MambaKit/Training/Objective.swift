@@ -44,6 +44,14 @@ public protocol TrainingObjective: AnyObject {
     func lossTerms(options: TrainingOptions) -> Int
     /// One micro-batch: draw with `random`, forward, backward into `grads` scaled by `scale`.
     func accumulate(options: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer, scale: Float) throws -> ObjectiveResult
+    /// Data-parallel training: draws the whole micro-batch with `random` (exactly as the call above, so
+    /// the stream stays in step on every rank) and runs the forward and backward of `shard`'s items only
+    /// (``BatchShard/range(of:)``), adding `scale` × their d(summed loss)/dθ to `grads`; `scale` is still
+    /// 1 / (loss terms of the whole step), so the ranks' gradients sum to the whole batch's. The result
+    /// counts this shard's loss, tokens and correct predictions. The default handles ``BatchShard/whole``
+    /// and refuses any other shard; the built-in objectives implement it.
+    func accumulate(options: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer, scale: Float,
+                    shard: BatchShard) throws -> ObjectiveResult
     /// Called before the micro-batches of optimiser step `step` (0-based), e.g. for a curriculum that
     /// depends on the step; it must depend on `step` alone, so that a resumed run draws the same data.
     func beginStep(_ step: Int, options: TrainingOptions) throws
@@ -51,6 +59,14 @@ public protocol TrainingObjective: AnyObject {
 
 extension TrainingObjective {
     public func beginStep(_ step: Int, options: TrainingOptions) throws {}
+
+    public func accumulate(options: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer, scale: Float,
+                           shard: BatchShard) throws -> ObjectiveResult {
+        guard shard.isWhole else {
+            throw DistributedError.cannotSplit("\(type(of: self)) does not split its micro-batch over ranks; implement accumulate(options:random:grads:scale:shard:) to train it under mpirun")
+        }
+        return try accumulate(options: options, random: &random, grads: grads, scale: scale)
+    }
 }
 
 // MARK: - Language modelling
@@ -89,16 +105,24 @@ public final class LanguageModelObjective: TrainingObjective {
 
     public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
                            scale: Float) throws -> ObjectiveResult {
-        let L = stage.length, B = stage.batch
+        try accumulate(options: o, random: &random, grads: grads, scale: scale, shard: .whole)
+    }
+
+    public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
+                           scale: Float, shard: BatchShard) throws -> ObjectiveResult {
+        let L = stage.length
         let chunk = o.chunkLength > 0 ? min(o.chunkLength, L) : L
         let span = tokens.count - (L + 1)
-        let starts = (0..<B).map { _ in span == 0 ? 0 : random.below(span + 1) }
+        let all = (0..<stage.batch).map { _ in span == 0 ? 0 : random.below(span + 1) }   // the whole batch's offsets
+        let starts = shard.slice(all)                // this rank's windows
+        let B = starts.count
+        guard B > 0 else { return ObjectiveResult(lossSum: 0, tokens: 0) }
         let state = lm.makeState(batch: B)          // each window starts from the empty state
         var lossSum = 0.0
         var c0 = 0
         while c0 < L {                               // chunks of the window; state carried, detached
             let n = min(chunk, L - c0)
-            var inputs = [Int32](repeating: 0, count: B * n), targets = inputs
+            var inputs = [Int32](repeating: 0, count: B * n), targets = inputs   // (B, n)
             for b in 0..<B {
                 for i in 0..<n {
                     inputs[b * n + i] = tokens[starts[b] + c0 + i]
@@ -172,7 +196,13 @@ public final class ClassificationObjective: TrainingObjective {
 
     public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
                            scale: Float) throws -> ObjectiveResult {
-        let batch = draw(options: o, random: &random)
+        try accumulate(options: o, random: &random, grads: grads, scale: scale, shard: .whole)
+    }
+
+    public func accumulate(options o: TrainingOptions, random: inout SeededRandom, grads: FloatBuffer,
+                           scale: Float, shard: BatchShard) throws -> ObjectiveResult {
+        let batch = shard.slice(draw(options: o, random: &random))
+        guard !batch.isEmpty else { return ObjectiveResult(lossSum: 0, tokens: 0, correct: 0) }
         let r = try classifier.accumulateClassificationGradient(batch, tape: tape, grads: grads, gradScale: scale)
         return ObjectiveResult(lossSum: r.lossSum, tokens: batch.reduce(0) { $0 + $1.tokens.count }, correct: r.correct)
     }

@@ -102,6 +102,9 @@ public struct StepReport: Sendable {
     public var skipped: Bool
     /// Classification: the fraction of the step's examples classified correctly (before the update).
     public var accuracy: Double? = nil
+    /// Data-parallel runs: seconds this rank spent in the step's all-reduces (gradient block and loss
+    /// sums), waiting for slower ranks included; 0 for one process.
+    public var allreduceSeconds: Double = 0
 }
 
 /// Trains a model with AdamW on a ``TrainingObjective`` (language modelling, classification, or one
@@ -115,6 +118,8 @@ public final class Trainer {
     /// Where in the data the next batches come from: the state of the seeded generator.
     public private(set) var dataRandom: SeededRandom
     let grads: FloatBuffer
+    /// The ranks of the run (``distribute(over:)``); one process by default.
+    public private(set) var communicator: any Communicator = SingleProcessCommunicator()
 
     /// The model being trained.
     public var trainee: any TrainableModel { objective.model }
@@ -179,6 +184,66 @@ public final class Trainer {
     /// Updates done so far.
     public var step: Int { optimizer.step }
 
+    /// Runs the model, the optimiser and OpenBLAS on `n` threads from now on (saved in later checkpoints'
+    /// options); e.g. one thread per rank when a run resumes under mpirun.
+    public func useThreads(_ n: Int) {
+        options.threads = n
+        optimizer.threads = n
+        trainee.threads = n
+        MambaRuntime.blasThreads = n
+    }
+
+    /// Makes this trainer one rank of a data-parallel run: every step, each rank draws the whole batch from
+    /// the same seeded stream and computes its ``BatchShard`` of it, the gradient blocks and loss sums are
+    /// summed over the ranks (MPI_Allreduce), and every rank applies the same clipping and AdamW update to
+    /// the same summed gradient, so the parameters stay identical. The options (batch size included) are
+    /// the global ones: N ranks train what one process with the same options trains, to float rounding.
+    /// Call on every rank before the first step; it broadcasts rank 0's parameters and moments (so all
+    /// ranks start identical whatever their initialisation) and checks that the ranks agree on the model
+    /// size, step, options and data position.
+    /// - Throws: ``DistributedError/cannotSplit(_:)`` when a batch has fewer items than ranks,
+    ///   ``DistributedError/ranksDisagree(_:)``, ``DistributedError/callFailed(_:)``.
+    public func distribute(over communicator: any Communicator) throws {
+        let n = communicator.size
+        if n > 1 {
+            let smallest = Swift.min(options.batchSize, options.windowStage(step: options.steps - 1).batch,
+                                     options.windowStage(step: 0).batch)
+            guard smallest >= n else {
+                throw DistributedError.cannotSplit("a batch of \(smallest) cannot be split over \(n) ranks (--batch-size is the global batch: pass at least \(n), ideally a multiple of \(n))")
+            }
+            // Agreement: the same numbers on every rank (max = min over ranks).
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]   // the same bytes in every process
+            let optionsHash = (try? encoder.encode(OptionsForAgreement(options))).map { Self.fnv1a($0) } ?? 0
+            let mine: [Double] = [Double(trainee.parameters.count), Double(step), Double(optionsHash % (1 << 52)),
+                                  Double(dataRandom.stateWords[0] % (1 << 52))]
+            var high = mine, low = mine.map { -$0 }
+            try communicator.allreduceMax(&high)
+            try communicator.allreduceMax(&low)
+            let names = ["parameter count", "step (resumed from different checkpoints?)", "training options (hash)", "data position"]
+            for i in mine.indices where high[i] != -low[i] {
+                throw DistributedError.ranksDisagree("not all ranks have the same \(names[i]) (rank \(communicator.rank): \(Int(mine[i])))")
+            }
+            try communicator.broadcast(trainee.parameters, root: 0)
+            try communicator.broadcast(optimizer.m, root: 0)
+            try communicator.broadcast(optimizer.v, root: 0)
+            trainee.refreshDerived()
+        }
+        self.communicator = communicator
+    }
+
+    /// The options every rank must share (threads may differ between hosts).
+    struct OptionsForAgreement: Encodable {
+        var o: TrainingOptions
+        init(_ options: TrainingOptions) { o = options; o.threads = 1 }
+    }
+
+    static func fnv1a(_ data: Data) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
     /// One optimiser step: `gradAccumulation` micro-batches, mean loss over all loss terms, clipping,
     /// AdamW. A non-finite loss or gradient throws (or skips the update with `skipNonFinite`); the
     /// parameters are then unchanged.
@@ -188,13 +253,27 @@ public final class Trainer {
         let terms = options.gradAccumulation * objective.lossTerms(options: options)
         grads.zero()
         var lossSum = 0.0, tokenCount = 0, correct: Int? = nil
+        let shard = communicator.shard
         for _ in 0..<options.gradAccumulation {
-            let r = try objective.accumulate(options: options, random: &dataRandom, grads: grads, scale: 1 / Float(terms))
+            let r = shard.isWhole
+                ? try objective.accumulate(options: options, random: &dataRandom, grads: grads, scale: 1 / Float(terms))
+                : try objective.accumulate(options: options, random: &dataRandom, grads: grads, scale: 1 / Float(terms), shard: shard)
             lossSum += r.lossSum; tokenCount += r.tokens
             if let c = r.correct { correct = (correct ?? 0) + c }
         }
+        var reduceSeconds = 0.0
+        if communicator.isDistributed {   // Σ over ranks: each shard's gradient is already scaled by 1/terms of the whole step
+            let tr = DispatchTime.now().uptimeNanoseconds
+            try communicator.allreduceSum(grads)
+            var sums = [lossSum, Double(tokenCount), Double(correct ?? 0)]
+            try communicator.allreduceSum(&sums)
+            lossSum = sums[0]; tokenCount = Int(sums[1])
+            if correct != nil { correct = Int(sums[2]) }
+            reduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - tr) * 1e-9
+        }
         var report = try finishStep(lossSum: lossSum, count: terms, tokens: tokenCount, started: t0)
         report.accuracy = correct.map { Double($0) / Double(terms) }
+        report.allreduceSeconds = reduceSeconds
         return report
     }
 
