@@ -258,4 +258,27 @@ final class WeightFormatTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("int8"), "\(e)")
         }
     }
+
+    /// The CLI: `convert --weights int8` writes a checkpoint that `score` reads as int8 by default, scoring as the
+    /// in-memory int8 model does; a bad --weights value is refused naming the allowed ones.
+    func testConvertAndWeightsOptionFromTheCLI() throws {
+        let out = temporaryDirectory(self).appendingPathComponent("int8")
+        let c = try runCLI(["convert", "--model", Fixtures.dir("tiny_f32").path, "--weights", "int8", "--out", out.path])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertTrue(c.stdout.contains("int8 weights"), c.stdout)
+        let tokens = Fixtures.dir("tiny_f32").appendingPathComponent("tokens.txt").path
+        let s = try runCLI(["score", "--model", out.path, "--tokens", tokens, "--json"])
+        XCTAssertEqual(s.status, 0, s.stderr)
+        let m = try MambaModel.load(directory: Fixtures.dir("tiny_f32"))
+        m.convertWeights(to: .int8)
+        let lp = try m.logProbs(tokens: try Fixtures.tokens("tiny_f32"))
+        let nll = -lp.reduce(0.0) { $0 + Double($1) } / Double(lp.count)
+        let json = try JSONSerialization.jsonObject(with: Data(s.stdout.utf8)) as! [String: Any]
+        let cliNLL = json["nll"] as! Double
+        print("int8 checkpoint from the CLI: nll \(cliNLL), in memory \(nll)")
+        XCTAssertEqual(cliNLL, nll, accuracy: 1e-6)
+        let bad = try runCLI(["score", "--model", out.path, "--tokens", tokens, "--weights", "int4"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("int4") && bad.stderr.contains("int8"), bad.stderr)
+    }
 }
