@@ -165,6 +165,7 @@ static const scan_fwd_isa scan_fwd_portable = { SCAN_W_PORTABLE, scan_chunk_port
 void mk_scan_fwd(const mk_scan_params *p, int e_begin, int e_end) {
     const int Bsz = p->Bsz, L = p->L, N = p->N;
     if (Bsz <= 0 || e_end <= e_begin || N < 0) return;
+    if (L == 1) { mk_scan_step(p, e_begin, e_end); return; }          // one step: no tiles (scan_step.c)
     const scan_fwd_isa *isa = SCAN_ISA(scan_fwd);
     const scan_chunk_fn chunk = N == 16 ? isa->chunk_n16 : isa->chunk;
     const int W = isa->W;                                                // channels per block

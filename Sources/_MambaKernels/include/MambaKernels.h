@@ -148,6 +148,9 @@ typedef struct {
 /// The (B, L, E, N) state tensor is never stored. Writes y (and h_last) for these channels only.
 void mk_scan_fwd(const mk_scan_params *p, int e_begin, int e_end);
 
+/// mk_scan_fwd for L = 1 (one generation step; mk_scan_fwd calls it): the states stay in their (B, E, N) layout,
+/// the n loop is the vector loop. Same contract; h0 and h_last may be the same array.
+void mk_scan_step(const mk_scan_params *p, int e_begin, int e_end);
 /// The plain reference scan (scalar: the literal formula in float). Same contract as mk_scan_fwd; used by tests.
 void mk_scan_fwd_ref(const mk_scan_params *p, int e_begin, int e_end);
 
