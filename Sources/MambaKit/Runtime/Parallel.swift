@@ -1,6 +1,7 @@
 // Parallel.swift — split channel ranges across threads.
 import Dispatch
 import Foundation
+import _MambaKernels
 
 /// Splits index ranges over a fixed number of threads. MambaKit threads split *channels*
 /// (d_inner) for the scan and the convolution, and *rows* for row-wise kernels; matrix
@@ -10,6 +11,9 @@ public enum Parallel {
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
     /// The most threads a run may ask for (`--threads`, trainer_state.json).
     public static let maximumThreads = 256
+    /// Whether sections run on MambaKit's spinning thread pool (pool.c) rather than libdispatch;
+    /// `MAMBAKIT_POOL=0` in the environment chooses libdispatch.
+    static let usePool = ProcessInfo.processInfo.environment["MAMBAKIT_POOL"] != "0"
 
     /// Calls `body` on disjoint sub-ranges of `0..<count` covering it, on up to `threads`
     /// threads. Sub-range bounds are multiples of `align` (except the end). Runs inline when
@@ -36,10 +40,21 @@ public enum Parallel {
         let blocks = (count + align - 1) / align
         let parts = max(1, min(threads, blocks))
         if parts == 1 { body(0, 0..<count); return 1 }
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
+        let part: (Int) -> Void = { p in
             let b0 = blocks * p / parts, b1 = blocks * (p + 1) / parts
             let lo = min(count, b0 * align), hi = min(count, b1 * align)
             body(p, lo..<hi)
+        }
+        if usePool {
+            // the persistent pool (pool.c): no system call between sections that follow each other closely
+            withoutActuallyEscaping(part) { f in
+                var task = f
+                withUnsafeMutablePointer(to: &task) { ctx in
+                    mk_pool_run(Int32(parts), { ctx, p in ctx!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(p)) }, ctx)
+                }
+            }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: parts, execute: part)
         }
         return parts
     }

@@ -33,6 +33,17 @@ int mk_cpu_isa_detected(void);
 void mk_force_isa(int isa);
 const char *mk_isa_name(int isa);
 
+// MARK: - Threads (pool.c)
+
+/// One part of a parallel section: fn(ctx, part).
+typedef void (*mk_pool_task)(void *ctx, int part);
+/// Runs fn(ctx, p) for every p < parts, exactly once each, on the caller and parts − 1 persistent workers
+/// (which spin briefly between sections, then sleep); returns when all are done. Nested or concurrent calls
+/// run their parts inline.
+void mk_pool_run(int parts, mk_pool_task fn, void *ctx);
+/// *p += v atomically (sequentially consistent); returns the old value. For tests of the pool.
+int mk_atomic_add_i32(int32_t *p, int32_t v);
+
 // MARK: - BLAS (OpenBLAS loaded at run time, see Docs/BLAS.md)
 
 /// Loads OpenBLAS once (also done by a constructor before main). Returns 1 when a BLAS was found.
