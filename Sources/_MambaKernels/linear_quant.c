@@ -25,6 +25,7 @@
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
+#include "linear_avx2_body.h"
 #endif
 
 // MARK: - Scalar conversions (bit-exact; the same as HalfConversion.swift)
@@ -214,60 +215,11 @@ static void lq_portable(const mk_linear_quant_params *p, int j_begin, int j_end)
 
 #if defined(__x86_64__)
 
-// MARK: - AVX2: f16 / bf16 (two weight rows × up to 4 batch rows per pass)
-
-__attribute__((target("avx2,fma,f16c")))
-static inline float lq_hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/// 8 weights at w widened to f32 (FMT a compile-time constant at each call).
-__attribute__((target("avx2,fma,f16c"))) MK_INLINE
-__m256 lq_load8(const int FMT, const uint16_t *w) {
-    const __m128i h = _mm_loadu_si128((const __m128i *)w);
-    if (FMT == MK_WF_F16) return _mm256_cvtph_ps(h);
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
+// MARK: - AVX2: f16 / bf16 — the f32 kernel's body (linear_avx2_body.h) with widening loads
 
 __attribute__((target("avx2,fma,f16c"))) MK_INLINE
 void lq16_avx2(const int FMT, const mk_linear_quant_params *p, int j_begin, int j_end) {
-    const int K = p->K, K8 = K / 8 * 8, ld_x = p->ld_x;
-    const uint16_t *W = (const uint16_t *)p->W;
-    for (int b0 = 0; b0 < p->Bsz; b0 += 4) {
-        const int nb = p->Bsz - b0 < 4 ? p->Bsz - b0 : 4;
-        const float *xg = p->x + (size_t)b0 * ld_x;
-        for (int j = j_begin; j < j_end; j += 2) {
-            const int two = j + 1 < j_end;
-            const uint16_t *w0 = W + (size_t)j * K, *w1 = two ? w0 + K : w0;
-            __m256 a0[4], a1[4];
-            for (int b = 0; b < 4; b++) { a0[b] = _mm256_setzero_ps(); a1[b] = _mm256_setzero_ps(); }
-            for (int k = 0; k < K8; k += 8) {
-                const __m256 v0 = lq_load8(FMT, w0 + k), v1 = lq_load8(FMT, w1 + k);
-                for (int b = 0; b < 4; b++) {
-                    if (b < nb) {
-                        const __m256 xv = _mm256_loadu_ps(xg + (size_t)b * ld_x + k);
-                        a0[b] = _mm256_fmadd_ps(v0, xv, a0[b]);
-                        a1[b] = _mm256_fmadd_ps(v1, xv, a1[b]);
-                    }
-                }
-            }
-            for (int b = 0; b < nb; b++) {
-                const float *xb = xg + (size_t)b * ld_x;
-                float s0 = lq_hsum256(a0[b]), s1 = lq_hsum256(a1[b]);
-                for (int k = K8; k < K; k++) {
-                    const float u0 = FMT == MK_WF_F16 ? f16_to_f32(w0[k]) : bf16_to_f32(w0[k]);
-                    const float u1 = FMT == MK_WF_F16 ? f16_to_f32(w1[k]) : bf16_to_f32(w1[k]);
-                    s0 += u0 * xb[k]; s1 += u1 * xb[k];
-                }
-                float *o = p->out + (size_t)(b0 + b) * p->ld_out;
-                o[j] = s0 + (p->bias ? p->bias[j] : 0.0f);
-                if (two) o[j + 1] = s1 + (p->bias ? p->bias[j + 1] : 0.0f);
-            }
-        }
-    }
+    lin_rows_avx2(FMT, p->x, p->ld_x, p->Bsz, p->W, p->K, p->bias, p->out, p->ld_out, j_begin, j_end);
 }
 
 // MARK: - AVX2: q8 (one weight block × up to 8 batch rows; |w|·sign(x, w) through vpmaddubsw)
@@ -296,7 +248,7 @@ static void lq8_avx2(const mk_linear_quant_params *p, int j_begin, int j_end) {
                 }
             }
         }
-        for (int b = 0; b < B; b++) p->out[(size_t)b * p->ld_out + j] = lq_hsum256(acc[b]) + (p->bias ? p->bias[j] : 0.0f);
+        for (int b = 0; b < B; b++) p->out[(size_t)b * p->ld_out + j] = mk_hsum256(acc[b]) + (p->bias ? p->bias[j] : 0.0f);
     }
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "linear_avx2_body.h"
 #endif
 
 // MARK: - Portable (the spec)
@@ -124,49 +125,12 @@ static void linear_small_avx512(const float *x, int ld_x, int Bsz, const float *
     free(xp);
 }
 
-// MARK: - AVX2: two weight rows × up to 4 batch rows per pass (8 accumulators)
+// MARK: - AVX2: two weight rows × up to 4 batch rows per pass (8 accumulators): linear_avx2_body.h, f32
 
-__attribute__((target("avx2,fma")))
-static inline float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-__attribute__((target("avx2,fma")))
+__attribute__((target("avx2,fma,f16c")))
 static void linear_small_avx2(const float *x, int ld_x, int Bsz, const float *W, int K, const float *bias,
                               float *out, int ld_out, int j_begin, int j_end) {
-    const int K8 = K / 8 * 8;
-    for (int b0 = 0; b0 < Bsz; b0 += 4) {
-        const int nb = Bsz - b0 < 4 ? Bsz - b0 : 4;
-        const float *xg = x + (size_t)b0 * ld_x;
-        int j = j_begin;
-        for (; j + 1 < j_end; j += 2) {
-            const float *w0 = W + (size_t)j * K, *w1 = w0 + K;
-            __m256 a0[4], a1[4];
-            for (int b = 0; b < 4; b++) { a0[b] = _mm256_setzero_ps(); a1[b] = _mm256_setzero_ps(); }
-            for (int k = 0; k < K8; k += 8) {
-                const __m256 v0 = _mm256_loadu_ps(w0 + k), v1 = _mm256_loadu_ps(w1 + k);
-                for (int b = 0; b < 4; b++) {
-                    if (b < nb) {
-                        const __m256 xv = _mm256_loadu_ps(xg + (size_t)b * ld_x + k);
-                        a0[b] = _mm256_fmadd_ps(v0, xv, a0[b]);
-                        a1[b] = _mm256_fmadd_ps(v1, xv, a1[b]);
-                    }
-                }
-            }
-            for (int b = 0; b < nb; b++) {
-                const float *xb = xg + (size_t)b * ld_x;
-                float s0 = hsum256(a0[b]), s1 = hsum256(a1[b]);
-                for (int k = K8; k < K; k++) { s0 += w0[k] * xb[k]; s1 += w1[k] * xb[k]; }
-                float *o = out + (size_t)(b0 + b) * ld_out;
-                o[j] = s0 + (bias ? bias[j] : 0.0f);
-                o[j + 1] = s1 + (bias ? bias[j + 1] : 0.0f);
-            }
-        }
-        if (j < j_end) linear_small_portable(xg, ld_x, nb, W, K, bias, out + (size_t)b0 * ld_out, ld_out, j, j_end);
-    }
+    lin_rows_avx2(0, x, ld_x, Bsz, W, K, bias, out, ld_out, j_begin, j_end);
 }
 #endif
 

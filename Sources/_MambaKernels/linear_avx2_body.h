@@ -1,0 +1,81 @@
+// linear_avx2_body.h — the AVX2 few-row linear kernel, written once for f32 (linear_small.c) and for
+// f16 / bf16 weights (linear_quant.c). Internal to _MambaKernels.
+//
+//   out[b, j] = bias[j] + sum_k W[j, k] x[b, k]: two weight rows × up to 4 rows of x per pass (8 accumulators),
+//   the K tail in scalar code. FMT (a compile-time constant at each call) is 0 for f32 weights, MK_WF_F16 or
+//   MK_WF_BF16 for 16-bit ones, widened to f32 in registers.
+#ifndef MK_LINEAR_AVX2_BODY_H
+#define MK_LINEAR_AVX2_BODY_H
+#include "MambaKernels.h"
+#include "mk_math.h"
+#include <immintrin.h>
+#include <string.h>
+
+#define LIN_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+LIN_AVX2 static inline float mk_hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// Weight k of a row (f32 or 16-bit) as f32: the scalar spec of the widening.
+MK_INLINE float lin_weight(const int FMT, const void *row, int k) {
+    if (FMT == 0) return ((const float *)row)[k];
+    const uint32_t h = ((const uint16_t *)row)[k];
+    uint32_t u;
+    if (FMT == MK_WF_BF16) u = h << 16;
+    else {                                                  // binary16 → f32, exact
+        const uint32_t sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+        if (e == 0x1F) u = sign | 0x7F800000u | (m << 13);
+        else if (e == 0) { const float v = (float)m * 0x1p-24f; memcpy(&u, &v, 4); u |= sign; }
+        else u = sign | ((e + 112) << 23) | (m << 13);
+    }
+    float f; memcpy(&f, &u, 4);
+    return f;
+}
+
+/// 8 weights k … k+7 of a row widened to f32.
+LIN_AVX2 MK_INLINE __m256 lin_load8(const int FMT, const void *row, int k) {
+    if (FMT == 0) return _mm256_loadu_ps((const float *)row + k);
+    const __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + k));
+    if (FMT == MK_WF_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+LIN_AVX2 MK_INLINE
+void lin_rows_avx2(const int FMT, const float *x, int ld_x, int Bsz, const void *W, int K, const float *bias,
+                   float *out, int ld_out, int j_begin, int j_end) {
+    const int K8 = K / 8 * 8;
+    const size_t rowBytes = (size_t)K * (FMT == 0 ? 4 : 2);
+    for (int b0 = 0; b0 < Bsz; b0 += 4) {
+        const int nb = Bsz - b0 < 4 ? Bsz - b0 : 4;
+        const float *xg = x + (size_t)b0 * ld_x;
+        for (int j = j_begin; j < j_end; j += 2) {
+            const int two = j + 1 < j_end;                   // an odd last row runs as a pair with itself
+            const void *w0 = (const char *)W + (size_t)j * rowBytes, *w1 = two ? (const char *)w0 + rowBytes : w0;
+            __m256 a0[4], a1[4];
+            for (int b = 0; b < 4; b++) { a0[b] = _mm256_setzero_ps(); a1[b] = _mm256_setzero_ps(); }
+            for (int k = 0; k < K8; k += 8) {
+                const __m256 v0 = lin_load8(FMT, w0, k), v1 = lin_load8(FMT, w1, k);
+                for (int b = 0; b < 4; b++) {
+                    if (b < nb) {
+                        const __m256 xv = _mm256_loadu_ps(xg + (size_t)b * ld_x + k);
+                        a0[b] = _mm256_fmadd_ps(v0, xv, a0[b]);
+                        a1[b] = _mm256_fmadd_ps(v1, xv, a1[b]);
+                    }
+                }
+            }
+            for (int b = 0; b < nb; b++) {
+                const float *xb = xg + (size_t)b * ld_x;
+                float s0 = mk_hsum256(a0[b]), s1 = mk_hsum256(a1[b]);
+                for (int k = K8; k < K; k++) { s0 += lin_weight(FMT, w0, k) * xb[k]; s1 += lin_weight(FMT, w1, k) * xb[k]; }
+                float *o = out + (size_t)(b0 + b) * ld_out;
+                o[j] = s0 + (bias ? bias[j] : 0.0f);
+                if (two) o[j + 1] = s1 + (bias ? bias[j + 1] : 0.0f);
+            }
+        }
+    }
+}
+#endif
