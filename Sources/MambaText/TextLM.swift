@@ -16,23 +16,15 @@ public enum TextLM {
     /// `chunkLength` tokens with the scan and conv state carried from window to window. Every token is predicted:
     /// the sequence is preceded by the tokenizer's end-of-text token (a document boundary) when it has one.
     /// With `maxTokens`, only the first `maxTokens` tokens are scored (bytes apportioned).
-    public static func evaluate(model: MambaModel, corpus: TextCorpus, tokenizer: any TextTokenizer,
-                                chunkLength: Int = 2048, maxTokens: Int? = nil) throws -> TextEvaluation {
-        let (seq, bytes) = try scoredSequence(model: model, corpus: corpus, tokenizer: tokenizer, maxTokens: maxTokens)
-        let s = try StreamingScorer.score(model: model, sequences: [seq], chunkLength: chunkLength)
-        return TextEvaluation(tokens: s.count, bytes: bytes, nll: s.meanNats)
-    }
-
-    /// ``evaluate(model:corpus:tokenizer:chunkLength:maxTokens:)`` split over the ranks of a data-parallel
-    /// run: the P = n − 1 predictions of the scored sequence x_0 … x_{n−1} are cut into contiguous shares
-    /// (``BatchShard``); rank r scores predictions ⌊rP/N⌋+1 … ⌊(r+1)P/N⌋, starting from a fresh state with
+    /// In a data-parallel run (`communicator` with several ranks) the scoring is split over the ranks: the
+    /// P = n − 1 predictions of the scored sequence x_0 … x_{n−1} are cut into contiguous shares (``BatchShard``); rank r scores predictions ⌊rP/N⌋+1 … ⌊(r+1)P/N⌋, starting from a fresh state with
     /// the token before its first prediction as context, and the NLL sums and counts are summed over the
     /// ranks (MPI_Allreduce), so every rank returns the same figures. Every token is predicted exactly once;
     /// what differs from one process is the context at the N − 1 cuts (the state there starts empty), so the
-    /// figure depends slightly on N (for one rank it is ``evaluate(model:corpus:tokenizer:chunkLength:maxTokens:)``).
+    /// figure depends slightly on N (one rank scores the whole sequence in one pass).
     public static func evaluate(model: MambaModel, corpus: TextCorpus, tokenizer: any TextTokenizer,
                                 chunkLength: Int = 2048, maxTokens: Int? = nil,
-                                communicator: any Communicator) throws -> TextEvaluation {
+                                communicator: any Communicator = SingleProcessCommunicator()) throws -> TextEvaluation {
         let (seq, bytes) = try scoredSequence(model: model, corpus: corpus, tokenizer: tokenizer, maxTokens: maxTokens)
         let mine = communicator.shard.range(of: seq.count - 1)   // prediction indices 0 ..< P; prediction i is of x_{i+1}
         var sums = [0.0, 0.0]
@@ -93,10 +85,8 @@ extension TrainingRun {
         let run = TrainingRun(trainer: trainer, evalEvery: evalEvery, outDirectory: outDirectory)
         if let v = validation {
             run.validate = {   // one process: the exact streamed pass; several ranks: split over them (see evaluate)
-                let c = trainer.communicator
-                let e = c.isDistributed
-                    ? try TextLM.evaluate(model: trainer.model, corpus: v, tokenizer: tokenizer, maxTokens: evalTokens, communicator: c)
-                    : try TextLM.evaluate(model: trainer.model, corpus: v, tokenizer: tokenizer, maxTokens: evalTokens)
+                let e = try TextLM.evaluate(model: trainer.model, corpus: v, tokenizer: tokenizer, maxTokens: evalTokens,
+                                            communicator: trainer.communicator)
                 return [("val_loss", e.nll), ("val_bits_per_byte", e.bitsPerByte)]
             }
             run.validationIsSplit = true

@@ -9,7 +9,6 @@
 #include "MambaKernels.h"
 #include "mk_math.h"
 #include <immintrin.h>
-#include <string.h>
 
 #define LIN_AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -23,17 +22,8 @@ LIN_AVX2 static inline float mk_hsum256(__m256 v) {
 /// Weight k of a row (f32 or 16-bit) as f32: the scalar spec of the widening.
 MK_INLINE float lin_weight(const int FMT, const void *row, int k) {
     if (FMT == 0) return ((const float *)row)[k];
-    const uint32_t h = ((const uint16_t *)row)[k];
-    uint32_t u;
-    if (FMT == MK_WF_BF16) u = h << 16;
-    else {                                                  // binary16 → f32, exact
-        const uint32_t sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
-        if (e == 0x1F) u = sign | 0x7F800000u | (m << 13);
-        else if (e == 0) { const float v = (float)m * 0x1p-24f; memcpy(&u, &v, 4); u |= sign; }
-        else u = sign | ((e + 112) << 23) | (m << 13);
-    }
-    float f; memcpy(&f, &u, 4);
-    return f;
+    const uint16_t h = ((const uint16_t *)row)[k];
+    return FMT == MK_WF_BF16 ? mk_bf16_to_f32(h) : mk_f16_to_f32(h);
 }
 
 /// 8 weights k … k+7 of a row widened to f32.

@@ -28,16 +28,7 @@
 #include "linear_avx2_body.h"
 #endif
 
-// MARK: - Scalar conversions (bit-exact; the same as HalfConversion.swift)
-
-static inline float f16_to_f32(uint16_t h) {
-    const uint32_t sign = ((uint32_t)h & 0x8000u) << 16, e = ((uint32_t)h >> 10) & 0x1Fu, m = (uint32_t)h & 0x3FFu;
-    if (e == 0x1F) return mk_bits_to_float(sign | 0x7F800000u | (m << 13));
-    if (e == 0) { const float v = (float)m * 0x1p-24f; uint32_t u; memcpy(&u, &v, 4); return mk_bits_to_float(sign | u); }
-    return mk_bits_to_float(sign | ((e + 112) << 23) | (m << 13));
-}
-
-static inline float bf16_to_f32(uint16_t b) { return mk_bits_to_float((uint32_t)b << 16); }
+// MARK: - f32 → binary16 (bit-exact; the same as HalfConversion.swift; widening is mk_math.h's)
 
 /// Round to nearest even; |x| ≥ 65520 → ±inf (only finite, small scales reach here).
 static inline uint16_t f32_to_f16(float f) {
@@ -83,7 +74,7 @@ void mk_quantize_q8_weights(const float *W, int M, int K, int8_t *qs, uint16_t *
             const int k0 = 32 * c, n = K - k0 < 0 ? 0 : (K - k0 > 32 ? 32 : K - k0);
             const uint16_t d16 = f32_to_f16(amax(w + k0, n) / 127.0f);
             scales[(size_t)j * nb + c] = d16;
-            q8_block(w + k0, n, f16_to_f32(d16), qs + (size_t)j * Kp + k0);   // the stored scale is the one used
+            q8_block(w + k0, n, mk_f16_to_f32(d16), qs + (size_t)j * Kp + k0);   // the stored scale is the one used
         }
     }
 }
@@ -122,7 +113,7 @@ __attribute__((target("avx2,fma,f16c")))
 static void dequant_f16_avx2(const uint16_t *w, size_t n, float *out) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))));
-    for (; i < n; i++) out[i] = f16_to_f32(w[i]);
+    for (; i < n; i++) out[i] = mk_f16_to_f32(w[i]);
 }
 
 /// q8 rows [j_begin, j_end) widened: 8 weights per step (vpmovsxbd, vcvtdq2ps, times the block scale).
@@ -133,7 +124,7 @@ static void dequant_q8_avx2(const int8_t *W, const uint16_t *scales, int K, int 
         const int8_t *q = W + (size_t)j * Kp;
         float *o = out + (size_t)(j - j_begin) * K;
         for (int c = 0; c < nb && 32 * c < K; c++) {
-            const float d = f16_to_f32(scales[(size_t)j * nb + c]);
+            const float d = mk_f16_to_f32(scales[(size_t)j * nb + c]);
             const __m256 dv = _mm256_set1_ps(d);
             int k = 32 * c;
             const int k1 = 32 * c + 32 < K ? 32 * c + 32 : K;
@@ -153,12 +144,12 @@ void mk_dequantize_rows(int format, const void *W, const uint16_t *scales, int K
 #if defined(__x86_64__)
         if (mk_cpu_isa() >= MK_ISA_AVX2) { dequant_f16_avx2(w, rows * K, out); return; }
 #endif
-        for (size_t i = 0; i < rows * K; i++) out[i] = f16_to_f32(w[i]);
+        for (size_t i = 0; i < rows * K; i++) out[i] = mk_f16_to_f32(w[i]);
         return;
     }
     case MK_WF_BF16: {
         const uint16_t *w = (const uint16_t *)W + (size_t)j_begin * K;
-        for (size_t i = 0; i < rows * K; i++) out[i] = bf16_to_f32(w[i]);   // a shift: vectorised by the compiler
+        for (size_t i = 0; i < rows * K; i++) out[i] = mk_bf16_to_f32(w[i]);   // a shift: vectorised by the compiler
         return;
     }
     case MK_WF_Q8: {
@@ -171,7 +162,7 @@ void mk_dequantize_rows(int format, const void *W, const uint16_t *scales, int K
             const int8_t *q = (const int8_t *)W + j * Kp;
             float *o = out + r * K;
             for (int c = 0; c < nb; c++) {
-                const float d = f16_to_f32(scales[j * nb + c]);
+                const float d = mk_f16_to_f32(scales[j * nb + c]);
                 const int k1 = 32 * c + 32 < K ? 32 * c + 32 : K;
                 for (int k = 32 * c; k < k1; k++) o[k] = d * (float)q[k];
             }
@@ -195,7 +186,7 @@ static void lq_portable(const mk_linear_quant_params *p, int j_begin, int j_end)
                 for (int c = 0; c < nb; c++) {
                     int32_t acc = 0;
                     for (int i = 32 * c; i < 32 * c + 32; i++) acc += (int32_t)qw[i] * (int32_t)qx[i];
-                    s += f16_to_f32(p->scales[(size_t)j * nb + c]) * p->xd[(size_t)b * nb + c] * (float)acc;
+                    s += mk_f16_to_f32(p->scales[(size_t)j * nb + c]) * p->xd[(size_t)b * nb + c] * (float)acc;
                 }
             } else {
                 const uint16_t *w = (const uint16_t *)p->W + (size_t)j * K;
@@ -204,9 +195,9 @@ static void lq_portable(const mk_linear_quant_params *p, int j_begin, int j_end)
                 const int K8 = K / 8 * 8;
                 for (int k = 0; k < K8; k += 8)
                     for (int i = 0; i < 8; i++)
-                        part[i] += (p->format == MK_WF_F16 ? f16_to_f32(w[k + i]) : bf16_to_f32(w[k + i])) * x[k + i];
+                        part[i] += (p->format == MK_WF_F16 ? mk_f16_to_f32(w[k + i]) : mk_bf16_to_f32(w[k + i])) * x[k + i];
                 for (int i = 0; i < 8; i++) s += part[i];
-                for (int k = K8; k < K; k++) s += (p->format == MK_WF_F16 ? f16_to_f32(w[k]) : bf16_to_f32(w[k])) * x[k];
+                for (int k = K8; k < K; k++) s += (p->format == MK_WF_F16 ? mk_f16_to_f32(w[k]) : mk_bf16_to_f32(w[k])) * x[k];
             }
             p->out[(size_t)b * p->ld_out + j] = s + (p->bias ? p->bias[j] : 0.0f);
         }
@@ -237,7 +228,7 @@ static void lq8_avx2(const mk_linear_quant_params *p, int j_begin, int j_end) {
         for (int c = 0; c < nb; c++) {
             const __m256i w = _mm256_loadu_si256((const __m256i *)(qw + 32 * c));
             const __m256i aw = _mm256_abs_epi8(w);
-            const float d = f16_to_f32(dw[c]);
+            const float d = mk_f16_to_f32(dw[c]);
             for (int b = 0; b < 8; b++) {
                 if (b < B) {
                     const __m256i x = _mm256_loadu_si256((const __m256i *)(p->xq + (size_t)b * Kp + 32 * c));
@@ -280,7 +271,7 @@ void lq16_avx512_rows(const int FMT, const int RJ, const int NB, const mk_linear
         for (int b = 0; b < NB; b++) {
             const float *xb = xg + (size_t)b * ld_x;
             float s = _mm512_reduce_add_ps(acc[r * NB + b]);
-            for (int k = K16; k < K; k++) s += (FMT == MK_WF_F16 ? f16_to_f32(w[k]) : bf16_to_f32(w[k])) * xb[k];
+            for (int k = K16; k < K; k++) s += (FMT == MK_WF_F16 ? mk_f16_to_f32(w[k]) : mk_bf16_to_f32(w[k])) * xb[k];
             og[(size_t)b * p->ld_out + j + r] = s + (p->bias ? p->bias[j + r] : 0.0f);
         }
     }
@@ -320,11 +311,11 @@ void lq16_avx512(const int FMT, const mk_linear_quant_params *p, int j_begin, in
 
 #define LQ_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
-/// Rows j, j+1 (RJ of them) against NB batch rows whose quantised x, plus 128 as unsigned bytes, is at xu.
+/// Rows j, j+1 (RJ of them) against the NB batch rows b0 … b0+NB−1 of the quantised x.
 LQ_VNNI MK_INLINE
-void lq8_vnni_rows(const int RJ, const int NB, const mk_linear_quant_params *p, const uint8_t *xu, int b0, int j) {
+void lq8_vnni_rows(const int RJ, const int NB, const mk_linear_quant_params *p, int b0, int j) {
     const int Kp = mk_q8_padded(p->K), nb = Kp / 32;
-    const __m512i ones = _mm512_set1_epi8(1);
+    const __m512i ones = _mm512_set1_epi8(1), flip = _mm512_set1_epi8((char)0x80);   // x ^ 0x80 = x + 128 as u8
     const __m512i lanes = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);  // lane → block of the pair
     __m512 acc[16];
     for (int i = 0; i < RJ * NB; i++) acc[i] = _mm512_setzero_ps();
@@ -338,7 +329,7 @@ void lq8_vnni_rows(const int RJ, const int NB, const mk_linear_quant_params *p, 
             int d2; memcpy(&d2, p->scales + jr * nb + c, 4);
             const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128(d2));   // d[c], d[c+1]
             for (int b = 0; b < NB; b++) {
-                const __m512i x = _mm512_loadu_si512((const void *)(xu + (size_t)b * Kp + 32 * c));
+                const __m512i x = _mm512_xor_si512(flip, _mm512_loadu_si512((const void *)(p->xq + (size_t)(b0 + b) * Kp + 32 * c)));
                 const __m512i dot = _mm512_dpbusd_epi32(base, x, w);
                 const float *e = p->xd + (size_t)(b0 + b) * nb + c;
                 const __m128 s2 = _mm_mul_ps(dw, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)e)));
@@ -360,20 +351,15 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))) static void l
 
 LQ_VNNI
 static void lq8_vnni(const mk_linear_quant_params *p, int j_begin, int j_end) {
-    const int Kp = mk_q8_padded(p->K);
-    uint8_t *xu = (uint8_t *)aligned_alloc(64, (size_t)Kp * 8);   // (≤ 8, Kp) x + 128 of one group of rows
     for (int b0 = 0; b0 < p->Bsz; b0 += 8) {
         const int nbr = p->Bsz - b0 < 8 ? p->Bsz - b0 : 8;
-        for (int b = 0; b < nbr; b++)
-            for (int k = 0; k < Kp; k++) xu[(size_t)b * Kp + k] = (uint8_t)((int)p->xq[(size_t)(b0 + b) * Kp + k] + 128);
         for (int j = j_begin; j < j_end; j += 2) {
             const int two = j + 1 < j_end;
-#define LQ_CASE(NBV) case NBV: if (two) lq8_vnni_rows(2, NBV, p, xu, b0, j); else lq8_vnni_rows(1, NBV, p, xu, b0, j); break;
+#define LQ_CASE(NBV) case NBV: if (two) lq8_vnni_rows(2, NBV, p, b0, j); else lq8_vnni_rows(1, NBV, p, b0, j); break;
             switch (nbr) { LQ_CASE(1) LQ_CASE(2) LQ_CASE(3) LQ_CASE(4) LQ_CASE(5) LQ_CASE(6) LQ_CASE(7) default: LQ_CASE(8) }
 #undef LQ_CASE
         }
     }
-    free(xu);
 }
 
 static int g_vnni = -1;

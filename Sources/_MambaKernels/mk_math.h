@@ -9,6 +9,17 @@
 
 MK_INLINE float mk_bits_to_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
+/// IEEE binary16 → f32, exact (subnormals, ±inf, NaN payloads); the same as HalfConversion.f16ToF32.
+MK_INLINE float mk_f16_to_f32(uint16_t h) {
+    const uint32_t sign = ((uint32_t)h & 0x8000u) << 16, e = ((uint32_t)h >> 10) & 0x1Fu, m = (uint32_t)h & 0x3FFu;
+    if (e == 0x1F) return mk_bits_to_float(sign | 0x7F800000u | (m << 13));
+    if (e == 0) { const float v = (float)m * 0x1p-24f; uint32_t u; memcpy(&u, &v, 4); return mk_bits_to_float(sign | u); }
+    return mk_bits_to_float(sign | ((e + 112) << 23) | (m << 13));
+}
+
+/// bfloat16 → f32, exact (a 16-bit shift).
+MK_INLINE float mk_bf16_to_f32(uint16_t b) { return mk_bits_to_float((uint32_t)b << 16); }
+
 /// exp(x) for float, ~1 ulp on [-87.3, 88.3] (inputs are clamped to that range):
 /// x = n ln2 + r, |r| <= ln2/2, e^r by a degree-7 polynomial (Cephes coefficients), times 2^n.
 MK_INLINE float mk_expf(float x) {

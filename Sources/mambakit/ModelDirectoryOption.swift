@@ -14,10 +14,11 @@ struct ModelDirectoryOption: ParsableArguments {
     /// The directory, or the checkpoint its `latest` file names.
     var directory: URL { resolveModelDirectory(model) }
 
-    /// Loads the model and gives it (and OpenBLAS) the threads of --threads.
-    func load() throws -> (MambaModel, URL) {
+    /// Loads the model, its matrices in `weights` (nil: as the checkpoint holds them; see WeightsOption), and
+    /// gives it (and OpenBLAS) the threads of --threads.
+    func load(weights: WeightFormat? = nil) throws -> (MambaModel, URL) {
         let dir = directory
-        let m = try MambaModel.load(directory: dir)
+        let m = try MambaModel.load(directory: dir, weights: weights)
         threads.apply(to: m)
         return (m, dir)
     }

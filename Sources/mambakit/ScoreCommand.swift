@@ -19,7 +19,7 @@ struct ScoreCommand: ParsableCommand {
 
     func run() throws {
         let ids = try readTokenFile(tokens)
-        let (m, _) = try model.load(weights: weights)
+        let (m, _) = try model.load(weights: weights.weights)
         let start = Date()
         let lp = try namingTokenFile(tokens) { try m.logProbs(tokens: ids, mode: mode) }
         let seconds = Date().timeIntervalSince(start)

@@ -70,7 +70,7 @@ struct EvalTextCommand: ParsableCommand {
     func validate() throws { try Check.int(maxTokens, "--max-tokens", 1...Int.max) }
 
     func run() throws {
-        let (m, dir) = try model.load(weights: weights)
+        let (m, dir) = try model.load(weights: weights.weights)
         let tok = try tokenizerFor(model: dir, override: tokenizer)
         let corpus = try TextCorpus.load(path: data, tokenizer: tok)
         let e = try Progress(.stderr).during("scoring \(min(corpus.tokens.count, maxTokens ?? Int.max)) tokens") {
@@ -119,7 +119,7 @@ struct GenerateTextCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (m, dir) = try model.load(weights: weights)
+        let (m, dir) = try model.load(weights: weights.weights)
         let tok = try tokenizerFor(model: dir, override: tokenizer)
         var ids = tok.encode(prompt)
         if ids.count > maxPromptTokens {

@@ -104,27 +104,22 @@ struct TrainingArguments: ParsableArguments {
     func execute(_ run: TrainingRun, summary: String) throws {
         let world = try Distributed.world()
         defer { Distributed.finish() }
-        guard world.isDistributed else {
-            stderrLine(summary)
-            run.saveDType = checkpoints.saveDtype
-            try run.run(showing: Progress(.stderr))
-            if let out { print("saved \(try Trainer.checkpointDirectory(out).path)") }
-            return
-        }
-        (world as? MPICommunicator)?.setCollectiveTimeout(collectiveTimeout)
         do {
-            let trainer = run.trainer
-            if model.resume != nil { trainer.useThreads(threads.threads ?? Distributed.defaultThreadsPerRank) }
-            try trainer.distribute(over: world)
-            let b = trainer.options.batchSize, n = world.size
-            let share = b % n == 0 ? "\(b / n)" : "\(b / n)–\(b / n + 1)"
-            if world.isRoot {
-                stderrLine(summary + "; data-parallel over \(n) ranks: \(share) of the global batch of \(b) per rank, \(trainer.options.threads) thread(s) each")
+            var line = summary
+            if world.isDistributed {
+                (world as? MPICommunicator)?.setCollectiveTimeout(collectiveTimeout)
+                let trainer = run.trainer
+                if model.resume != nil { trainer.useThreads(threads.threads ?? Distributed.defaultThreadsPerRank) }
+                try trainer.distribute(over: world)
+                let b = trainer.options.batchSize, n = world.size
+                let share = b % n == 0 ? "\(b / n)" : "\(b / n)–\(b / n + 1)"
+                line += "; data-parallel over \(n) ranks: \(share) of the global batch of \(b) per rank, \(trainer.options.threads) thread(s) each"
             }
+            if world.isRoot { stderrLine(line) }
             run.saveDType = checkpoints.saveDtype
             try run.run(showing: Progress(.stderr))
             if world.isRoot, let out { print("saved \(try Trainer.checkpointDirectory(out).path)") }
-        } catch {
+        } catch where world.isDistributed {
             stderrLine("error: rank \(world.rank) of \(world.size): \(error)")
             world.abort(code: 1)
         }

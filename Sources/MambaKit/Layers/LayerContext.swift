@@ -53,10 +53,12 @@ public struct LayerContext {
             return
         }
         mk_sgemm(0, 1, Int32(T), Int32(M), Int32(K), 1, inp, Int32(ldIn), W, Int32(K), 0, out, Int32(ldOut))
-        if let b = bias {
-            let bp = parameters + b
-            for t in 0..<T { let o = out + t * ldOut; for j in 0..<M { o[j] += bp[j] } }
-        }
+        if let b = bias { Self.addBias(parameters + b, rows: T, features: M, to: out, ldOut: ldOut) }
+    }
+
+    /// out[t, j] += bias[j] for t < T, j < M (the many-row paths, after GEMM).
+    static func addBias(_ bias: UnsafePointer<Float>, rows T: Int, features M: Int, to out: UnsafeMutablePointer<Float>, ldOut: Int) {
+        for t in 0..<T { let o = out + t * ldOut; for j in 0..<M { o[j] += bias[j] } }
     }
 
     /// Backward of ``linear`` without bias: dW (M, K) += dOutᵀ · inp, and, when `dIn` is given,

@@ -26,15 +26,20 @@ extension MambaModel {
             for slice in matrixSlices { s.matrices[slice.offset]?.dequantise(rows: 0..<slice.shape[0], into: parameters.pointer + slice.offset) }
             backbone.weightStore = nil
         }
+        hold(format, given: [:])
+    }
+
+    /// Makes `format` (not f32) the matrices' format: the matrices in `given` (by offset, already in `format`)
+    /// as they are, every other matrix slice converted from the parameter block and its f32 pages released.
+    func hold(_ format: WeightFormat, given: [Int: StoredMatrix]) {
         guard format != .f32 else { return }
-        var matrices: [Int: StoredMatrix] = [:], names: [Int: String] = [:]
-        for slice in matrixSlices {
+        var matrices = given
+        for slice in matrixSlices where matrices[slice.offset] == nil {
             matrices[slice.offset] = StoredMatrix(converting: parameters.pointer + slice.offset, rows: slice.shape[0],
                                                   columns: slice.shape[1], to: format)
-            names[slice.offset] = slice.name
             parameters.releasePages(slice.range)
         }
-        backbone.weightStore = WeightStore(format: format, matrices: matrices, names: names)
+        backbone.weightStore = WeightStore(format: format, matrices: matrices)
     }
 
     /// Shares `source`'s stored matrices (copies of a model, ``copy()``), releasing their f32 slices here.
@@ -65,52 +70,42 @@ extension MambaModel {
         try checkNotClassifier(directory)
         let config = try MambaConfig.load(from: directory)
         let checkpoint = try SafetensorsCheckpoint(directory: directory)
+        // Every tensor the config needs (int8 ones under their own names) is checked against the headers
+        // (whose byte ranges the reader has checked against the file sizes) before anything is allocated.
         let layout = ParameterLayout(config: config)
-        let quantised = Set(layout.slices.filter { WeightFormat.applies(to: $0.name, shape: $0.shape)
-                                && checkpoint.contains(quantisedTensorNames($0.name).values) }.map(\.name))
+        let matrixSlices = layout.slices.filter { WeightFormat.applies(to: $0.name, shape: $0.shape) }
+        let quantised = matrixSlices.filter { checkpoint.contains(quantisedTensorNames($0.name).values) }
+        for slice in quantised { try checkQuantised(checkpoint, name: slice.name, rows: slice.shape[0], columns: slice.shape[1]) }
+        let names = try layout.resolve(in: checkpoint, directory: directory, skipping: Set(quantised.map(\.name)))
         let target = weights ?? (quantised.isEmpty ? .f32 : .int8)
-        let names = try layout.resolve(in: checkpoint, directory: directory, skipping: quantised)
+
         let model = MambaModel(config: config)
-        var matrices: [Int: StoredMatrix] = [:], stored: [Int: String] = [:]
-        for slice in model.layout.slices {
-            let dest = model.parameters.slice(slice.range)
-            guard WeightFormat.applies(to: slice.name, shape: slice.shape) else {
-                try checkpoint.readFloat32(names[slice.name]!, into: dest); continue
-            }
-            let M = slice.shape[0], K = slice.shape[1]
-            var m: StoredMatrix? = nil
-            if quantised.contains(slice.name) {
-                let q = try readQuantised(checkpoint, name: slice.name, rows: M, columns: K)
-                if target == .int8 { m = q } else { q.dequantise(rows: 0..<M, into: dest.baseAddress!) }
-            } else {
-                let name = names[slice.name]!
-                let info = try checkpoint.info(name)
-                if (target == .f16 && info.dtype == .f16) || (target == .bf16 && info.dtype == .bf16) {
-                    let raw = try checkpoint.rawBytes(name)
-                    let s = StoredMatrix(format: target, rows: M, columns: K)
-                    s.data.copyMemory(from: raw.baseAddress!, byteCount: s.dataBytes)
-                    m = s
-                } else {
-                    try checkpoint.readFloat32(name, into: dest)
-                }
-            }
-            if m == nil, target != .f32 {
-                m = StoredMatrix(converting: dest.baseAddress!, rows: M, columns: K, to: target)
-                model.parameters.releasePages(slice.range)
-            }
-            if let m { matrices[slice.offset] = m; stored[slice.offset] = slice.name }
+        var given: [Int: StoredMatrix] = [:]   // matrices read in the target format as they are
+        for slice in quantised {
+            let q = try readQuantised(checkpoint, name: slice.name, rows: slice.shape[0], columns: slice.shape[1])
+            if target == .int8 { given[slice.offset] = q } else { q.dequantise(rows: 0..<slice.shape[0], into: model.parameters.pointer + slice.offset) }
         }
-        if target != .f32 { model.backbone.weightStore = WeightStore(format: target, matrices: matrices, names: stored) }
+        for slice in layout.slices {
+            guard let name = names[slice.name] else { continue }   // int8: read above
+            let info = try checkpoint.info(name)
+            if WeightFormat.applies(to: slice.name, shape: slice.shape), (target == .f16 && info.dtype == .f16) || (target == .bf16 && info.dtype == .bf16) {
+                let m = StoredMatrix(format: target, rows: slice.shape[0], columns: slice.shape[1])   // no f32 copy
+                m.data.copyMemory(from: try checkpoint.rawBytes(name).baseAddress!, byteCount: m.dataBytes)
+                given[slice.offset] = m
+            } else {
+                try checkpoint.readFloat32(name, into: model.parameters.slice(slice.range))
+            }
+        }
+        model.hold(target, given: given)
         model.checkpointNames = names
         model.refreshDerived()
         return model
     }
 
-    /// An int8 matrix from `<name>.q8` (M, Kp) I8 and `<name>.q8_scales` (M, Kp/32) F16, checked.
-    static func readQuantised(_ checkpoint: SafetensorsCheckpoint, name: String, rows M: Int, columns K: Int) throws -> StoredMatrix {
-        let n = quantisedTensorNames(name)
-        let m = StoredMatrix(format: .int8, rows: M, columns: K)
-        for (tensor, dtype, shape) in [(n.values, SafetensorsDType.i8, [M, m.rowLength]), (n.scales, .f16, [M, m.rowLength / 32])] {
+    /// The headers of `<name>.q8` (M, Kp) I8 and `<name>.q8_scales` (M, Kp/32) F16 against the config's (M, K).
+    static func checkQuantised(_ checkpoint: SafetensorsCheckpoint, name: String, rows M: Int, columns K: Int) throws {
+        let n = quantisedTensorNames(name), Kp = Int(mk_q8_padded(Int32(K)))
+        for (tensor, dtype, shape) in [(n.values, SafetensorsDType.i8, [M, Kp]), (n.scales, .f16, [M, Kp / 32])] {
             let info = try checkpoint.info(tensor)
             guard info.dtype == dtype else {
                 throw CheckpointError.unsupportedDType(path: checkpoint.path(of: tensor), name: tensor,
@@ -120,9 +115,14 @@ extension MambaModel {
                 throw CheckpointError.shapeMismatch(path: checkpoint.path(of: tensor), name: tensor, expected: shape, found: info.shape)
             }
         }
-        let q = try checkpoint.rawBytes(n.values), s = try checkpoint.rawBytes(n.scales)
-        m.data.copyMemory(from: q.baseAddress!, byteCount: m.dataBytes)
-        UnsafeMutableRawPointer(m.scales!).copyMemory(from: s.baseAddress!, byteCount: 2 * m.scaleCount)
+    }
+
+    /// An int8 matrix from `<name>.q8` and `<name>.q8_scales` (checked by ``checkQuantised``).
+    static func readQuantised(_ checkpoint: SafetensorsCheckpoint, name: String, rows M: Int, columns K: Int) throws -> StoredMatrix {
+        let n = quantisedTensorNames(name)
+        let m = StoredMatrix(format: .int8, rows: M, columns: K)
+        m.data.copyMemory(from: try checkpoint.rawBytes(n.values).baseAddress!, byteCount: m.dataBytes)
+        UnsafeMutableRawPointer(m.scales!).copyMemory(from: try checkpoint.rawBytes(n.scales).baseAddress!, byteCount: 2 * m.scaleCount)
         return m
     }
 

@@ -255,9 +255,7 @@ public final class Trainer {
         var lossSum = 0.0, tokenCount = 0, correct: Int? = nil
         let shard = communicator.shard
         for _ in 0..<options.gradAccumulation {
-            let r = shard.isWhole
-                ? try objective.accumulate(options: options, random: &dataRandom, grads: grads, scale: 1 / Float(terms))
-                : try objective.accumulate(options: options, random: &dataRandom, grads: grads, scale: 1 / Float(terms), shard: shard)
+            let r = try objective.accumulate(options: options, random: &dataRandom, grads: grads, scale: 1 / Float(terms), shard: shard)
             lossSum += r.lossSum; tokenCount += r.tokens
             if let c = r.correct { correct = (correct ?? 0) + c }
         }

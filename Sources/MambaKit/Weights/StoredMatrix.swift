@@ -107,6 +107,6 @@ public final class StoredMatrix: @unchecked Sendable {
             mk_sgemm(0, 1, Int32(T), Int32(n), Int32(K), 1, xIn, Int32(ld), tile, Int32(K), 0, out + j0, Int32(ldOut))
             j0 += n
         }
-        if let b = bias { for t in 0..<T { let o = out + t * ldOut; for j in 0..<M { o[j] += b[j] } } }
+        if let b = bias { LayerContext.addBias(b, rows: T, features: M, to: out, ldOut: ldOut) }
     }
 }

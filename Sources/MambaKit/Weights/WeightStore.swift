@@ -5,13 +5,11 @@
 /// made; shared by copies of a model. Their f32 slices in the parameter block are zero and hold no memory.
 public final class WeightStore: @unchecked Sendable {
     public let format: WeightFormat
-    /// By parameter offset.
+    /// By parameter offset (the model's layout names each).
     public let matrices: [Int: StoredMatrix]
-    /// Checkpoint name of each stored matrix, by offset.
-    public let names: [Int: String]
 
-    init(format: WeightFormat, matrices: [Int: StoredMatrix], names: [Int: String]) {
-        self.format = format; self.matrices = matrices; self.names = names
+    init(format: WeightFormat, matrices: [Int: StoredMatrix]) {
+        self.format = format; self.matrices = matrices
     }
 
     /// Bytes of all stored matrices.
