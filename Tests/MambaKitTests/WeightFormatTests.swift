@@ -280,5 +280,12 @@ final class WeightFormatTests: XCTestCase {
         let bad = try runCLI(["score", "--model", out.path, "--tokens", tokens, "--weights", "int4"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("int4") && bad.stderr.contains("int8"), bad.stderr)
+        // convert refuses to write over its own model directory, and needs a format
+        let same = try runCLI(["convert", "--model", out.path, "--weights", "f16", "--out", out.path])
+        XCTAssertNotEqual(same.status, 0)
+        XCTAssertTrue(same.stderr.contains("--out") && same.stderr.contains("model directory"), same.stderr)
+        let none = try runCLI(["convert", "--model", out.path, "--out", out.path + "-x"])
+        XCTAssertNotEqual(none.status, 0)
+        XCTAssertTrue(none.stderr.contains("--weights"), none.stderr)
     }
 }
