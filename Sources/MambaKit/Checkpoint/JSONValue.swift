@@ -38,8 +38,11 @@ enum JSONValue: Decodable, Equatable {
         }
     }
 
-    /// Parses a complete JSON document (any top-level kind).
+    /// Parses a complete JSON document (any top-level kind). Python's non-standard `Infinity`, `-Infinity` and
+    /// `NaN` (which `json.dumps` writes, e.g. transformers' `time_step_limit: [0.0, Infinity]`) are read as the
+    /// strings "Infinity", "-Infinity" and "NaN"; readers of number keys decide whether to accept them.
     static func parse(_ data: Data) throws -> JSONValue {
+        let data = withPythonConstantsQuoted(data)
         do {
             _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
@@ -52,6 +55,31 @@ enum JSONValue: Decodable, Equatable {
         } catch {
             throw ParseFailure(message: "\(error)")
         }
+    }
+
+    /// `data` with every `Infinity`, `-Infinity` and `NaN` outside a string literal put in quotes (unchanged
+    /// when there are none).
+    static func withPythonConstantsQuoted(_ data: Data) -> Data {
+        let bytes = [UInt8](data)
+        guard bytes.contains(UInt8(ascii: "I")) || bytes.contains(UInt8(ascii: "N")) else { return data }
+        var out: [UInt8] = []; out.reserveCapacity(bytes.count + 16)
+        var inString = false, escaped = false, i = 0, changed = false
+        let words: [[UInt8]] = [Array("-Infinity".utf8), Array("Infinity".utf8), Array("NaN".utf8)]
+        while i < bytes.count {
+            let c = bytes[i]
+            if inString {
+                out.append(c)
+                if escaped { escaped = false } else if c == UInt8(ascii: "\\") { escaped = true } else if c == UInt8(ascii: "\"") { inString = false }
+                i += 1; continue
+            }
+            if c == UInt8(ascii: "\"") { inString = true; out.append(c); i += 1; continue }
+            if let w = words.first(where: { i + $0.count <= bytes.count && Array(bytes[i..<(i + $0.count)]) == $0 }) {
+                out.append(UInt8(ascii: "\"")); out += w; out.append(UInt8(ascii: "\""))
+                i += w.count; changed = true; continue
+            }
+            out.append(c); i += 1
+        }
+        return changed ? Data(out) : data
     }
 
     /// Reads and parses the JSON file `url` (config.json, a shard index), refusing a FIFO or device.

@@ -125,10 +125,25 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
     /// selective SSM, §3.6); the last two not with `bidirectional`.
     public var ssmMixer: SSMMixer = .selective
 
+    /// Mamba-2's heads, groups, chunk size and Δ limits; set exactly when ``ssmMixer`` is ``SSMMixer/ssd``.
+    public var ssd: SSDConfig? = nil
+
     /// Floats of recurrent SSM state per channel: N, or 2N for the complex mixer ((re, im) per state).
+    /// (Mamba-2's state (H, P, N) is N per channel too.)
     public var ssmStateWidth: Int { ssmMixer == .complex ? 2 * dState : dState }
     /// Outputs of `x_proj` (dt | B | C): R + 2N, or R + 4N for the complex mixer (B, C as (re, im) pairs).
-    public var xProjWidth: Int { dtRank + (ssmMixer == .complex ? 4 : 2) * dState }
+    /// For Mamba-2 (no x_proj) the width of the same buffer, which holds the SSD output before the gated norm: E.
+    public var xProjWidth: Int { ssmMixer == .ssd ? dInner : dtRank + (ssmMixer == .complex ? 4 : 2) * dState }
+    /// Outputs of `in_proj`: x | z (2E), or Mamba-2's z | x | B | C | Δ (2E + 2GN + H).
+    public var inProjWidth: Int {
+        guard let s = ssd else { return 2 * dInner }
+        return 2 * dInner + 2 * s.nGroups * dState + s.numHeads
+    }
+    /// Channels of the depthwise conv1d: E, or Mamba-2's x | B | C (E + 2GN).
+    public var convChannels: Int {
+        guard let s = ssd else { return dInner }
+        return dInner + 2 * s.nGroups * dState
+    }
 
     // MARK: Multi-scale backbone (MambaKit extension)
 
@@ -227,6 +242,12 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         func block(_ c: MambaConfig) -> Int {
             let D = c.dModel, E = c.dInner, N = c.dState, K = c.dConv, R = c.dtRank
             let complex = c.ssmMixer == .complex
+            if let s = c.ssd {   // Mamba-2: norm, in_proj, conv1d over x|B|C, dt_bias, A_log, D, gated norm, out_proj
+                let C = c.convChannels
+                return add(D, mul(c.inProjWidth, D), c.useBias ? c.inProjWidth : 0,
+                           mul(C, K), c.useConvBias ? C : 0, mul(3, s.numHeads), E,
+                           mul(D, E), c.useBias ? D : 0)
+            }
             let mixer = c.ssmMixer == .lti
                 ? add(mul(E, K), c.useConvBias ? E : 0,             // conv1d
                       E, mul(3, mul(E, N)), E)                      // log_dt, A_log, B, C, D
@@ -264,6 +285,12 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
     /// A one-line summary, e.g. `Mamba d_model=768 n_layer=24 vocab=50280 … 129.1M parameters`.
     public var description: String {
         let millions = Double(parameterCount) / 1e6
+        if let s = ssd {
+            return "Mamba-2 d_model=\(dModel) n_layer=\(nLayer) vocab=\(vocabSize) d_state=\(dState) d_conv=\(dConv) "
+                + "heads=\(s.numHeads)×\(s.headDim) groups=\(s.nGroups) chunk=\(s.chunkSize) bias=\(useBias) "
+                + "eps=\(layerNormEpsilon) \(tieWordEmbeddings ? "tied" : "untied") embeddings, "
+                + String(format: "%.1fM parameters", millions)
+        }
         return "Mamba d_model=\(dModel) n_layer=\(nLayer) vocab=\(vocabSize) d_state=\(dState) d_conv=\(dConv) "
             + "expand=\(expand) d_inner=\(dInner) dt_rank=\(dtRank) bias=\(useBias) conv_bias=\(useConvBias) "
             + "eps=\(layerNormEpsilon) \(tieWordEmbeddings ? "tied" : "untied") embeddings, "
@@ -312,9 +339,11 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
 
     /// The Hugging Face transformers `MambaConfig` format.
     private static func fromHuggingFace(_ r: ConfigReader) throws -> MambaConfig {
-        if let modelType = try r.string("model_type"), modelType != "mamba" {
-            throw r.invalid("model_type", "is \"\(modelType)\"; only \"mamba\" (Mamba 1) is supported")
+        let modelType = try r.string("model_type") ?? "mamba"
+        guard modelType == "mamba" || modelType == "mamba2" else {
+            throw r.invalid("model_type", "is \"\(modelType)\"; supported are \"mamba\" (Mamba-1) and \"mamba2\" (Mamba-2)")
         }
+        if modelType == "mamba2" { return try fromHuggingFaceMamba2(r) }
         if let activation = try r.string("hidden_act"), activation != "silu" {
             throw r.invalid("hidden_act", "is \"\(activation)\"; Mamba uses \"silu\"")
         }
@@ -352,6 +381,49 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         return config
     }
 
+    /// transformers' `Mamba2Config` (`model_type: "mamba2"`), with its defaults.
+    private static func fromHuggingFaceMamba2(_ r: ConfigReader) throws -> MambaConfig {
+        if let activation = try r.string("hidden_act"), activation != "silu" {
+            throw r.invalid("hidden_act", "is \"\(activation)\"; Mamba-2 uses \"silu\"")
+        }
+        if let rms = try r.bool("rms_norm"), !rms {
+            throw r.invalid("rms_norm", "is false; MambaKit implements Mamba-2 with its gated RMSNorm only")
+        }
+        let dModel = try r.requiredPositiveInt("hidden_size", alias: "d_model")
+        let nLayer = try r.requiredPositiveInt("num_hidden_layers", alias: "n_layer")
+        let vocab = try r.requiredPositiveInt("vocab_size", alias: nil)
+        let expand = try r.positiveInt("expand") ?? 2
+        let dInner = try r.product(expand, dModel, key: "expand")
+        let headDim = try r.positiveInt("head_dim") ?? 64
+        var config = MambaConfig(
+            dModel: dModel, nLayer: nLayer, vocabSize: vocab,
+            dState: try r.positiveInt("state_size") ?? 128,
+            dConv: try r.positiveInt("conv_kernel") ?? 4,
+            expand: expand, dInner: dInner,
+            dtRank: try r.rank("time_step_rank", dModel: dModel),
+            useBias: try r.bool("use_bias") ?? false,
+            useConvBias: try r.bool("use_conv_bias") ?? true,
+            layerNormEpsilon: try r.float("layer_norm_epsilon") ?? 1e-5,
+            residualInFp32: try r.fp32Residual("residual_in_fp32"),
+            tieWordEmbeddings: try r.bool("tie_word_embeddings") ?? false,
+            padVocabSizeMultiple: 1,
+            timeStepMin: try r.float("time_step_min") ?? 0.001,
+            timeStepMax: try r.float("time_step_max") ?? 0.1,
+            timeStepFloor: try r.float("time_step_floor") ?? 1e-4,
+            initializerRange: try r.float("initializer_range") ?? 0.1,
+            rescalePrenormResidual: try r.bool("rescale_prenorm_residual") ?? false,
+            bosTokenId: try r.tokenID("bos_token_id"),
+            eosTokenId: try r.tokenID("eos_token_id"),
+            padTokenId: try r.tokenID("pad_token_id"))
+        config.ssmMixer = .ssd
+        config.ssd = SSDConfig(numHeads: try r.positiveInt("num_heads") ?? dInner / headDim, headDim: headDim,
+                               nGroups: try r.positiveInt("n_groups") ?? 8, chunkSize: try r.positiveInt("chunk_size") ?? 256,
+                               timeStepLimit: try r.limit("time_step_limit") ?? [0, .infinity],
+                               normBeforeGate: try r.bool("norm_before_gate") ?? false)
+        try config.readClassifier(r)
+        return config
+    }
+
     /// `num_labels`, `id2label`, `classifier_pooling`, `bidirectional` (all optional).
     private mutating func readClassifier(_ r: ConfigReader) throws {
         let maxLabels = ConfigReader.limit(of: "num_labels")
@@ -384,8 +456,8 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             pooling = v
         }
         bidirectional = try r.bool("bidirectional") ?? false
-        if let m = try r.string("ssm_mixer") {
-            guard let v = SSMMixer(rawValue: m) else {
+        if let m = try r.string("ssm_mixer"), ssmMixer != .ssd {
+            guard let v = SSMMixer(rawValue: m), v != .ssd else {
                 throw r.invalid("ssm_mixer", "is \"\(m)\", expected \"selective\", \"lti\" or \"complex\"")
             }
             ssmMixer = v
@@ -438,10 +510,34 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         case let other?:
             throw r.invalid("ssm_cfg", "is a JSON \(other.kindName), expected an object")
         }
-        if let layer = try ssm.string("layer"), layer != "Mamba1" {
-            throw ssm.invalid("layer", "is \"\(layer)\"; only Mamba1 is supported")
+        let layer = try ssm.string("layer") ?? "Mamba1"
+        guard layer == "Mamba1" || layer == "Mamba2" else {
+            throw ssm.invalid("layer", "is \"\(layer)\"; supported are \"Mamba1\" and \"Mamba2\"")
         }
         let expand = try ssm.positiveInt("expand") ?? 2
+        if layer == "Mamba2" {   // mamba_ssm's Mamba2 defaults: d_state 128, headdim 64, ngroups 1, chunk_size 256
+            if let h = try ssm.bool("D_has_hdim"), h { throw ssm.invalid("D_has_hdim", "is true; only one D per head (the default) is supported") }
+            if let d = try ssm.int("d_ssm"), d != expand * dModel {
+                throw ssm.invalid("d_ssm", "is \(d); only d_ssm = expand × d_model (the default, no MLP half) is supported")
+            }
+            let headDim = try ssm.positiveInt("headdim") ?? 64
+            let dInner = try ssm.product(expand, dModel, key: "expand")
+            var c = MambaConfig(dModel: dModel, nLayer: nLayer, vocabSize: rawVocab,
+                                dState: try ssm.positiveInt("d_state") ?? 128, dConv: try ssm.positiveInt("d_conv") ?? 4,
+                                expand: expand, dInner: dInner,
+                                useBias: try ssm.bool("bias") ?? false, useConvBias: try ssm.bool("conv_bias") ?? true,
+                                layerNormEpsilon: 1e-5, residualInFp32: try r.fp32Residual("residual_in_fp32"),
+                                tieWordEmbeddings: try r.bool("tie_embeddings") ?? true, padVocabSizeMultiple: multiple,
+                                timeStepMin: try ssm.float("dt_min") ?? 0.001, timeStepMax: try ssm.float("dt_max") ?? 0.1,
+                                timeStepFloor: try ssm.float("dt_init_floor") ?? 1e-4,
+                                initializerRange: 0.02, rescalePrenormResidual: true, bosTokenId: 0, eosTokenId: 0, padTokenId: 0)
+            c.ssmMixer = .ssd
+            c.ssd = SSDConfig(numHeads: dInner / headDim, headDim: headDim, nGroups: try ssm.positiveInt("ngroups") ?? 1,
+                              chunkSize: try ssm.positiveInt("chunk_size") ?? 256,
+                              timeStepLimit: try ssm.limit("dt_limit") ?? [0, .infinity],
+                              normBeforeGate: try ssm.bool("norm_before_gate") ?? false)
+            return c
+        }
         return MambaConfig(
             dModel: dModel, nLayer: nLayer, vocabSize: rawVocab,
             dState: try ssm.positiveInt("d_state") ?? 16,
@@ -483,6 +579,12 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
         guard timeStepFloor >= 0 else { throw invalid("time_step_floor", "must not be negative, got \(timeStepFloor)") }
         guard timeStepScale > 0 else { throw invalid("time_step_scale", "must be positive, got \(timeStepScale)") }
         guard initializerRange >= 0 else { throw invalid("initializer_range", "must not be negative, got \(initializerRange)") }
+        if ssmMixer == .ssd {
+            guard let s = ssd else { throw invalid("ssm_mixer", "\"ssd\" needs Mamba-2's dimensions: write model_type \"mamba2\" with num_heads, head_dim, n_groups") }
+            if let problem = s.problem(dInner: dInner) { throw invalid("num_heads", problem) }
+            if unet != nil { throw invalid("unet", "is not supported with Mamba-2 blocks (remove \"unet\" or use model_type \"mamba\")") }
+            if bidirectional || rcps { throw invalid(bidirectional ? "bidirectional" : "rcps", "is not supported with Mamba-2 blocks (use model_type \"mamba\")") }
+        }
         if let u = unet {
             if let problem = u.problem { throw invalid("unet", problem) }
             if bidirectional { throw invalid("unet", "a U-Net backbone is causal; it has no bidirectional form (remove \"bidirectional\")") }
@@ -535,6 +637,7 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
     var huggingFaceJSON: JSONValue {
         func number(_ f: Float) -> JSONValue { .double(Double("\(f)") ?? Double(f)) }
         func token(_ id: Int?) -> JSONValue { id.map { .int($0) } ?? .null }
+        if let s = ssd { return mamba2JSON(s, number: number, token: token) }
         var object: [String: JSONValue] = [
             "architectures": .array([.string(labels.isEmpty ? "MambaForCausalLM" : "MambaForSequenceClassification")]),
             "model_type": .string("mamba"),
@@ -579,6 +682,35 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             object["label2id"] = .object(Dictionary(labels.enumerated().map { ($0.element, .int($0.offset)) }, uniquingKeysWith: { a, _ in a }))
             object["classifier_pooling"] = .string(pooling.rawValue)
             object["bidirectional"] = .bool(bidirectional)
+        }
+        return .object(object)
+    }
+
+    /// transformers' `Mamba2Config` object (only its own keys, so that `Mamba2Config.from_pretrained` reads it back;
+    /// `norm_before_gate` only when true, a mamba_ssm option transformers does not have).
+    private func mamba2JSON(_ s: SSDConfig, number: (Float) -> JSONValue, token: (Int?) -> JSONValue) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "architectures": .array([.string(labels.isEmpty ? "Mamba2ForCausalLM" : "Mamba2ForSequenceClassification")]),
+            "model_type": .string("mamba2"),
+            "hidden_size": .int(dModel), "num_hidden_layers": .int(nLayer), "vocab_size": .int(vocabSize),
+            "state_size": .int(dState), "conv_kernel": .int(dConv), "expand": .int(expand),
+            "num_heads": .int(s.numHeads), "head_dim": .int(s.headDim), "n_groups": .int(s.nGroups), "chunk_size": .int(s.chunkSize),
+            // ∞ as the largest float (strict JSON; the same clamp in float32): transformers reads it as a number
+            "time_step_limit": .array(s.timeStepLimit.map { $0.isInfinite ? .double(Double(Float.greatestFiniteMagnitude)) : number($0) }),
+            "time_step_rank": .int(dtRank), "use_bias": .bool(useBias), "use_conv_bias": .bool(useConvBias),
+            "hidden_act": .string("silu"), "layer_norm_epsilon": number(layerNormEpsilon),
+            "residual_in_fp32": .bool(residualInFp32), "tie_word_embeddings": .bool(tieWordEmbeddings),
+            "time_step_min": number(timeStepMin), "time_step_max": number(timeStepMax), "time_step_floor": number(timeStepFloor),
+            "initializer_range": number(initializerRange), "rescale_prenorm_residual": .bool(rescalePrenormResidual),
+            "bos_token_id": token(bosTokenId), "eos_token_id": token(eosTokenId), "pad_token_id": token(padTokenId),
+            "use_cache": .bool(true), "torch_dtype": .string("float32"),
+        ]
+        if s.normBeforeGate { object["norm_before_gate"] = .bool(true) }
+        if !labels.isEmpty {
+            object["num_labels"] = .int(labels.count)
+            object["id2label"] = .object(Dictionary(uniqueKeysWithValues: labels.enumerated().map { ("\($0.offset)", .string($0.element)) }))
+            object["label2id"] = .object(Dictionary(labels.enumerated().map { ($0.element, .int($0.offset)) }, uniquingKeysWith: { a, _ in a }))
+            object["classifier_pooling"] = .string(pooling.rawValue)
         }
         return .object(object)
     }
@@ -795,6 +927,26 @@ private struct ConfigReader {
         }
         if let problem = RCPairing.problem(complementMap: map, vocabSize: V) { throw invalid(key, problem) }
         return map
+    }
+
+    /// `[lo, hi]` (Δ limits; for no upper limit `Infinity` (Python's json), `{"__float__": "Infinity"}` (transformers 5)
+    /// or any number ≥ the largest float), or nil when absent.
+    func limit(_ key: String) throws -> [Float]? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .array(let items)? where items.count == 2:
+            return try items.map { item -> Float in
+                switch item {
+                case .int(let i): return Float(i)
+                case .double(let d): return d >= Double(Float.greatestFiniteMagnitude) ? .infinity : Float(d)
+                case .string("Infinity"): return .infinity   // Python's json.dumps of float("inf")
+                case .object(let o) where o == ["__float__": .string("Infinity")]: return .infinity   // transformers 5's encoding
+                default: throw invalid(key, "expected two numbers [lo, hi], got \(item.compactText)")
+                }
+            }
+        case let other?:
+            throw invalid(key, "expected two numbers [lo, hi], got \(other.compactText)")
+        }
     }
 
     /// `"unet": {"pool": [p, …], "expand": e}` (absent or null: the flat stack).

@@ -10,7 +10,9 @@ extension Backbone {
     /// [dt_min, dt_max] floored at dt_init_floor, A_log = log(1…N), D = 1, out_proj U(±1/sqrt(E))
     /// divided by sqrt(nLayer); norm_f 1. An LTI mixer (S4D-Real): conv1d as above, log_dt = log Δ with Δ
     /// drawn as above, A_log = log(1…N), B = 1, C ~ N(0, 1), D = 1. A complex mixer: as the selective one
-    /// (x_proj over R + 4N rows) with S4D-Lin A_n = −1/2 + iπn: A_log = log ½, A_imag = πn. Reverse mixers are left for the caller (copies of the forward ones).
+    /// (x_proj over R + 4N rows) with S4D-Lin A_n = −1/2 + iπn: A_log = log ½, A_imag = πn. A Mamba-2 block
+    /// (mamba_ssm's Mamba2): in_proj and conv1d as above over their widths, dt_bias = softplus⁻¹(Δ) per head,
+    /// A_log = log U[1, 16] per head, D = 1, the gated norm 1. Reverse mixers are left for the caller (copies of the forward ones).
     public func initialise(random rng: inout SeededRandom) {
         let c = config
         let p = parameters.pointer
@@ -32,9 +34,10 @@ extension Backbone {
         func block(_ o: MambaBlock, _ bc: MambaConfig, layers: Int) {
             let D = bc.dModel, E = bc.dInner, N = bc.dState, R = bc.dtRank, K = bc.dConv
             fill(o.norm.weight, D, 1)
-            uniform(o.inProj, 2 * E * D, 1 / Float(D).squareRoot())
-            uniform(o.conv.weight, E * K, 1 / Float(K).squareRoot())
-            if let b = o.conv.bias { uniform(b, E, 1 / Float(K).squareRoot()) }
+            let Cc = o.convChannels
+            uniform(o.inProj, o.inWidth * D, 1 / Float(D).squareRoot())
+            uniform(o.conv.weight, Cc * K, 1 / Float(K).squareRoot())
+            if let b = o.conv.bias { uniform(b, Cc, 1 / Float(K).squareRoot()) }
             /// x_proj U(±1/sqrt(E)), dt_proj weight and bias (softplus⁻¹ of a log-uniform Δ): both selective mixers.
             func selectiveInputs(_ f: SelectiveInputs, dtProjBias: Int) {
                 uniform(f.xProj, f.width * E, 1 / Float(E).squareRoot())
@@ -54,6 +57,14 @@ extension Backbone {
                 fill(f.aLog, E * N, Foundation.log(0.5))
                 for e in 0..<E { for n in 0..<N { p[f.aImag + e * N + n] = Float.pi * Float(n) } }
                 fill(f.D, E, 1)
+            } else if let f = o.ssd {   // mamba_ssm's Mamba2: A ~ U[1, 16] per head, dt_bias = softplus⁻¹(Δ), D = 1, norm 1
+                for h in 0..<f.H {
+                    let dt = logUniformStep()
+                    p[f.dtBias + h] = dt + Foundation.log(-Foundation.expm1(-dt))
+                }
+                for h in 0..<f.H { p[f.aLog + h] = Foundation.log(rng.uniform(1, 16)) }
+                fill(f.D, f.H, 1)
+                fill(f.normWeight, E, 1)
             } else if let f = o.lti {   // S4D-Real (Gu et al. 2022, "On the Parameterization and Initialization …")
                 for e in 0..<E { p[f.logDt + e] = Foundation.log(logUniformStep()) }
                 for e in 0..<E { for n in 0..<N { p[f.aLog + e * N + n] = Foundation.log(Float(n + 1)) } }   // A_n = −(n+1)

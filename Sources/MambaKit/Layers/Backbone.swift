@@ -53,6 +53,9 @@ public final class Backbone {
     /// How LTI mixers (`ssm_mixer: "lti"`) evaluate a chunk; ``LTIEvaluation/automatic`` picks the FFT
     /// convolution for long chunks and the recurrence for short ones.
     public var ltiEvaluation: LTIEvaluation = .automatic
+    /// How Mamba-2 blocks compute the SSD of a chunk; ``SSDEvaluation/automatic`` picks the chunked algorithm for
+    /// chunks of ``SSDMixer/chunkedMinimumLength`` steps or more and the recurrence for shorter ones.
+    public var ssdEvaluation: SSDEvaluation = .automatic
     /// Matrices held in f16, bf16 or int8 for inference (set by ``MambaModel/convertWeights(to:)`` or a load with a
     /// weight format); nil when every matrix is the f32 parameter block's.
     public internal(set) var weightStore: WeightStore?
@@ -106,7 +109,7 @@ public final class Backbone {
         precondition(gradients == nil || weightStore == nil,
                      "a backward pass needs f32 weights; this model holds its matrices in \(weightStore?.format.rawValue ?? "")")
         return LayerContext(parameters: parameters.pointer, gradients: gradients?.pointer, derived: derived.pointer, threads: threads,
-                            ltiEvaluation: ltiEvaluation, weights: weightStore)
+                            ltiEvaluation: ltiEvaluation, ssdEvaluation: ssdEvaluation, weights: weightStore)
     }
 
     /// Recomputes A = −exp(A_log) for every block; call after changing parameters.

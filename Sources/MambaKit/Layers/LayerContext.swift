@@ -19,6 +19,8 @@ public struct LayerContext {
     public let threads: Int
     /// How time-invariant (LTI) mixers evaluate a chunk: the FFT convolution or the recurrence.
     public var ltiEvaluation: LTIEvaluation = .automatic
+    /// How Mamba-2 mixers compute the SSD of a chunk: chunked matrix products or the recurrence.
+    public var ssdEvaluation: SSDEvaluation = .automatic
     /// Matrices held in f16, bf16 or int8 (inference), by parameter offset; nil when all are f32.
     public var weights: WeightStore? = nil
 

@@ -7,6 +7,7 @@
 //     y        = SelectiveSSM(x, z)  [+ reverse direction, bidirectional]   (T, E)
 //                or LTISSM(x, z) (config `ssm_mixer: "lti"`, the time-invariant ablation)
 //                or ComplexSSM(x, z) (config `ssm_mixer: "complex"`, complex A, B, C and state)
+//                or, Mamba-2 (`model_type: "mamba2"`), SSDMixer(z | xBC | Δ): in_proj is (2E + 2GN + H, D)
 //     hidden   = out_proj(y)                                         (T, D)
 //   backward (dResid = dLoss/d(stream after the block), in place → dLoss/d(stream before it)):
 //     out_proj   dY = dOut·W_out,  dW_out += dOutᵀ·y
@@ -18,19 +19,26 @@ import _MambaKernels
 /// A residual Mamba block, keys `<prefix>norm.weight`, `<prefix>mixer.{in_proj,conv1d,x_proj,dt_proj,
 /// A_log,D,out_proj}` and, when bidirectional, `<prefix>mixer_rev.{conv1d,x_proj,dt_proj,A_log,D}`;
 /// with the LTI mixer `<prefix>mixer.{in_proj,conv1d,log_dt,A_log,B,C,D,out_proj}`; with the complex mixer
-/// the selective keys plus `<prefix>mixer.A_imag` (and x_proj (R+4N, E)).
+/// the selective keys plus `<prefix>mixer.A_imag` (and x_proj (R+4N, E)); Mamba-2 (``SSDMixer``)
+/// `<prefix>mixer.{in_proj,conv1d,dt_bias,A_log,D,norm,out_proj}`.
 public struct MambaBlock: Sendable {
     public let norm: RMSNorm
-    public let inProj: Int      // (2E, D)
+    public let inProj: Int      // (2E, D); Mamba-2 (2E + 2GN + H, D)
     public let inProjBias: Int? // (2E)
+    /// in_proj's outputs: 2E, or Mamba-2's 2E + 2GN + H.
+    public let inWidth: Int
     /// The forward direction's conv/SSM tensors (the selective mixer) …
     public let mixer: SelectiveSSM?
     /// … or the time-invariant mixer's (`ssm_mixer: "lti"`).
     public let lti: LTISSM?
     /// … or the complex-valued selective mixer's (`ssm_mixer: "complex"`).
     public let complex: ComplexSSM?
+    /// … or Mamba-2's SSD mixer (`model_type: "mamba2"`).
+    public let ssd: SSDMixer?
     /// The forward direction's conv1d, whichever the mixer.
-    public var conv: CausalConv1d { mixer?.conv ?? lti?.conv ?? complex!.conv }
+    public var conv: CausalConv1d { mixer?.conv ?? lti?.conv ?? complex?.conv ?? ssd!.conv }
+    /// Channels of the conv state per sequence: E, or Mamba-2's E + 2GN.
+    var convChannels: Int { conv.E }
     public let outProj: Int     // (D, E)
     public let outProjBias: Int? // (D)
     /// The reverse direction (bidirectional blocks), nil otherwise.
@@ -44,16 +52,17 @@ public struct MambaBlock: Sendable {
                 derived: inout Int) {
         D = c.dModel; E = c.dInner; N = c.dState; K = c.dConv; stateWidth = c.ssmStateWidth
         norm = RMSNorm(p + "norm.weight", dim: D, eps: c.layerNormEpsilon, layout: &layout)
-        inProj = layout.add(p + "mixer.in_proj.weight", [2 * E, D])
-        inProjBias = c.useBias ? layout.add(p + "mixer.in_proj.bias", [2 * E]) : nil
+        inWidth = c.inProjWidth
+        inProj = layout.add(p + "mixer.in_proj.weight", [inWidth, D])
+        inProjBias = c.useBias ? layout.add(p + "mixer.in_proj.bias", [inWidth]) : nil
+        var selective: SelectiveSSM?, lti: LTISSM?, complex: ComplexSSM?, ssd: SSDMixer?
         switch c.ssmMixer {
-        case .selective:
-            mixer = SelectiveSSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived); lti = nil; complex = nil
-        case .lti:
-            lti = LTISSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived); mixer = nil; complex = nil
-        case .complex:
-            complex = ComplexSSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived); mixer = nil; lti = nil
+        case .selective: selective = SelectiveSSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived)
+        case .lti: lti = LTISSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived)
+        case .complex: complex = ComplexSSM(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived)
+        case .ssd: ssd = SSDMixer(prefix: p + "mixer.", config: c, layout: &layout, derived: &derived)
         }
+        self.mixer = selective; self.lti = lti; self.complex = complex; self.ssd = ssd
         outProj = layout.add(p + "mixer.out_proj.weight", [D, E])
         outProjBias = c.useBias ? layout.add(p + "mixer.out_proj.bias", [D]) : nil
         precondition(!(bidirectional && c.ssmMixer != .selective), "only the selective mixer has a reverse direction")
@@ -66,6 +75,7 @@ public struct MambaBlock: Sendable {
         mixer?.refreshDerived(ctx)
         lti?.refreshDerived(ctx)
         complex?.refreshDerived(ctx)
+        ssd?.refreshDerived(ctx)
         reverse?.ssm.refreshDerived(ctx)
     }
 
@@ -83,12 +93,12 @@ public struct MambaBlock: Sendable {
         norm.forward(resid, add: add, out: buf.normed, rows: T, ctx)
         if let taped {   // what backward needs that the forward overwrites
             buf.residIn.update(from: resid, count: T * D)
-            taped.convIn.update(from: convState, count: B * (K - 1) * E)
+            taped.convIn.update(from: convState, count: B * (K - 1) * convChannels)
             taped.ssmIn.update(from: ssm, count: B * E * stateWidth)
         }
-        // in_proj: xz (T, 2E)
-        ctx.linear(buf.normed, ldIn: D, rows: T, weight: inProj, outFeatures: 2 * E, inFeatures: D,
-                   bias: inProjBias, out: buf.xz, ldOut: 2 * E)
+        // in_proj: xz (T, 2E) (Mamba-2: (T, 2E + 2GN + H))
+        ctx.linear(buf.normed, ldIn: D, rows: T, weight: inProj, outFeatures: inWidth, inFeatures: D,
+                   bias: inProjBias, out: buf.xz, ldOut: inWidth)
         // conv1d → x_proj → dt_proj → scan, forward in time; states carried
         // (LTI: conv1d → long convolution or recurrence; the output before the gate is kept in `dt`)
         if let mixer {
@@ -99,6 +109,9 @@ public struct MambaBlock: Sendable {
         } else if let complex {
             complex.forward(ctx, xz: buf.xz, xc: buf.xc, dbc: buf.dbc, dt: buf.dt, y: buf.y,
                             convState: convState, ssm: ssm, batch: B, length: L)
+        } else if let ssd {   // the SSD output before the gated norm is kept in `dbc`, Δ in `dt`
+            ssd.forward(ctx, xz: buf.xz, xc: buf.xc, ySSD: buf.dbc, dt: buf.dt, y: buf.y,
+                        convState: convState, ssm: ssm, batch: B, length: L, workspace: &ws)
         }
         if let reverse, let xcRev = buf.xcRev, let dbcRev = buf.dbcRev, let dtRev = buf.dtRev {
             reverse.forward(ctx, xz: buf.xz, xcRev: xcRev, dbcRev: dbcRev, dtRev: dtRev, y: buf.y,
@@ -133,6 +146,9 @@ public struct MambaBlock: Sendable {
         } else if let complex {
             complex.backward(ctx, xz: buf.xz, xc: buf.xc, dbc: buf.dbc, dt: buf.dt, convIn: convIn, ssmIn: ssmIn,
                              dY: tape.dY.pointer, dXz: tape.dXz.pointer, batch: B, length: L, tape: tape)
+        } else if let ssd {
+            ssd.backward(ctx, xz: buf.xz, xc: buf.xc, ySSD: buf.dbc, dt: buf.dt, convIn: convIn, ssmIn: ssmIn,
+                         dY: tape.dY.pointer, dXz: tape.dXz.pointer, batch: B, length: L, tape: tape)
         }
         if let reverse, let xcRev = buf.xcRev, let dbcRev = buf.dbcRev, let dtRev = buf.dtRev {
             reverse.backward(ctx, xz: buf.xz, xcRev: xcRev, dbcRev: dbcRev, dtRev: dtRev, dXz: tape.dXz.pointer,
@@ -140,9 +156,9 @@ public struct MambaBlock: Sendable {
         }
 
         // in_proj: dNormed (T, D) = dXz (T, 2E) · W_in (2E, D);  dW_in (2E, D) += dXzᵀ · normed
-        ctx.linearBackward(buf.normed, ldIn: D, rows: T, weight: inProj, outFeatures: 2 * E, inFeatures: D,
-                           dOut: tape.dXz.pointer, ldDOut: 2 * E, dIn: tape.dNormed.pointer, ldDIn: D)
-        if let b = inProjBias { mk_colsum_add(tape.dXz.pointer, Int32(T), Int32(2 * E), Int32(2 * E), g + b) }
+        ctx.linearBackward(buf.normed, ldIn: D, rows: T, weight: inProj, outFeatures: inWidth, inFeatures: D,
+                           dOut: tape.dXz.pointer, ldDOut: inWidth, dIn: tape.dNormed.pointer, ldDIn: D)
+        if let b = inProjBias { mk_colsum_add(tape.dXz.pointer, Int32(T), Int32(inWidth), Int32(inWidth), g + b) }
 
         // RMSNorm: dResid += RMSNorm'(residIn) · dNormed  (the residual path passes dResid through unchanged)
         norm.backward(buf.residIn, dOut: tape.dNormed.pointer, dX: dOut, rows: T, ctx)

@@ -10,10 +10,10 @@ struct ForwardWorkspace {
     var rowsUsed = 0
     var resid = FloatBuffer(count: 0)   // (T, D)   residual stream
     var normed = FloatBuffer(count: 0)  // (T, D)   RMSNorm output
-    var xz = FloatBuffer(count: 0)      // (T, 2E)  in_proj output: x | z
-    var xc = FloatBuffer(count: 0)      // (T, E)   conv + SiLU output
-    var dbc = FloatBuffer(count: 0)     // (T, R+2N) x_proj output: dt | B | C (R+4N: complex mixer)
-    var dt = FloatBuffer(count: 0)      // (T, E)   dt_proj output (before bias and softplus)
+    var xz = FloatBuffer(count: 0)      // (T, 2E)  in_proj output: x | z  (Mamba-2: (T, 2E+2GN+H) z | x B C | Δ)
+    var xc = FloatBuffer(count: 0)      // (T, E)   conv + SiLU output  (Mamba-2: (T, E+2GN))
+    var dbc = FloatBuffer(count: 0)     // (T, R+2N) x_proj output: dt | B | C (R+4N: complex mixer; Mamba-2: (T, E) SSD output)
+    var dt = FloatBuffer(count: 0)      // (T, E)   dt_proj output (before bias and softplus; Mamba-2: (T, H) Δ)
     var y = FloatBuffer(count: 0)       // (T, E)   gated scan output
     var out = FloatBuffer(count: 0)     // (T, D)   out_proj output
     // Reverse direction (bidirectional models), each sequence reversed within its valid length:
@@ -25,12 +25,20 @@ struct ForwardWorkspace {
     var convRev = FloatBuffer(count: 0) // (B, K-1, E) reverse conv state (starts at zero every pass)
     var ssmRev = FloatBuffer(count: 0)  // (B, E, N)   reverse SSM state (starts at zero every pass)
     var revBatch = 0
+    /// Scratch of the chunked SSD (Mamba-2), grown on demand.
+    var scratchBuffer = FloatBuffer(count: 0)
+
+    /// At least `count` floats of scratch (contents undefined), valid until the next call.
+    mutating func scratch(count: Int) -> UnsafeMutablePointer<Float> {
+        if scratchBuffer.count < count { scratchBuffer = FloatBuffer(count: count) }
+        return scratchBuffer.pointer
+    }
 
     mutating func ensure(rows T: Int, config c: MambaConfig) {
         guard T > rows else { return }
         let D = c.dModel, E = c.dInner
         resid = FloatBuffer(count: T * D); normed = FloatBuffer(count: T * D)
-        xz = FloatBuffer(count: T * 2 * E); xc = FloatBuffer(count: T * E)
+        xz = FloatBuffer(count: T * c.inProjWidth); xc = FloatBuffer(count: T * c.convChannels)
         dbc = FloatBuffer(count: T * c.xProjWidth); dt = FloatBuffer(count: T * E)
         y = FloatBuffer(count: T * E); out = FloatBuffer(count: T * D)
         if c.bidirectional {

@@ -5,9 +5,10 @@
 /// what has been processed, so generation and streaming run in constant memory.
 ///
 /// Layouts (differs from transformers' `MambaCache`, which keeps the conv window as (B, E, K)):
-/// - `conv`: (nLayer, B, K-1, E), time-major: row j holds the input at time (now - (K-1) + j).
+/// - `conv`: (nLayer, B, K-1, E), time-major: row j holds the input at time (now - (K-1) + j); Mamba-2
+///   (nLayer, B, K-1, E+2GN), its conv runs over x | B | C.
 /// - `ssm`:  (nLayer, B, E, N); the complex mixer (nLayer, B, E, N, 2), (re, im) per state
-///   (``MambaConfig/ssmStateWidth`` floats per channel).
+///   (``MambaConfig/ssmStateWidth`` floats per channel); Mamba-2 (nLayer, B, H, P, N), the same E·N floats.
 public final class MambaState {
     public let batch: Int
     public let config: MambaConfig
@@ -25,7 +26,7 @@ public final class MambaState {
         self.batch = batch
         self.config = config
         let layers = config.flatLayerCount
-        conv = FloatBuffer(count: layers * batch * (config.dConv - 1) * config.dInner)
+        conv = FloatBuffer(count: layers * batch * (config.dConv - 1) * config.convChannels)
         ssm = FloatBuffer(count: layers * batch * config.dInner * config.ssmStateWidth)
         unet = config.unet == nil ? nil : UNetState(config: config, batch: batch)
     }
@@ -39,7 +40,7 @@ public final class MambaState {
 
     /// Conv state of layer l: (B, K-1, E).
     public func convState(layer l: Int) -> UnsafeMutablePointer<Float> {
-        conv.pointer + l * batch * (config.dConv - 1) * config.dInner
+        conv.pointer + l * batch * (config.dConv - 1) * config.convChannels
     }
     /// SSM state of layer l: (B, E, N), or (B, E, N, 2) for the complex mixer.
     public func ssmState(layer l: Int) -> UnsafeMutablePointer<Float> {

@@ -16,10 +16,10 @@ public struct ParameterSlice: Sendable, Equatable {
     public let offset: Int
     public var count: Int { shape.reduce(1, *) }
     public var range: Range<Int> { offset..<(offset + count) }
-    /// Excluded from weight decay (A_log, A_imag, D, biases, norm weights): mamba_ssm's `_no_weight_decay` convention;
+    /// Excluded from weight decay (A_log, A_imag, D, biases and Mamba-2's dt_bias, norm weights): mamba_ssm's `_no_weight_decay` convention;
     /// and the LTI mixer's log_dt, B, C (the S4 convention: no weight decay on the SSM's own parameters).
     public var noWeightDecay: Bool {
-        name.hasSuffix(".A_log") || name.hasSuffix(".A_imag") || name.hasSuffix(".D") || name.hasSuffix(".bias") || name.hasSuffix("norm.weight")
+        name.hasSuffix(".A_log") || name.hasSuffix(".A_imag") || name.hasSuffix(".D") || name.hasSuffix(".bias") || name.hasSuffix(".dt_bias") || name.hasSuffix("norm.weight")
             || name.hasSuffix("norm_f.weight") || name.hasSuffix(".log_dt") || name.hasSuffix(".mixer.B")
             || name.hasSuffix(".mixer.C")
     }

@@ -35,6 +35,7 @@ public final class TrainingTape {
     var dDbc = FloatBuffer(count: 0)      // (T, R+2N)
     var dBCParts = FloatBuffer(count: 0)  // (threads, T, R+2N) per-thread dB, dC
     var dA = FloatBuffer(count: 0)        // (E, N)
+    var dSSDParts = FloatBuffer(count: 0) // Mamba-2: (T, H, N) dB and dC parts per head, (B·H) dA and dD
     var dYRev = FloatBuffer(count: 0)     // (T, E)  reverse direction: dY reversed in time
     var dXzRev = FloatBuffer(count: 0)    // (T, 2E) reverse direction's gradient w.r.t. reversed xz
     /// Valid length of each sequence of the last forward (classification batches are right-padded).
@@ -64,18 +65,19 @@ public final class TrainingTape {
         let c = config, T = B * L
         let D = c.dModel, E = c.dInner, N = c.dState, S = c.ssmStateWidth, X = c.xProjWidth, K = c.dConv, nl = c.flatLayerCount
         batch = B; length = L; rows = T
-        if T > capacity || convIn.count != nl * B * (K - 1) * E {
+        let W = c.inProjWidth, Cc = c.convChannels
+        if T > capacity || convIn.count != nl * B * (K - 1) * Cc {
             residIn = FloatBuffer(count: nl * T * D); normed = FloatBuffer(count: nl * T * D)
-            xz = FloatBuffer(count: nl * T * 2 * E); xc = FloatBuffer(count: nl * T * E)
+            xz = FloatBuffer(count: nl * T * W); xc = FloatBuffer(count: nl * T * Cc)
             dbc = FloatBuffer(count: nl * T * X); dt = FloatBuffer(count: nl * T * E)
             y = FloatBuffer(count: nl * T * E)
-            convIn = FloatBuffer(count: nl * B * (K - 1) * E); ssmIn = FloatBuffer(count: nl * B * E * S)
+            convIn = FloatBuffer(count: nl * B * (K - 1) * Cc); ssmIn = FloatBuffer(count: nl * B * E * S)
             finalResid = FloatBuffer(count: T * D); hidden = FloatBuffer(count: T * D)
             dHidden = FloatBuffer(count: T * D); dResid = FloatBuffer(count: T * D)
             let tb = nl > 0 ? T : 0    // the blocks' backward scratch (a U-Net's stages have their own)
             dNormed = FloatBuffer(count: tb * D)
-            dY = FloatBuffer(count: tb * E); dXc = FloatBuffer(count: tb * E); dDt = FloatBuffer(count: tb * E)
-            dXz = FloatBuffer(count: tb * 2 * E); dDbc = FloatBuffer(count: tb * X)
+            dY = FloatBuffer(count: tb * E); dXc = FloatBuffer(count: tb * Cc); dDt = FloatBuffer(count: tb * E)
+            dXz = FloatBuffer(count: tb * W); dDbc = FloatBuffer(count: tb * X)
             dA = FloatBuffer(count: E * N)
             if c.bidirectional {
                 xcRev = FloatBuffer(count: nl * T * E); dbcRev = FloatBuffer(count: nl * T * X)
@@ -86,6 +88,12 @@ public final class TrainingTape {
             capacity = T
             threadsCapacity = 0
         }
+    }
+
+    /// Mamba-2's per-head dB, dC and per-(b, h) dA, dD parts: at least `count` floats.
+    func ssdParts(count: Int) -> FloatBuffer {
+        if dSSDParts.count < count { dSSDParts = FloatBuffer(count: count) }
+        return dSSDParts
     }
 
     /// Per-thread dB/dC buffers for `threads` threads.
@@ -99,19 +107,19 @@ public final class TrainingTape {
         let c = config, T = rows, D = c.dModel, E = c.dInner, ldBC = c.xProjWidth
         var b = LayerBuffers(
             residIn: residIn.pointer + l * T * D, normed: normed.pointer + l * T * D,
-            xz: xz.pointer + l * T * 2 * E, xc: xc.pointer + l * T * E, dbc: dbc.pointer + l * T * ldBC,
+            xz: xz.pointer + l * T * c.inProjWidth, xc: xc.pointer + l * T * c.convChannels, dbc: dbc.pointer + l * T * ldBC,
             dt: dt.pointer + l * T * E, y: y.pointer + l * T * E)
         if c.bidirectional {
             b.xcRev = xcRev.pointer + l * T * E; b.dbcRev = dbcRev.pointer + l * T * ldBC; b.dtRev = dtRev.pointer + l * T * E
         }
         return b
     }
-    func convStateIn(_ l: Int) -> UnsafeMutablePointer<Float> { convIn.pointer + l * batch * (config.dConv - 1) * config.dInner }
+    func convStateIn(_ l: Int) -> UnsafeMutablePointer<Float> { convIn.pointer + l * batch * (config.dConv - 1) * config.convChannels }
     func ssmStateIn(_ l: Int) -> UnsafeMutablePointer<Float> { ssmIn.pointer + l * batch * config.dInner * config.ssmStateWidth }
 
     /// Bytes held (activations and scratch), for reports.
     public var byteCount: Int {
         [residIn, normed, xz, xc, dbc, dt, y, xcRev, dbcRev, dtRev, dYRev, dXzRev, convIn, ssmIn, finalResid, hidden, dHidden, dResid, dNormed, dY, dXc, dDt,
-         dXz, dDbc, dBCParts, dA, logits].reduce(0) { $0 + $1.count * 4 } + (unet?.byteCount ?? 0)
+         dXz, dDbc, dBCParts, dA, dSSDParts, logits].reduce(0) { $0 + $1.count * 4 } + (unet?.byteCount ?? 0)
     }
 }

@@ -377,6 +377,60 @@ typedef struct {
 /// Gradients of the time-invariant parameters from dK̄ (and from the initial-state response when h0 is given).
 void mk_lti_param_bwd(const mk_lti_param_bwd_params *p, int e_begin, int e_end);
 
+// MARK: - Mamba-2 SSD (ssd.c)
+
+/// Arguments of mk_ssd_scan: the SSD recurrence of Mamba-2 (one scalar A per head, B and C shared by the heads of
+/// a group). Items are (b, h) pairs, item = b·H + h.
+typedef struct {
+    const float *x;             // (Bsz, L, H·P) row stride ld_x: the conv output's x part
+    const float *Bm;            // (Bsz, L, G·N) row stride ld_bc
+    const float *Cm;            // (Bsz, L, G·N) row stride ld_bc
+    const float *dt;            // (Bsz, L, H) row stride ld_dt: Δ after softplus and clamp
+    const float *A;             // (H) = −exp(A_log)
+    const float *D;             // (H) skip, or NULL
+    float *y;                   // (Bsz, L, H·P) row stride ld_y: Σ_n C S + D x
+    float *state;               // (Bsz, H, P, N): read as the state before the chunk, left as the state after it
+    int ld_x, ld_bc, ld_dt, ld_y;
+    int Bsz, L, H, P, G, N;
+} mk_ssd_params;
+
+/// S_t = exp(Δ_t A) S_t−1 + Δ_t x_t ⊗ B_t;  y_t = S_t C_t + D x_t, for items [item_begin, item_end).
+/// The plain loop is the spec of the chunked form (SSDMixer.swift); formulas in ssd.c.
+void mk_ssd_scan(const mk_ssd_params *p, int item_begin, int item_end);
+
+/// Arguments of mk_ssd_scan_bwd: the forward's (its y and state are not read) and the gradients.
+typedef struct {
+    mk_ssd_params fwd;
+    const float *state_in;      // (Bsz, H, P, N) the state the forward started from
+    const float *dy; int ld_dy; // (Bsz, L, H·P)
+    float *dx; int ld_dx;       // (Bsz, L, H·P) written
+    float *ddt; int ld_ddt;     // (Bsz, L, H) written: dL/dΔ
+    float *dB_part, *dC_part;   // (Bsz·L, H, N) written: per-head parts (sum a group's heads)
+    float *dA_part, *dD_part;   // (Bsz·H) written: dL/dA and dL/dD per item
+} mk_ssd_bwd_params;
+
+/// Backward of mk_ssd_scan for items [item_begin, item_end); recomputes the states (never (L, P, N) floats).
+void mk_ssd_scan_bwd(const mk_ssd_bwd_params *p, int item_begin, int item_end);
+
+/// M (Q, Q) = G ∘ exp(acum_i − acum_j) ∘ dt_j for j ≤ i, 0 above the diagonal: the chunked SSD's intra-chunk
+/// matrix of one head (G = C·Bᵀ at row stride ldg, acum the within-chunk cumulative Σ Δ A, dt at stride ld_dt).
+void mk_ssd_mask(const float *G, int ldg, const float *acum, const float *dt, int ld_dt, float *M, int Q);
+
+/// dt (rows, H) = clamp(softplus(raw + bias), lo, hi)  (softplus threshold 20, as PyTorch).
+void mk_ssd_dt_fwd(const float *raw, int ld_raw, const float *bias, float lo, float hi, float *dt, int ld_dt,
+                   int rows, int H);
+/// Backward of mk_ssd_dt_fwd: draw written, dbias (H) accumulated.
+void mk_ssd_dt_bwd(const float *raw, int ld_raw, const float *bias, float lo, float hi, const float *ddt, int ld_ddt,
+                   float *draw, int ld_draw, float *dbias, int rows, int H);
+
+/// Gated RMSNorm over groups of E/G channels: out = w · norm(y · silu(z)) (before = 0, Mamba-2's default) or
+/// w · norm(y) · silu(z) (before = 1, norm_before_gate).
+void mk_gated_rmsnorm_fwd(const float *y, int ld_y, const float *z, int ld_z, const float *w, float *out, int ld_out,
+                          int rows, int E, int G, float eps, int before);
+/// Backward of mk_gated_rmsnorm_fwd: dy, dz written, dw (E) accumulated.
+void mk_gated_rmsnorm_bwd(const float *y, int ld_y, const float *z, int ld_z, const float *w, const float *dout, int ld_dout,
+                          float *dy, int ld_dy, float *dz, int ld_dz, float *dw, int rows, int E, int G, float eps, int before);
+
 // MARK: - Norms, elementwise, softmax
 
 /// RMSNorm of each row: out[r,:] = x[r,:] / sqrt(mean(x[r,:]^2) + eps) * w. (rows, D), contiguous rows of ld D.
