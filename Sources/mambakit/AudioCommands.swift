@@ -205,9 +205,7 @@ struct TrainAudioClassifyCommand: ParsableCommand {
         guard let d = m.dModel, let n = m.nLayer else {
             throw CLIError.usage("say which model to train: --init DIR, --resume DIR, --config FILE, or --d-model and --n-layer")
         }
-        var c = MambaConfig(dModel: d, nLayer: n, vocabSize: 1, dState: m.dState)
-        c.ssmMixer = m.mixer ?? .selective
-        return c
+        return m.newConfig(dModel: d, nLayer: n, vocabSize: 1)
     }
 
     func runLogMel(ds: AudioDataset, trainClips: [AudioClip], valClips: [AudioClip]?, heldOut: [AudioClip]?, labels: [String],

@@ -1,5 +1,5 @@
 // BenchTasks.swift — `mambakit bench tasks`: training speed of each synthetic task on the shapes of
-// Examples/tasks (D = 64, 2 layers, batch 16), with each mixer (selective, LTI, complex).
+// Examples/tasks (D = 64, 2 layers, batch 16), with each mixer (selective, LTI, complex, and Mamba-2's SSD: 8 heads of 16, N = 16).
 import Foundation
 import MambaKit
 import MambaTasks
@@ -21,6 +21,7 @@ extension BenchCommand {
             for mixer in SSMMixer.allCases {
                 var c = MambaConfig(dModel: 64, nLayer: 2, vocabSize: task.vocabSize)
                 c.ssmMixer = mixer
+                if mixer == .ssd { c = .mamba2(dModel: 64, nLayer: 2, vocabSize: task.vocabSize, dState: 16, headDim: 16) }
                 let model = try MambaModel.randomlyInitialised(config: c, seed: 1)
                 var o = TrainingOptions()
                 o.seqLen = task.length; o.batchSize = B; o.steps = 1000; o.threads = threads ?? Parallel.defaultThreads

@@ -11,9 +11,15 @@ struct ModelSourceOptions: ParsableArguments {
     @Option(help: "New model: width D, 1…\(Check.maxDModel).") var dModel: Int?
     @Option(help: "New model: layers, 1…\(ModelSourceOptions.maxLayers).") var nLayer: Int?
     @Option(help: "New model: vocabulary size V (text: defaults to the tokenizer's).") var vocabSize: Int?
-    @Option(help: "New model: state size N.") var dState: Int = 16
-    @Option(help: "New model: the SSM of every block: selective (Mamba's S6), lti (S4D-Real, time-invariant: the paper's ablation) or complex (complex-valued selective SSM, S4D-Lin init: the paper's audio variant).")
+    @Option(name: .customLong("d-state"), help: "New model: state size N (default 16; 128 with --mixer ssd).") var dStateOption: Int?
+    @Option(help: "New model: the SSM of every block: selective (Mamba's S6), lti (S4D-Real, time-invariant: the paper's ablation), complex (complex-valued selective SSM, S4D-Lin init: the paper's audio variant) or ssd (a Mamba-2 block).")
     var mixer: SSMMixer?
+    @Option(help: "New model with --mixer ssd: channels per head P (default 64, or 2·d_model when smaller); 2·d_model must be a multiple.")
+    var headDim: Int?
+    @Option(help: "New model with --mixer ssd: groups of heads sharing B and C (default 1).") var nGroups: Int = 1
+
+    /// N of a new model: --d-state, else 16 (128 for Mamba-2 blocks, their default).
+    var dState: Int { dStateOption ?? (mixer == .ssd ? 128 : 16) }
     @Option(help: "New model: a SaShiMi-style U-Net backbone pooling by these factors, outermost first (e.g. 4,4); --n-layer then counts the blocks of each stage.")
     var unetPool: String?
     @Option(help: "New model: the U-Net's width multiplier per stage, \(UNetConfig.expandRange.lowerBound)…\(UNetConfig.expandRange.upperBound).")
@@ -32,6 +38,10 @@ struct ModelSourceOptions: ParsableArguments {
         try Check.int(nLayer, "--n-layer", 1...Self.maxLayers)
         try Check.int(vocabSize, "--vocab-size", 1...Self.maxVocabulary)
         try Check.int(dState, "--d-state", 1...256)
+        if (headDim != nil || nGroups != 1) && mixer != .ssd {
+            throw optionError(option: headDim != nil ? "--head-dim" : "--n-groups", value: "\(headDim ?? nGroups)",
+                              allowed: "only with --mixer ssd (Mamba-2 blocks)")
+        }
         if let m = mixer, initFrom != nil || config != nil {
             throw optionError(option: "--mixer", value: m.rawValue,
                               allowed: "only for a new model from --d-model/--n-layer (a --config file says it with \"ssm_mixer\"; --init keeps the checkpoint's)")
@@ -42,9 +52,14 @@ struct ModelSourceOptions: ParsableArguments {
                               allowed: "only for a new model from --d-model/--n-layer (a --config file says it with \"unet\")")
         }
         if let d = dModel, let n = nLayer {
-            var c = MambaConfig(dModel: d, nLayer: n, vocabSize: vocabSize ?? 256, dState: dState)
+            var c = newConfig(dModel: d, nLayer: n, vocabSize: vocabSize ?? 256)
             c.unet = unet
-            c.ssmMixer = mixer ?? .selective
+            if let s = c.ssd, let problem = s.problem(dInner: c.dInner) {
+                throw optionError(option: "--head-dim", value: "\(s.headDim)", allowed: problem)
+            }
+            if c.ssd != nil && unet != nil {
+                throw optionError(option: "--unet-pool", value: unetPool ?? "", allowed: "not with --mixer ssd (Mamba-2 blocks run in the flat stack)")
+            }
             let params = Double(c.parameterCount)   // Int.max when the count overflows
             if params > Double(Self.maxParameters) {
                 throw optionError(option: "--d-model", value: "\(d)",
@@ -65,11 +80,20 @@ struct ModelSourceOptions: ParsableArguments {
         guard let d = dModel, let n = nLayer, let v = vocabSize ?? defaultVocab else {
             throw CLIError.usage("say which model to train: --init DIR, --resume DIR, --config FILE, or --d-model, --n-layer and --vocab-size")
         }
-        var c = MambaConfig(dModel: d, nLayer: n, vocabSize: v, dState: dState)
-        c.ssmMixer = mixer ?? .selective
+        var c = newConfig(dModel: d, nLayer: n, vocabSize: v)
         c.unet = try unetConfig()
         adjust(&c)
         return try MambaModel.randomlyInitialised(config: c, seed: seed)
+    }
+
+    /// The config of a new model of the size options (--d-state, --mixer, and for Mamba-2 --head-dim, --n-groups).
+    func newConfig(dModel d: Int, nLayer n: Int, vocabSize v: Int) -> MambaConfig {
+        guard mixer == .ssd else {
+            var c = MambaConfig(dModel: d, nLayer: n, vocabSize: v, dState: dState)
+            c.ssmMixer = mixer ?? .selective
+            return c
+        }
+        return .mamba2(dModel: d, nLayer: n, vocabSize: v, dState: dState, headDim: headDim ?? min(64, 2 * d), nGroups: nGroups)
     }
 
     /// --unet-pool/--unet-expand as a U-Net config, nil without --unet-pool.

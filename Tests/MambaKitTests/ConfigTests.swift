@@ -249,11 +249,18 @@ final class ConfigTests: XCTestCase {
         assertLoadFails(#"{"hidden_size": 16, \#(base), "layer_norm_epsilon": "tiny"}"#, matches: invalidValue("layer_norm_epsilon"))
         assertLoadFails(#"{"hidden_size": 16, \#(base), "time_step_min": 0.5, "time_step_max": 0.1}"#, matches: invalidValue("time_step_max"))
         assertLoadFails(#"{"hidden_size": 16, \#(base), "time_step_init_scheme": "fancy"}"#, matches: invalidValue("time_step_init_scheme"))
-        assertLoadFails(#"{"hidden_size": 16, \#(base), "model_type": "mamba2"}"#, matches: invalidValue("model_type"))
+        assertLoadFails(#"{"hidden_size": 16, \#(base), "model_type": "mamba3"}"#, matches: invalidValue("model_type"))
+        // Mamba-2 with its default head_dim 64 on a 32-wide block: no heads, and the error says which key to set.
+        assertLoadFails(#"{"hidden_size": 16, \#(base), "model_type": "mamba2"}"#) { error, path in
+            if case .invalidConfigValue(path, "num_heads", let why) = error { return why.contains("head_dim 64") } else { return false }
+        }
         assertLoadFails(#"{"hidden_size": 16, \#(base), "bos_token_id": -1}"#, matches: invalidValue("bos_token_id"))
         // mamba_ssm format
         let ssmBase = #""d_model": 16, "n_layer": 2, "vocab_size": 10"#
-        assertLoadFails(#"{\#(ssmBase), "ssm_cfg": {"layer": "Mamba2"}}"#, matches: invalidValue("ssm_cfg.layer"))
+        assertLoadFails(#"{\#(ssmBase), "ssm_cfg": {"layer": "Mamba3"}}"#, matches: invalidValue("ssm_cfg.layer"))
+        assertLoadFails(#"{\#(ssmBase), "ssm_cfg": {"layer": "Mamba2"}}"#) { error, path in
+            if case .invalidConfigValue(path, "num_heads", let why) = error { return why.contains("head_dim 64") } else { return false }
+        }
         assertLoadFails(#"{\#(ssmBase), "ssm_cfg": {"d_state": 0}}"#, matches: invalidValue("ssm_cfg.d_state"))
         assertLoadFails(#"{\#(ssmBase), "ssm_cfg": {"dt_rank": "huge"}}"#, matches: invalidValue("ssm_cfg.dt_rank"))
         assertLoadFails(#"{\#(ssmBase), "ssm_cfg": [1]}"#, matches: invalidValue("ssm_cfg"))

@@ -30,7 +30,12 @@ public struct SSDConfig: Codable, Equatable, Sendable {
 
     /// What is wrong with these values for a block of inner width `dInner`, or nil.
     public func problem(dInner E: Int) -> String? {
-        if numHeads < 1 || headDim < 1 { return "num_heads and head_dim must be positive" }
+        if headDim < 1 { return "head_dim must be positive, got \(headDim)" }
+        if numHeads < 1 {
+            return headDim > E
+                ? "is 0: head_dim \(headDim) is wider than expand × hidden_size = \(E); set head_dim to a divisor of \(E) (e.g. \(min(E, 16)))"
+                : "num_heads must be positive, got \(numHeads)"
+        }
         if numHeads * headDim != E {
             return "num_heads × head_dim = \(numHeads) × \(headDim) = \(numHeads * headDim) must equal expand × hidden_size = \(E)"
         }
@@ -40,5 +45,19 @@ public struct SSDConfig: Codable, Equatable, Sendable {
             return "time_step_limit must be [lo, hi] with 0 ≤ lo < hi, got \(timeStepLimit)"
         }
         return nil
+    }
+}
+
+extension MambaConfig {
+    /// A new Mamba-2 configuration (mamba_ssm's `Mamba2` defaults: N = 128, P = 64, one group, Q = 256, expand 2):
+    /// E = expand·D channels in E/P heads. Not validated; ``MambaModel/randomlyInitialised(config:seed:)`` checks it.
+    public static func mamba2(dModel: Int, nLayer: Int, vocabSize: Int, dState: Int = 128, headDim: Int = 64,
+                              nGroups: Int = 1, chunkSize: Int = 256, expand: Int = 2,
+                              tieWordEmbeddings: Bool = true) -> MambaConfig {
+        var c = MambaConfig(dModel: dModel, nLayer: nLayer, vocabSize: vocabSize, dState: dState, expand: expand,
+                            tieWordEmbeddings: tieWordEmbeddings)
+        c.ssmMixer = .ssd
+        c.ssd = SSDConfig(numHeads: max(1, c.dInner / max(1, headDim)), headDim: headDim, nGroups: nGroups, chunkSize: chunkSize)
+        return c
     }
 }
