@@ -23,12 +23,18 @@ struct InfoCommand: ParsableCommand {
             let config = try MambaConfig.load(from: url)
             let parameters = try ClassifierConfig.read(from: url) != nil
                 ? SequenceClassifier.load(directory: url).parameterCount : MambaModel.load(directory: url).parameterCount
+            // Mamba-2 blocks have heads instead of a Δ rank.
+            let mixerFields: [(String, String)] = config.ssd.map { s in
+                [("num_heads", "\(s.numHeads)"), ("head_dim", "\(s.headDim)"), ("n_groups", "\(s.nGroups)"),
+                 ("chunk_size", "\(s.chunkSize)")]
+            } ?? [("dt_rank", "\(config.dtRank)")]
             fields = [
                 ("model", jsonString(dir)),
                 ("d_model", "\(config.dModel)"), ("n_layer", "\(config.nLayer)"),
                 ("vocab_size", "\(config.vocabSize)"), ("d_state", "\(config.dState)"),
                 ("d_conv", "\(config.dConv)"), ("expand", "\(config.expand)"),
-                ("d_inner", "\(config.dInner)"), ("dt_rank", "\(config.dtRank)"),
+                ("d_inner", "\(config.dInner)"),
+            ] + mixerFields + [
                 ("use_bias", "\(config.useBias)"), ("use_conv_bias", "\(config.useConvBias)"),
                 ("layer_norm_epsilon", jsonNumber(config.layerNormEpsilon)),
                 ("tie_word_embeddings", "\(config.tieWordEmbeddings)"),

@@ -325,4 +325,56 @@ final class Mamba2Tests: XCTestCase {
         for t in tokens { steps += try m.step([t], state: state) }
         XCTAssertLessThan(maxAbsDiff(steps, whole), 1e-4)
     }
+
+    // MARK: - Commands
+
+    /// `train text --mixer ssd` makes, trains and saves a Mamba-2 model that `info`, `eval text`, `generate` and
+    /// `convert` (f16/bf16/int8) read back; size options that do not fit are refused with the option named.
+    func testCommandsWithMamba2Blocks() throws {
+        let dir = temporaryDirectory(self)
+        let data = dir.appendingPathComponent("train.txt")
+        let text = String(repeating: "the quick brown fox jumps over the lazy dog. ", count: 60)
+        try text.write(to: data, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("run")
+        let r = try runCLI(["train", "text", "--data", data.path, "--tokenizer", "byte", "--mixer", "ssd", "--d-model", "32",
+                            "--n-layer", "2", "--head-dim", "16", "--n-groups", "2", "--d-state", "16", "--seq-len", "64",
+                            "--batch-size", "2", "--steps", "40", "--eval-every", "20", "--eval-tokens", "300", "--lr", "0.01",
+                            "--out", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let i = try runCLI(["info", "--model", out.path, "--json"])
+        XCTAssertEqual(i.status, 0, i.stderr)
+        let info = try JSONSerialization.jsonObject(with: Data(i.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(info["ssm_mixer"] as? String, "ssd")
+        XCTAssertEqual(info["num_heads"] as? Int, 4)
+        XCTAssertEqual(info["n_groups"] as? Int, 2)
+        XCTAssertNil(info["dt_rank"])
+
+        func bitsPerByte(_ model: URL) throws -> Double {
+            let e = try runCLI(["eval", "text", "--model", model.path, "--data", data.path, "--json"])
+            XCTAssertEqual(e.status, 0, e.stderr)
+            let obj = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as! [String: Any]
+            return try XCTUnwrap(obj["bits_per_byte"] as? Double)
+        }
+        let f32 = try bitsPerByte(out)
+        print("[mamba2 CLI] 40 steps: \(f32) bits/byte (untrained: log2 258 = 8.01)")
+        XCTAssertLessThan(f32, 5.5, "a repeated sentence is learnable in 40 steps")
+        for (format, tolerance) in [("f16", 0.001), ("bf16", 0.01), ("int8", 0.01)] {
+            let converted = dir.appendingPathComponent(format)
+            let c = try runCLI(["convert", "--model", out.path, "--weights", format, "--out", converted.path])
+            XCTAssertEqual(c.status, 0, c.stderr)
+            let bpb = try bitsPerByte(converted)
+            print("[mamba2 CLI] \(format): \(bpb) bits/byte (relative change \((bpb - f32) / f32))")
+            XCTAssertLessThan(abs(bpb - f32) / f32, tolerance)
+        }
+        let g = try runCLI(["generate", "--model", out.path, "--prompt", "the quick", "--max-tokens", "16", "--seed", "3"])
+        XCTAssertEqual(g.status, 0, g.stderr)
+        XCTAssertTrue(g.stdout.hasPrefix("the quick"), g.stdout)
+
+        for (args, mention) in [(["--head-dim", "16"], "--mixer ssd"), (["--mixer", "ssd", "--head-dim", "24"], "--head-dim"),
+                                (["--mixer", "ssd", "--head-dim", "16", "--n-groups", "3"], "n_groups 3")] {
+            let bad = try runCLI(["train", "text", "--data", data.path, "--d-model", "32", "--n-layer", "1", "--steps", "1"] + args)
+            XCTAssertEqual(bad.status, 64, bad.stderr)
+            XCTAssertTrue(bad.stderr.contains(mention), bad.stderr)
+        }
+    }
 }
