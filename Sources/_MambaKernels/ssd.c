@@ -5,8 +5,9 @@
 //   a_t       = exp(Δ_t,h A_h)                                  (A_h = −exp(A_log_h): one scalar per head)
 //   S_t[p,n]  = a_t S_t−1[p,n] + Δ_t,h x_t[h,p] B_t[g,n]       (S_−1 = the state passed in)
 //   y_t[h,p]  = Σ_n C_t[g,n] S_t[p,n] + D_h x_t[h,p]
-// The chunked form (Swift, SSDMixer.swift) computes the same y through matrix products; mk_ssd_mask builds its
-// intra-chunk matrix M[i,j] = (C_i·B_j) exp(Σ_{j<k≤i} Δ_k A) Δ_j for j ≤ i (0 above the diagonal).
+// The chunked form (Swift, SSDMixer.swift) computes the same y through matrix products; mk_ssd_mask builds rows
+// [i0, i1) of its intra-chunk matrix M[i,j] = (C_i·B_j) exp(Σ_{j<k≤i} Δ_k A) Δ_j for j ≤ i, columns 0 ..< i1
+// (0 above the diagonal; the columns from i1 on are all 0 and not written), from a contiguous Δ (Q) of the head.
 //
 // Backward (given dy_t, with dS the gradient w.r.t. S_t, carried backwards through a_t+1):
 //   dS      += dy_t ⊗ C_t
@@ -157,19 +158,20 @@ MK_MULTIVERSION_VOID(mk_ssd_scan_bwd, ssd_scan_bwd_body, (const mk_ssd_bwd_param
 
 // MARK: - The chunked form's pieces
 
-MK_INLINE void ssd_mask_body(const float *G, int ldg, const float *acum, const float *dt, int ld_dt, float *M,
-                             int Q) {
-    for (int i = 0; i < Q; i++) {
+MK_INLINE void ssd_mask_body(const float *G, int ldg, const float *acum, const float *dt, int row_begin, int row_end,
+                             float *M, int ldm) {
+    for (int i = row_begin; i < row_end; i++) {
         const float ai = acum[i];
-        float *m = M + (ptrdiff_t)i * Q;
+        float *m = M + (ptrdiff_t)(i - row_begin) * ldm;
         const float *gr = G + (ptrdiff_t)i * ldg;
-        for (int j = 0; j <= i; j++) m[j] = gr[j] * mk_expf(ai - acum[j]) * dt[(ptrdiff_t)j * ld_dt];
-        for (int j = i + 1; j < Q; j++) m[j] = 0.0f;
+        for (int j = 0; j <= i; j++) m[j] = gr[j] * mk_expf(ai - acum[j]) * dt[j];
+        for (int j = i + 1; j < row_end; j++) m[j] = 0.0f;
     }
 }
 MK_MULTIVERSION_VOID(mk_ssd_mask, ssd_mask_body,
-                     (const float *G, int ldg, const float *acum, const float *dt, int ld_dt, float *M, int Q),
-                     (G, ldg, acum, dt, ld_dt, M, Q))
+                     (const float *G, int ldg, const float *acum, const float *dt, int row_begin, int row_end,
+                      float *M, int ldm),
+                     (G, ldg, acum, dt, row_begin, row_end, M, ldm))
 
 // MARK: - Δ = clamp(softplus(dt + dt_bias), lo, hi)
 

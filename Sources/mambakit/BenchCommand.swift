@@ -14,11 +14,12 @@ struct BenchCommand: ParsableCommand {
             scan:     fused selective-scan forward at (B=1, E=1536, L=2048, N=16) in elements/s (B·E·L·N).
             complex-scan: the complex selective scan (ssm_mixer complex), forward and backward, same shape and units
                       (N complex states).
-            prefill:  tokens/s of a random-init mamba-130m-shape model (D=768, 24 layers, V=50280) on a 2048-token prompt.
+            prefill:  tokens/s of a random-init mamba-130m-shape model (D=768, 24 layers, V=50280) on a 2048-token prompt;
+                      --shape mamba2-130m measures state-spaces/mamba2-130m's shape (Mamba-2 blocks, chunked SSD).
             generate: tokens/s of the recurrent path, batch 1 and batch 8, same model.
                       prefill and generate take --weights f32|f16|bf16|int8 (the matrices' precision) and --model DIR.
             train:    tokens/s and peak RSS of full training steps (forward, backward, AdamW): tiny (D=256, 4 layers,
-                      V=256, L=512, B=8) and 130m (L=512, B=1).
+                      V=256, L=512, B=8) and 130m (L=512, B=1); --shape mamba2-tiny / mamba2-130m for Mamba-2 blocks.
             classify: sequence-classification training steps and inference (D=128, 4 layers, V=16 as for DNA; --length,
                       --batch; unidirectional, or --bidirectional) in tokens/s.
             tokenize: BPE encoding speed (MB/s, one core, cold merge cache) of --tokenizer on --text.
@@ -39,7 +40,7 @@ struct BenchCommand: ParsableCommand {
     @Argument(help: "gemm, scan, complex-scan, prefill, generate, generate-audio, train, classify, tokenize, tasks, allreduce or all.") var which: Which
     @OptionGroup var threadsOption: ThreadsOption
     var threads: Int? { threadsOption.threads }
-    @Option(name: .customLong("shape"), help: "Shape: 130m (D=768, 24 layers, V=50280) or tiny (D=256, 4 layers, V=256); train also takes all (the default for train).")
+    @Option(name: .customLong("shape"), help: "Shape: 130m (D=768, 24 layers, V=50280), tiny (D=256, 4 layers, V=256), or their Mamba-2 forms mamba2-130m (D=768, 24 layers, N=128, head_dim 64, 1 group, chunk 256, tied) and mamba2-tiny (D=256, 4 layers, N=64, head_dim 64); train also takes all (tiny and 130m, the default for train).")
     var shapeOption: String?
     var shape: String { shapeOption ?? "130m" }
     var trainShapeGiven: Bool { shapeOption != nil }
@@ -62,8 +63,8 @@ struct BenchCommand: ParsableCommand {
     var json: Bool { output.json }
 
     func validate() throws {
-        if let s = shapeOption, !["130m", "tiny", "all"].contains(s) {
-            throw optionError(option: "--shape", value: s, allowed: "must be 130m, tiny or all")
+        if let s = shapeOption, !(BenchCommand.shapeNames + ["all"]).contains(s) {
+            throw optionError(option: "--shape", value: s, allowed: "must be one of \((BenchCommand.shapeNames + ["all"]).joined(separator: ", "))")
         }
         try Check.int(length, "--length", 1...ScheduleOptions.maxSeqLen)
         try Check.int(batch, "--batch", 1...Check.maxBatchTokens)
@@ -215,13 +216,20 @@ struct BenchCommand: ParsableCommand {
 
     // MARK: - models
 
-    func benchConfig() throws -> MambaConfig {
-        switch shape {
+    static let shapeNames = ["130m", "tiny", "mamba2-130m", "mamba2-tiny"]
+
+    /// The model of a --shape name: mamba-130m's and state-spaces/mamba2-130m's dimensions, and a tiny form of each.
+    static func shapeConfig(_ name: String) throws -> MambaConfig {
+        switch name {
         case "130m": return MambaConfig(dModel: 768, nLayer: 24, vocabSize: 50280)
         case "tiny": return MambaConfig(dModel: 256, nLayer: 4, vocabSize: 256)
-        default: throw CLIError.usage("unknown --shape \(shape): use 130m or tiny")
+        case "mamba2-130m": return .mamba2(dModel: 768, nLayer: 24, vocabSize: 50280, dState: 128, headDim: 64, nGroups: 1, chunkSize: 256)
+        case "mamba2-tiny": return .mamba2(dModel: 256, nLayer: 4, vocabSize: 256, dState: 64, headDim: 64, nGroups: 1, chunkSize: 256)
+        default: throw CLIError.usage("unknown --shape \(name): use one of \(shapeNames.joined(separator: ", "))")
         }
     }
+
+    func benchConfig() throws -> MambaConfig { try BenchCommand.shapeConfig(shape) }
 
     func makeModel() throws -> MambaModel {
         let c = try benchConfig()

@@ -1,4 +1,4 @@
-// BenchTrain.swift — `mambakit bench train [--shape tiny|130m|all] --json`.
+// BenchTrain.swift — `mambakit bench train [--shape tiny|130m|mamba2-tiny|mamba2-130m|all] --json`.
 import Foundation
 import MambaKit
 
@@ -15,14 +15,9 @@ func peakRSSBytes() -> Int {
 extension BenchCommand {
     /// Shapes of the training benchmark: (config, L, B).
     static func trainShapes(_ name: String) throws -> [(String, MambaConfig, Int, Int)] {
-        let tiny = ("tiny", MambaConfig(dModel: 256, nLayer: 4, vocabSize: 256), 512, 8)
-        let m130 = ("130m", MambaConfig(dModel: 768, nLayer: 24, vocabSize: 50280), 512, 1)
-        switch name {
-        case "tiny": return [tiny]
-        case "130m": return [m130]
-        case "all": return [tiny, m130]
-        default: throw CLIError.usage("unknown --shape \(name): use tiny, 130m or all")
-        }
+        // Tiny shapes train 8 windows of 512 per step, 130m shapes one.
+        func shape(_ n: String) throws -> (String, MambaConfig, Int, Int) { (n, try shapeConfig(n), 512, n.hasSuffix("tiny") ? 8 : 1) }
+        return name == "all" ? [try shape("tiny"), try shape("130m")] : [try shape(name)]
     }
 
     /// Full training steps (forward, backward, AdamW) on random tokens; tokens/s and peak RSS.

@@ -237,6 +237,34 @@ final class Mamba2Tests: XCTestCase {
         XCTAssertLessThan(maxAbsDiff(steps, try Fixtures.expected("mamba2_groups", "logits")), 1e-4)
     }
 
+    /// Chunks longer than the intra-chunk row block (64), a last chunk shorter than the others, a batch of two, and
+    /// threads that split heads across groups unevenly: the chunked SSD equals the recurrence (float64 loop of it
+    /// checked above), and the state it leaves carries on.
+    func testChunkedEqualsRecurrentOnLongChunksAndThreads() throws {
+        var c = MambaConfig.mamba2(dModel: 24, nLayer: 2, vocabSize: 31, dState: 16, headDim: 8, nGroups: 3, chunkSize: 128)
+        c.tieWordEmbeddings = false
+        let m = try MambaModel.randomlyInitialised(config: c, seed: 4)
+        var r = SeededRandom(seed: 8)
+        let seqs = (0..<2).map { _ in (0..<300).map { _ in Int32(r.below(31)) } }
+        let next: [Int32] = [3, 7]
+        m.backbone.ssdEvaluation = .recurrent
+        let refState = m.makeState(batch: 2)
+        let ref = try m.logits(batch: seqs, state: refState)
+        let refNext = try m.logits(batch: next.map { [$0] }, state: refState)
+        let scale = ref.map { abs($0) }.max()!
+        for threads in [1, 2, 4] {
+            m.threads = threads
+            m.backbone.ssdEvaluation = .chunked
+            let state = m.makeState(batch: 2)
+            let out = try m.logits(batch: seqs, state: state)
+            m.backbone.ssdEvaluation = .recurrent
+            let outNext = try m.logits(batch: next.map { [$0] }, state: state)
+            let d = maxAbsDiff(out, ref), dn = maxAbsDiff(outNext, refNext)
+            print("[mamba2 chunk 128, L 300, B 2, \(threads) threads] max |chunked − recurrent| logits \(d) (of \(scale)), next token from the chunked state \(dn)")
+            XCTAssertLessThan(d, 2e-5 * max(1, scale)); XCTAssertLessThan(dn, 2e-5 * max(1, scale))
+        }
+    }
+
     /// d(mean next-token NLL)/d(every parameter) against PyTorch autograd through transformers.
     func testFixtureGradients() throws {
         for name in Self.fixtures {

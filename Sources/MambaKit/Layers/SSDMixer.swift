@@ -39,6 +39,18 @@ public struct SSDMixer: Sendable {
 
     /// Chunks shorter than this run the recurrence under ``SSDEvaluation/automatic`` (generation, short chunks).
     public static let chunkedMinimumLength = 64
+    /// Rows of the intra-chunk matrix built and multiplied at a time: a chunk's product then skips most of the
+    /// zeros above the diagonal (10/16 of the work of the full (Q, Q) product at Q = 256) and M stays in cache.
+    static let maskRowBlock = 64
+
+    /// Runs `body` with OpenBLAS on one thread when `single` (heads then run in parallel, one product each).
+    static func withSingleThreadedBLAS(_ single: Bool, _ body: () -> Void) {
+        guard single else { body(); return }
+        let saved = mk_blas_get_threads()
+        mk_blas_set_threads(1)
+        body()
+        mk_blas_set_threads(saved)
+    }
 
     public init(prefix p: String, config c: MambaConfig, layout: inout ParameterLayout, derived: inout Int) {
         guard let s = c.ssd else { preconditionFailure("an SSD mixer needs config.ssd") }
@@ -97,71 +109,82 @@ public struct SSDMixer: Sendable {
     }
 
     /// The chunked SSD (see the file header): y (T, E) = SSD(x, Δ, A, B, C) + D·x, `state` (B, H, P, N) advanced.
+    /// Threads split the heads: each part runs its heads through every chunk with single-threaded matrix products
+    /// (one parallel section per call; a head's work never waits for another's), computing C_g·B_gᵀ of the groups
+    /// its heads belong to itself.
     func chunkedSSD(_ ctx: LayerContext, xc: UnsafeMutablePointer<Float>, dt: UnsafeMutablePointer<Float>,
                     y: UnsafeMutablePointer<Float>, state: UnsafeMutablePointer<Float>, batch B: Int, length L: Int,
                     workspace ws: inout ForwardWorkspace) {
-        let (E, N, H, P, G, Cc) = (E, N, H, P, G, channels), Hg = H / G, Qm = min(Q, L)
+        let (E, N, H, P, G, Cc, Q) = (E, N, H, P, G, channels, Q), Hg = H / G, Qm = min(Q, L), rb = Self.maskRowBlock
         let A = ctx.derived + negA, Dskip = ctx.parameters + D
-        // scratch: G_g (G, Q, Q) | M_h (H, Q, Q) | X̃ (Q, E) | C·Sᵀ (Q, E) | a (H, Q)
-        let scratch = ws.scratch(count: G * Qm * Qm + H * Qm * Qm + 2 * Qm * E + H * Qm)
-        let Gm = scratch, M = Gm + G * Qm * Qm, Xt = M + H * Qm * Qm, CS = Xt + Qm * E, acum = CS + Qm * E
+        let parts = max(1, min(ctx.threads, H))
+        // scratch: per part G_g (Q, Q) | M (rb, Q);  shared, each part its own columns or rows:
+        //          X̃ (Q, E) | C·Sᵀ (Q, E) | a (H, Q) | Δ (H, Q)
+        let perPart = Qm * Qm + rb * Qm
+        let scratch = ws.scratch(count: parts * perPart + 2 * Qm * E + 2 * H * Qm)
+        let Xt = scratch + parts * perPart, CS = Xt + Qm * E, acum = CS + Qm * E, dth = acum + H * Qm
         let x = xc, Bp = xc + E, Cp = xc + E + G * N
-        for b in 0..<B {
-            let S = state + b * H * P * N   // (H, P, N); the heads of group g are rows g·Hg·P ..< (g+1)·Hg·P of (H·P, N)
-            var c0 = 0
-            while c0 < L {
-                let q = min(Q, L - c0), r0 = b * L + c0
-                // a (H, q): within-chunk cumulative Σ Δ A
-                for h in 0..<H {
-                    var s: Float = 0
-                    for i in 0..<q { s += dt[(r0 + i) * H + h] * A[h]; acum[h * q + i] = s }
-                }
-                // G_g (q, q) = C_g · B_gᵀ
-                for g in 0..<G {
-                    mk_sgemm(0, 1, Int32(q), Int32(q), Int32(N), 1, Cp + r0 * Cc + g * N, Int32(Cc), Bp + r0 * Cc + g * N, Int32(Cc),
-                             0, Gm + g * q * q, Int32(q))
-                }
-                // per head: the masked intra-chunk matrix M_h and the decayed inputs X̃_h = exp(a_q − a_j) Δ_j x_j
-                Parallel.forRanges(H, threads: ctx.threads, costPerItem: q * q * 8) { hr in
-                    for h in hr {
-                        mk_ssd_mask(Gm + (h / Hg) * q * q, Int32(q), acum + h * q, dt + r0 * H + h, Int32(H), M + h * q * q, Int32(q))
-                        let last = acum[h * q + q - 1]
-                        for j in 0..<q {
-                            let w = Foundation.exp(last - acum[h * q + j]) * dt[(r0 + j) * H + h]
-                            let xs = x + (r0 + j) * Cc + h * P, xt = Xt + j * E + h * P
-                            for i in 0..<P { xt[i] = w * xs[i] }
+        Self.withSingleThreadedBLAS(parts > 1) {
+            Parallel.forParts(H, threads: parts) { part, hr in
+                let Gm = scratch + part * perPart, M = Gm + Qm * Qm
+                for b in 0..<B {
+                    let S = state + b * H * P * N   // (H, P, N): the heads h0 ..< h1 are rows h0·P ..< h1·P of (H·P, N)
+                    var c0 = 0
+                    while c0 < L {
+                        let q = min(Q, L - c0), r0 = b * L + c0
+                        // a (q) per head (at stride Qm: parts reach their last chunks at different times): within-chunk cumulative Σ Δ A; Δ (q) per head, contiguous
+                        for h in hr {
+                            var s: Float = 0
+                            for i in 0..<q {
+                                let d = dt[(r0 + i) * H + h]
+                                s += d * A[h]; acum[h * Qm + i] = s; dth[h * Qm + i] = d
+                            }
                         }
+                        // the part's heads of group g: h0 ..< h1
+                        for g in (hr.lowerBound / Hg)...((hr.upperBound - 1) / Hg) {
+                            let h0 = max(hr.lowerBound, g * Hg), h1 = min(hr.upperBound, (g + 1) * Hg), np = (h1 - h0) * P
+                            let Cg = Cp + r0 * Cc + g * N, Bg = Bp + r0 * Cc + g * N, Sg = S + h0 * P * N
+                            // G_g (q, q) = C_g · B_gᵀ
+                            mk_sgemm(0, 1, Int32(q), Int32(q), Int32(N), 1, Cg, Int32(Cc), Bg, Int32(Cc), 0, Gm, Int32(q))
+                            for h in h0..<h1 {
+                                // y_h = M_h · X_h, rb rows of the masked intra-chunk matrix M_h at a time (only its
+                                // columns up to the block's last row: the rest is above the diagonal)
+                                let a = acum + h * Qm, d = dth + h * Qm
+                                var i0 = 0
+                                while i0 < q {
+                                    let i1 = min(q, i0 + rb)
+                                    mk_ssd_mask(Gm, Int32(q), a, d, Int32(i0), Int32(i1), M, Int32(q))
+                                    mk_sgemm(0, 0, Int32(i1 - i0), Int32(P), Int32(i1), 1, M, Int32(q), x + r0 * Cc + h * P, Int32(Cc),
+                                             0, y + (r0 + i0) * E + h * P, Int32(E))
+                                    i0 = i1
+                                }
+                                // the decayed inputs X̃_h = exp(a_q − a_j) Δ_j x_j
+                                let last = a[q - 1]
+                                for j in 0..<q {
+                                    let w = Foundation.exp(last - a[j]) * d[j]
+                                    let xs = x + (r0 + j) * Cc + h * P, xt = Xt + j * E + h * P
+                                    for i in 0..<P { xt[i] = w * xs[i] }
+                                }
+                            }
+                            // from the state before the chunk: C_g · S_hᵀ (q, np), then y += exp(a_i) · (C Sᵀ) + D x
+                            mk_sgemm(0, 1, Int32(q), Int32(np), Int32(N), 1, Cg, Int32(Cc), Sg, Int32(N), 0, CS + h0 * P, Int32(E))
+                            for i in 0..<q {
+                                let yr = y + (r0 + i) * E, cs = CS + i * E, xr = x + (r0 + i) * Cc
+                                for h in h0..<h1 {
+                                    let decay = Foundation.exp(acum[h * Qm + i]), dh = Dskip[h]
+                                    for j in (h * P)..<((h + 1) * P) { yr[j] += decay * cs[j] + dh * xr[j] }
+                                }
+                            }
+                            // the state passed on: S_h ← exp(a_q) S_h + X̃_hᵀ · B_g
+                            for h in h0..<h1 {
+                                let decay = Foundation.exp(acum[h * Qm + q - 1]), sh = S + h * P * N
+                                for i in 0..<(P * N) { sh[i] *= decay }
+                            }
+                            mk_sgemm(1, 0, Int32(np), Int32(N), Int32(q), 1, Xt + h0 * P, Int32(E), Bg, Int32(Cc), 1, Sg, Int32(N))
+                        }
+                        c0 += q
                     }
                 }
-                // intra-chunk: y_h = M_h · X_h
-                for h in 0..<H {
-                    mk_sgemm(0, 0, Int32(q), Int32(P), Int32(q), 1, M + h * q * q, Int32(q), x + r0 * Cc + h * P, Int32(Cc),
-                             0, y + r0 * E + h * P, Int32(E))
-                }
-                // from the state before the chunk: C_g · S_gᵀ (q, Hg·P), then y += exp(a_i) · (C Sᵀ) + D x
-                for g in 0..<G {
-                    mk_sgemm(0, 1, Int32(q), Int32(Hg * P), Int32(N), 1, Cp + r0 * Cc + g * N, Int32(Cc), S + g * Hg * P * N, Int32(N),
-                             0, CS + g * Hg * P, Int32(E))
-                }
-                Parallel.forRanges(q, threads: ctx.threads, costPerItem: E * 2) { ir in
-                    for i in ir {
-                        let yr = y + (r0 + i) * E, cs = CS + i * E, xr = x + (r0 + i) * Cc
-                        for h in 0..<H {
-                            let decay = Foundation.exp(acum[h * q + i]), dh = Dskip[h]
-                            for j in (h * P)..<((h + 1) * P) { yr[j] += decay * cs[j] + dh * xr[j] }
-                        }
-                    }
-                }
-                // the state passed on: S_h ← exp(a_q) S_h + X̃_hᵀ · B_g
-                for h in 0..<H {
-                    let decay = Foundation.exp(acum[h * q + q - 1]), s = S + h * P * N
-                    for i in 0..<(P * N) { s[i] *= decay }
-                }
-                for g in 0..<G {
-                    mk_sgemm(1, 0, Int32(Hg * P), Int32(N), Int32(q), 1, Xt + g * Hg * P, Int32(E), Bp + r0 * Cc + g * N, Int32(Cc),
-                             1, S + g * Hg * P * N, Int32(N))
-                }
-                c0 += q
             }
         }
     }

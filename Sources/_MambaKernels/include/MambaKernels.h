@@ -412,9 +412,12 @@ typedef struct {
 /// Backward of mk_ssd_scan for items [item_begin, item_end); recomputes the states (never (L, P, N) floats).
 void mk_ssd_scan_bwd(const mk_ssd_bwd_params *p, int item_begin, int item_end);
 
-/// M (Q, Q) = G ∘ exp(acum_i − acum_j) ∘ dt_j for j ≤ i, 0 above the diagonal: the chunked SSD's intra-chunk
-/// matrix of one head (G = C·Bᵀ at row stride ldg, acum the within-chunk cumulative Σ Δ A, dt at stride ld_dt).
-void mk_ssd_mask(const float *G, int ldg, const float *acum, const float *dt, int ld_dt, float *M, int Q);
+/// Rows [row_begin, row_end) of M (Q, Q) = G ∘ exp(acum_i − acum_j) ∘ dt_j for j ≤ i, 0 above the diagonal: the
+/// chunked SSD's intra-chunk matrix of one head (G = C·Bᵀ at row stride ldg, acum the within-chunk cumulative
+/// Σ Δ A, dt the head's Δ, both contiguous (Q)). Writes columns 0 ..< row_end of each row (the rest are 0) to M at
+/// row stride ldm, the first row at M.
+void mk_ssd_mask(const float *G, int ldg, const float *acum, const float *dt, int row_begin, int row_end,
+                 float *M, int ldm);
 
 /// dt (rows, H) = clamp(softplus(raw + bias), lo, hi)  (softplus threshold 20, as PyTorch).
 void mk_ssd_dt_fwd(const float *raw, int ld_raw, const float *bias, float lo, float hi, float *dt, int ld_dt,
