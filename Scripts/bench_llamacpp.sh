@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Scripts/bench_llamacpp.sh — MambaKit and llama.cpp side by side on the same random mamba-130m-shape
-# checkpoint, at each weight precision (issue #14). Prints one Markdown table.
+# checkpoint, at each weight precision (issue #14), or with ARCH=mamba2 on a random checkpoint of
+# state-spaces/mamba2-130m's shape (issue #16). Prints one Markdown table.
 #
 #   Scripts/bench_llamacpp.sh                 # everything (first run: venv with torch, llama.cpp build)
 #   THREADS=1 Scripts/bench_llamacpp.sh       # another thread count (cached steps are skipped)
+#   ARCH=mamba2 PRECISIONS="f32 f16" Scripts/bench_llamacpp.sh   # Mamba-2 blocks
 #
 # Steps, each skipped when its result is already there (everything outside the checkout):
 #   1. a virtualenv ($VENV) with cmake, ninja, scikit-build-core and what llama.cpp's
@@ -11,7 +13,8 @@
 #   2. the llama-cpp-python sdist from PyPI ($LLAMA_CPP_PYTHON_VERSION), whose vendor/llama.cpp holds
 #      the llama.cpp sources;
 #   3. llama-bench and llama-batched-bench built with CMake (Release, GGML_NATIVE=ON, no curl/openssl);
-#   4. the random checkpoint (Scripts/make_random_mamba_checkpoint.py, Hugging Face layout, float32);
+#   4. the random checkpoint (Scripts/make_random_mamba_checkpoint.py [--arch mamba2], Hugging Face
+#      layout, float32);
 #   5. its conversions with llama.cpp's own converter: f32, f16, bf16, q8_0 (GGUF);
 #   6. memory read bandwidth: a small C program (written and compiled under $WORK/bandwidth) that sums
 #      a 1 GiB float array with $THREADS threads, best of 5 passes, median of 3 processes;
@@ -25,7 +28,7 @@
 #      gives "n/a" in its rows instead of failing.
 # Builds, conversions and measurements run under flock $CPU_LOCK (the machine's cores are shared).
 #
-# Environment: EXT (default: the checkout's parent's ext/), WORK (default $EXT/llama-side-by-side),
+# Environment: ARCH (mamba or mamba2), EXT (default: the checkout's parent's ext/), WORK (default $EXT/llama-side-by-side),
 # VENV (default $EXT/venv-llama), THREADS (2), REPEATS (5), MAMBAKIT (default .build/release/mambakit),
 # CPU_LOCK (default /work/cpu.lock when /work exists; empty = no lock), PRECISIONS ("f32 f16 bf16 q8_0").
 set -euo pipefail
@@ -40,15 +43,17 @@ THREADS=${THREADS:-2}
 REPEATS=${REPEATS:-5}
 MAMBAKIT=${MAMBAKIT:-$ROOT/.build/release/mambakit}
 PRECISIONS=${PRECISIONS:-"f32 f16 bf16 q8_0"}
+ARCH=${ARCH:-mamba}
+case $ARCH in mamba|mamba2) ;; *) echo "bench_llamacpp.sh: ARCH=$ARCH; use mamba or mamba2" >&2; exit 2 ;; esac
 LLAMA_CPP_PYTHON_VERSION=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
 if [[ -z ${CPU_LOCK+x} ]]; then
     if [[ -d /work ]]; then CPU_LOCK=/work/cpu.lock; else CPU_LOCK=; fi
 fi
 TOKENIZER_DIR=$ROOT/Tests/MambaKitTests/Fixtures/tokenizers/neox
-CKPT=$WORK/checkpoint
+if [[ $ARCH == mamba ]]; then CKPT=$WORK/checkpoint; NAME=mamba-130m; else CKPT=$WORK/checkpoint-mamba2; NAME=mamba2-130m; fi
 SRC=$WORK/sdist/llama_cpp_python-$LLAMA_CPP_PYTHON_VERSION/vendor/llama.cpp
 BUILD=$WORK/build
-RES=$WORK/results/t$THREADS
+RES=$WORK/results/$NAME/t$THREADS
 mkdir -p "$WORK" "$RES"
 
 case "$WORK/" in "$ROOT"/*) echo "bench_llamacpp.sh: WORK=$WORK is inside the checkout; point it outside" >&2; exit 1 ;; esac
@@ -88,19 +93,20 @@ fi
 
 # 4. the random checkpoint --------------------------------------------------------------------------
 if [[ ! -f $CKPT/config.json || ! -f $CKPT/model.safetensors ]]; then
-    log "random mamba-130m-shape checkpoint in $CKPT"
-    locked nice -n 19 "$PY" "$ROOT/Scripts/make_random_mamba_checkpoint.py" --out "$CKPT" --tokenizer-dir "$TOKENIZER_DIR" >&2
+    log "random $NAME-shape checkpoint in $CKPT"
+    locked nice -n 19 "$PY" "$ROOT/Scripts/make_random_mamba_checkpoint.py" --arch "$ARCH" --out "$CKPT" \
+        --tokenizer-dir "$TOKENIZER_DIR" >&2
 fi
 
 # 5. conversions with llama.cpp's converter ---------------------------------------------------------
 mkdir -p "$WORK/gguf"
 for p in $PRECISIONS; do
-    out=$WORK/gguf/mamba-130m-random-$p.gguf
+    out=$WORK/gguf/$NAME-random-$p.gguf
     if [[ ! -f $out ]]; then
         log "convert_hf_to_gguf.py --outtype $p"
         PYTHONPATH=$SRC/gguf-py locked nice -n 19 "$PY" "$SRC/convert_hf_to_gguf.py" "$CKPT" --outtype "$p" \
-            --outfile "$out.tmp" > "$WORK/gguf/convert-$p.log" 2>&1 \
-            || { echo "bench_llamacpp.sh: conversion to $p failed; see $WORK/gguf/convert-$p.log" >&2; exit 1; }
+            --outfile "$out.tmp" > "$WORK/gguf/convert-$NAME-$p.log" 2>&1 \
+            || { echo "bench_llamacpp.sh: conversion to $p failed; see $WORK/gguf/convert-$NAME-$p.log" >&2; exit 1; }
         mv "$out.tmp" "$out"
     fi
 done
@@ -169,7 +175,7 @@ mk_weights() {
 }
 
 for p in $PRECISIONS; do
-    gguf=$WORK/gguf/mamba-130m-random-$p.gguf
+    gguf=$WORK/gguf/$NAME-random-$p.gguf
     log "llama-bench $p, $THREADS threads"
     locked "$BUILD/bin/llama-bench" -m "$gguf" -p 512 -n 128 -t "$THREADS" -r "$REPEATS" -o json \
         > "$RES/llama-bench-$p.json" 2> "$RES/llama-bench-$p.log"
@@ -193,10 +199,10 @@ done
 
 # 8. the table --------------------------------------------------------------------------------------
 CPU=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
-"$PY" - "$RES" "$BW" "$BW_RUNS" "$THREADS" "$HAVE_MK" "$MK_NOTE" "$CPU" "$LLAMA_CPP_PYTHON_VERSION" "$LLAMA_COMMIT" $PRECISIONS <<'EOF'
+"$PY" - "$RES" "$BW" "$BW_RUNS" "$THREADS" "$HAVE_MK" "$MK_NOTE" "$CPU" "$LLAMA_CPP_PYTHON_VERSION" "$LLAMA_COMMIT" "$ARCH" $PRECISIONS <<'EOF'
 import json, os, sys
-res, bw, bw_runs, threads, have_mk, mk_note, cpu, lcp_version, commit = sys.argv[1:10]
-precisions = sys.argv[10:]
+res, bw, bw_runs, threads, have_mk, mk_note, cpu, lcp_version, commit, arch = sys.argv[1:11]
+precisions = sys.argv[11:]
 bw = float(bw)
 
 # Weights read per decode step (mamba-130m shape): the 2-D matrices (24 × (in_proj 2E·D + x_proj
@@ -204,6 +210,10 @@ bw = float(bw)
 # are stored at the precision; conv1d, A, D, the Δ bias and the norms (867,072) stay float32 in both
 # tools (llama.cpp's converter keeps 1-D tensors, ssm_a, ssm_d and ssm_conv1d in F32).
 MATS, F32_REST = 89_653_248 + 38_615_040, 867_072
+# mamba2-130m shape: 24 × (in_proj (2E+2GN+H)·D + out_proj D·E) = 90,095,616 and the tied V·D = 38,621,184;
+# float32 in both tools: conv1d (E+2GN)·(K+1), dt_bias, A_log, D, the gated norm E and the block norms D.
+if arch == "mamba2":
+    MATS, F32_REST = 90_095_616 + 38_621_184, 24 * (1792 * 5 + 3 * 24 + 1536 + 768) + 768
 PER_WEIGHT = {"f32": 4.0, "f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "int8": 34 / 32}
 def bytes_per_token(p): return MATS * PER_WEIGHT[p] + F32_REST * 4
 
@@ -228,7 +238,7 @@ def fmt(x): return "n/a" if x is None else f"{x:,.1f}"
 def ratio(a, b): return "" if a is None or b is None or b == 0 else f"{a / b:.2f}×"
 
 rows = []
-print(f"\nSide by side, {threads} thread(s), {cpu}; llama.cpp {commit} (llama-cpp-python {lcp_version} sdist); "
+print(f"\nSide by side ({'mamba2-130m' if arch == 'mamba2' else 'mamba-130m'} shape), {threads} thread(s), {cpu}; llama.cpp {commit} (llama-cpp-python {lcp_version} sdist); "
       f"read bandwidth {bw:.1f} GB/s (median of {bw_runs.strip()})\n")
 print("| precision | tool | weight MB read per token | prefill pp512 tok/s | decode b1 tok/s | decode b8 tok/s "
       "| b1 bound tok/s | b1 bound / b1 | MambaKit / llama.cpp (pp / b1 / b8) |")
@@ -257,6 +267,9 @@ for p in precisions:
               f"| {ratio(mpp, pp) or 'n/a'} / {ratio(m1, tg) or 'n/a'} / {ratio(m8, b8) or 'n/a'} |")
 print("\nBound: read bandwidth ÷ weight bytes per token (decode batch 1 reads every weight once per token; "
       "int8 is counted as Q8_0's 34 bytes per 32 weights — MambaKit's own int8 layout may differ).")
-print("Targets (issue #14): decode b1 ≥ llama.cpp at each precision and within 1.2× of the bound; "
-      "decode b8 and prefill ≥ 2× llama.cpp.")
+if arch == "mamba2":
+    print("Target (issue #16): decode b1 ≥ llama.cpp at the same precision.")
+else:
+    print("Targets (issue #14): decode b1 ≥ llama.cpp at each precision and within 1.2× of the bound; "
+          "decode b8 and prefill ≥ 2× llama.cpp.")
 EOF

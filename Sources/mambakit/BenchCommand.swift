@@ -40,7 +40,7 @@ struct BenchCommand: ParsableCommand {
     @Argument(help: "gemm, scan, complex-scan, prefill, generate, generate-audio, train, classify, tokenize, tasks, allreduce or all.") var which: Which
     @OptionGroup var threadsOption: ThreadsOption
     var threads: Int? { threadsOption.threads }
-    @Option(name: .customLong("shape"), help: "Shape: 130m (D=768, 24 layers, V=50280), tiny (D=256, 4 layers, V=256), or their Mamba-2 forms mamba2-130m (D=768, 24 layers, N=128, head_dim 64, 1 group, chunk 256, tied) and mamba2-tiny (D=256, 4 layers, N=64, head_dim 64); train also takes all (tiny and 130m, the default for train).")
+    @Option(name: .customLong("shape"), help: "Shape: 130m (D=768, 24 layers, V=50280), tiny (D=256, 4 layers, V=256), or their Mamba-2 forms mamba2-130m (D=768, 24 layers, V=50288, N=128, head_dim 64, 1 group, chunk 256, tied) and mamba2-tiny (D=256, 4 layers, N=64, head_dim 64); train also takes all (tiny and 130m, the default for train).")
     var shapeOption: String?
     var shape: String { shapeOption ?? "130m" }
     var trainShapeGiven: Bool { shapeOption != nil }
@@ -223,7 +223,7 @@ struct BenchCommand: ParsableCommand {
         switch name {
         case "130m": return MambaConfig(dModel: 768, nLayer: 24, vocabSize: 50280)
         case "tiny": return MambaConfig(dModel: 256, nLayer: 4, vocabSize: 256)
-        case "mamba2-130m": return .mamba2(dModel: 768, nLayer: 24, vocabSize: 50280, dState: 128, headDim: 64, nGroups: 1, chunkSize: 256)
+        case "mamba2-130m": return .mamba2(dModel: 768, nLayer: 24, vocabSize: 50288, dState: 128, headDim: 64, nGroups: 1, chunkSize: 256)
         case "mamba2-tiny": return .mamba2(dModel: 256, nLayer: 4, vocabSize: 256, dState: 64, headDim: 64, nGroups: 1, chunkSize: 256)
         default: throw CLIError.usage("unknown --shape \(name): use one of \(shapeNames.joined(separator: ", "))")
         }

@@ -164,19 +164,9 @@ final class ComplexSSMTests: XCTestCase {
         print("[complex_tiny] parallel logits: max |Swift − PyTorch| \(d)")
         XCTAssertLessThan(d, 1e-4)
 
-        let (nll, g) = try model.meanNLLGradient(tokens: tokens)
-        let ref = try SafetensorsFile(url: Fixtures.dir("complex_tiny").appendingPathComponent("grads.safetensors"))
-        XCTAssertEqual(nll, Double(try ref.floats("nll")[0]), accuracy: 1e-5)
-        var worst: (String, Float) = ("", 0)
-        for s in model.layout.slices {
-            let want = try ref.floats(s.name)
-            let scale = max(want.map(abs).max() ?? 0, 1e-12)
-            let rel = maxAbsDiff(Array(g.slice(s.range)), want) / scale
-            if rel > worst.1 { worst = (s.name, rel) }
-            XCTAssertLessThan(rel, 1e-3, s.name)
-        }
+        let (nll, worstName, worst) = try assertGradientsMatchFixture(model, tokens: tokens, fixture: "complex_tiny")
         XCTAssertTrue(model.layout.slices.contains { $0.name.hasSuffix("mixer.A_imag") })
-        print("[complex_tiny] gradients (\(model.layout.slices.count) tensors): max relative error \(worst.1) (\(worst.0)); nll \(nll)")
+        print("[complex_tiny] gradients (\(model.layout.slices.count) tensors): max relative error \(worst) (\(worstName)); nll \(nll)")
     }
 
     /// One parallel pass = token-by-token recurrent steps = uneven chunks with the (complex) state carried.

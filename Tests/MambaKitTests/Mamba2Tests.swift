@@ -270,18 +270,8 @@ final class Mamba2Tests: XCTestCase {
         for name in Self.fixtures {
             for evaluation in [SSDEvaluation.chunked, .recurrent] {
                 let model = try load(name, evaluation)
-                let (nll, g) = try model.meanNLLGradient(tokens: try Fixtures.tokens(name))
-                let ref = try SafetensorsFile(url: Fixtures.dir(name).appendingPathComponent("grads.safetensors"))
-                XCTAssertEqual(nll, Double(try ref.floats("nll")[0]), accuracy: 1e-5)
-                var worst: (String, Float) = ("", 0)
-                for s in model.layout.slices {
-                    let want = try ref.floats(s.name)
-                    let scale = max(want.map(abs).max() ?? 0, 1e-12)
-                    let rel = maxAbsDiff(Array(g.slice(s.range)), want) / scale
-                    if rel > worst.1 { worst = (s.name, rel) }
-                    XCTAssertLessThan(rel, 1e-3, "\(name) \(s.name)")
-                }
-                print("[\(name) \(evaluation.rawValue)] gradients (\(model.layout.slices.count) tensors): max relative error \(worst.1) (\(worst.0)); nll \(nll)")
+                let (nll, worstName, worst) = try assertGradientsMatchFixture(model, tokens: try Fixtures.tokens(name), fixture: name)
+                print("[\(name) \(evaluation.rawValue)] gradients (\(model.layout.slices.count) tensors): max relative error \(worst) (\(worstName)); nll \(nll)")
             }
         }
     }

@@ -36,6 +36,26 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
     return m
 }
 
+/// d(mean NLL)/d(every parameter) of `model` on `tokens` against a fixture's `grads.safetensors` (PyTorch
+/// autograd, with its `nll`): asserts the NLL within 1e-5 and each tensor within `tolerance` relative to its
+/// largest magnitude; returns the NLL and the worst tensor with its relative error.
+@discardableResult
+func assertGradientsMatchFixture(_ model: MambaModel, tokens: [Int32], fixture: String, tolerance: Float = 1e-3,
+                                 file: StaticString = #filePath, line: UInt = #line) throws -> (nll: Double, worst: String, error: Float) {
+    let (nll, g) = try model.meanNLLGradient(tokens: tokens)
+    let ref = try SafetensorsFile(url: Fixtures.dir(fixture).appendingPathComponent("grads.safetensors"))
+    XCTAssertEqual(nll, Double(try ref.floats("nll")[0]), accuracy: 1e-5, file: file, line: line)
+    var worst: (String, Float) = ("", 0)
+    for s in model.layout.slices {
+        let want = try ref.floats(s.name)
+        let scale = max(want.map(abs).max() ?? 0, 1e-12)
+        let rel = maxAbsDiff(Array(g.slice(s.range)), want) / scale
+        if rel > worst.1 { worst = (s.name, rel) }
+        XCTAssertLessThan(rel, tolerance, "\(fixture) \(s.name)", file: file, line: line)
+    }
+    return (nll, worst.0, worst.1)
+}
+
 /// The built `mambakit` executable, next to the test bundle.
 var mambakitExecutable: URL {
     var dir = Bundle.module.bundleURL.deletingLastPathComponent()

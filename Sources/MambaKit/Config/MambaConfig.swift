@@ -348,13 +348,26 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             throw r.invalid("hidden_act", "is \"\(activation)\"; Mamba uses \"silu\"")
         }
         let dModel = try r.requiredPositiveInt("hidden_size", alias: "d_model")
-        let nLayer = try r.requiredPositiveInt("num_hidden_layers", alias: "n_layer")
-        let vocab = try r.requiredPositiveInt("vocab_size", alias: nil)
         let expand = try r.positiveInt("expand") ?? 2
         let dInner = try r.positiveInt("intermediate_size") ?? r.product(expand, dModel, key: "expand")
-        var config = MambaConfig(
-            dModel: dModel, nLayer: nLayer, vocabSize: vocab,
-            dState: try r.positiveInt("state_size") ?? 16,
+        var config = try huggingFaceBlock(r, dModel: dModel, expand: expand, dInner: dInner, dState: 16, tied: true)
+        config.timeStepScale = try r.float("time_step_scale") ?? 1.0
+        config.timeStepInitScheme = try r.initScheme("time_step_init_scheme")
+        // HF's vocab_size is final; pad_vocab_size_multiple is informational
+        config = config.with(padVocabSizeMultiple: try r.positiveInt("pad_vocab_size_multiple") ?? 1)
+        try config.readClassifier(r)
+        config.unet = try r.unet("unet")
+        try config.readRCPS(r)
+        return config
+    }
+
+    /// The keys transformers' MambaConfig and Mamba2Config share, with their defaults (`dState`, `tied` differ).
+    private static func huggingFaceBlock(_ r: ConfigReader, dModel: Int, expand: Int, dInner: Int, dState: Int,
+                                         tied: Bool) throws -> MambaConfig {
+        MambaConfig(
+            dModel: dModel, nLayer: try r.requiredPositiveInt("num_hidden_layers", alias: "n_layer"),
+            vocabSize: try r.requiredPositiveInt("vocab_size", alias: nil),
+            dState: try r.positiveInt("state_size") ?? dState,
             dConv: try r.positiveInt("conv_kernel") ?? 4,
             expand: expand, dInner: dInner,
             dtRank: try r.rank("time_step_rank", dModel: dModel),
@@ -362,23 +375,16 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             useConvBias: try r.bool("use_conv_bias") ?? true,
             layerNormEpsilon: try r.float("layer_norm_epsilon") ?? 1e-5,
             residualInFp32: try r.fp32Residual("residual_in_fp32"),
-            tieWordEmbeddings: try r.bool("tie_word_embeddings") ?? true,
-            padVocabSizeMultiple: 1,  // HF's vocab_size is final; pad_vocab_size_multiple is informational
-            timeStepScale: try r.float("time_step_scale") ?? 1.0,
+            tieWordEmbeddings: try r.bool("tie_word_embeddings") ?? tied,
+            padVocabSizeMultiple: 1,
             timeStepMin: try r.float("time_step_min") ?? 0.001,
             timeStepMax: try r.float("time_step_max") ?? 0.1,
             timeStepFloor: try r.float("time_step_floor") ?? 1e-4,
-            timeStepInitScheme: try r.initScheme("time_step_init_scheme"),
             initializerRange: try r.float("initializer_range") ?? 0.1,
             rescalePrenormResidual: try r.bool("rescale_prenorm_residual") ?? false,
             bosTokenId: try r.tokenID("bos_token_id"),
             eosTokenId: try r.tokenID("eos_token_id"),
             padTokenId: try r.tokenID("pad_token_id"))
-        .with(padVocabSizeMultiple: try r.positiveInt("pad_vocab_size_multiple") ?? 1)
-        try config.readClassifier(r)
-        config.unet = try r.unet("unet")
-        try config.readRCPS(r)
-        return config
     }
 
     /// transformers' `Mamba2Config` (`model_type: "mamba2"`), with its defaults.
@@ -390,31 +396,10 @@ public struct MambaConfig: Codable, Equatable, Sendable, CustomStringConvertible
             throw r.invalid("rms_norm", "is false; MambaKit implements Mamba-2 with its gated RMSNorm only")
         }
         let dModel = try r.requiredPositiveInt("hidden_size", alias: "d_model")
-        let nLayer = try r.requiredPositiveInt("num_hidden_layers", alias: "n_layer")
-        let vocab = try r.requiredPositiveInt("vocab_size", alias: nil)
         let expand = try r.positiveInt("expand") ?? 2
         let dInner = try r.product(expand, dModel, key: "expand")
         let headDim = try r.positiveInt("head_dim") ?? 64
-        var config = MambaConfig(
-            dModel: dModel, nLayer: nLayer, vocabSize: vocab,
-            dState: try r.positiveInt("state_size") ?? 128,
-            dConv: try r.positiveInt("conv_kernel") ?? 4,
-            expand: expand, dInner: dInner,
-            dtRank: try r.rank("time_step_rank", dModel: dModel),
-            useBias: try r.bool("use_bias") ?? false,
-            useConvBias: try r.bool("use_conv_bias") ?? true,
-            layerNormEpsilon: try r.float("layer_norm_epsilon") ?? 1e-5,
-            residualInFp32: try r.fp32Residual("residual_in_fp32"),
-            tieWordEmbeddings: try r.bool("tie_word_embeddings") ?? false,
-            padVocabSizeMultiple: 1,
-            timeStepMin: try r.float("time_step_min") ?? 0.001,
-            timeStepMax: try r.float("time_step_max") ?? 0.1,
-            timeStepFloor: try r.float("time_step_floor") ?? 1e-4,
-            initializerRange: try r.float("initializer_range") ?? 0.1,
-            rescalePrenormResidual: try r.bool("rescale_prenorm_residual") ?? false,
-            bosTokenId: try r.tokenID("bos_token_id"),
-            eosTokenId: try r.tokenID("eos_token_id"),
-            padTokenId: try r.tokenID("pad_token_id"))
+        var config = try huggingFaceBlock(r, dModel: dModel, expand: expand, dInner: dInner, dState: 128, tied: false)
         config.ssmMixer = .ssd
         config.ssd = SSDConfig(numHeads: try r.positiveInt("num_heads") ?? dInner / headDim, headDim: headDim,
                                nGroups: try r.positiveInt("n_groups") ?? 8, chunkSize: try r.positiveInt("chunk_size") ?? 256,
