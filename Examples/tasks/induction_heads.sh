@@ -4,6 +4,8 @@
 # memory). Selective (S6) and time-invariant (S4D-Real) mixers, same architecture and budget; tables and
 # SVG plots (accuracy against log2 length) under the output directory. Budget and results: Docs/results.md.
 #   Examples/tasks/induction_heads.sh [steps (6000)] [max log2 length (20)] [extra `task train` options]
+# SP_STEPS=N (default 0) adds a post-training phase to the selective model: N steps with --state-passing (each
+# micro-batch starts from the previous one's final state, lr 1e-3 cosine; Buitrago Ruiz & Gu 2025), scored too.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Scripts/setup.sh
@@ -12,6 +14,7 @@ STEPS=${1:-6000}; MAXLOG=${2:-20}; shift 2 || shift $#
 OUT=${OUT:-Data/cache/runs/tasks/induction-heads}
 THREADS=${THREADS:-2}
 COUNT=${COUNT:-32}
+SP_STEPS=${SP_STEPS:-0}
 LENGTHS=$(seq -s, 6 "$MAXLOG" | awk -F, '{for (i = 1; i <= NF; i++) printf "%s%d", (i > 1 ? "," : ""), 2 ^ $i}')
 for mixer in selective lti; do
     .build/release/mambakit task train induction-heads --length 256 --vocabulary 16 \
@@ -19,8 +22,15 @@ for mixer in selective lti; do
         --steps "$STEPS" --batch-size 16 --lr 3e-3 --warmup-steps 50 --threads "$THREADS" \
         --eval-every 500 --eval-count 64 --out "$OUT/$mixer" "$@"
 done
-for mixer in selective lti; do
-    echo "Induction heads, $mixer mixer, trained at 256 ($COUNT examples per length):"
+MODELS="selective lti"
+if [[ $SP_STEPS -gt 0 ]]; then
+    .build/release/mambakit task train induction-heads --init "$OUT/selective" --state-passing --length 256 --vocabulary 16 \
+        --steps "$SP_STEPS" --batch-size 16 --lr 1e-3 --schedule cosine --warmup-steps 20 --threads "$THREADS" \
+        --eval-every 500 --eval-count 64 --out "$OUT/selective-sp"
+    MODELS="selective selective-sp lti"
+fi
+for mixer in $MODELS; do
+    echo "Induction heads, $mixer model, trained at 256 ($COUNT examples per length):"
     .build/release/mambakit task eval --model "$OUT/$mixer" --lengths "$LENGTHS" --count "$COUNT" --threads "$THREADS" \
         --svg "$OUT/$mixer.svg" | tee "$OUT/$mixer-lengths.txt"
 done

@@ -259,7 +259,7 @@ struct BenchCommand: ParsableCommand {
             MambaRuntime.blasThreads = t
             let s = try bestTime { _ = try model.prefill(prompt, state: model.makeState(batch: 1)) }
             emit([("bench", "\"prefill\""), ("threads", "\(t)"), ("tokens_per_second", String(format: "%.1f", Double(prompt.count) / s)),
-                  ("batch", "1"), ("prompt_length", "\(prompt.count)"), ("shape", jsonString(shape)),
+                  ("batch", "1"), ("prompt_length", "\(prompt.count)"), ("shape", jsonString(modelPath == nil ? shape : "model")),
                   ("parameters", "\(model.parameterCount)"), ("corename", jsonString(MambaRuntime.blasCoreName))] + weightFields(model))
         }
         MambaRuntime.blasThreads = Parallel.defaultThreads
@@ -287,7 +287,7 @@ struct BenchCommand: ParsableCommand {
                 }
                 emit([("bench", "\"generate\""), ("threads", "\(t)"),
                       ("tokens_per_second", String(format: "%.1f", Double(batch * steps) / s)),
-                      ("batch", "\(batch)"), ("steps", "\(steps)"), ("shape", jsonString(shape)),
+                      ("batch", "\(batch)"), ("steps", "\(steps)"), ("shape", jsonString(modelPath == nil ? shape : "model")),
                       ("parameters", "\(model.parameterCount)")] + weightFields(model))
             }
         }
