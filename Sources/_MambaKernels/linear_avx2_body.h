@@ -1,8 +1,8 @@
 // linear_avx2_body.h — the AVX2 few-row linear kernel, written once for f32 (linear_small.c) and for
 // f16 / bf16 weights (linear_quant.c). Internal to _MambaKernels.
 //
-//   out[b, j] = bias[j] + sum_k W[j, k] x[b, k]: two weight rows × up to 4 rows of x per pass (8 accumulators),
-//   the K tail in scalar code. FMT (a compile-time constant at each call) is 0 for f32 weights, MK_WF_F16 or
+//   out[b, j] = bias[j] + sum_k W[j, k] x[b, k]: one row at a time at batch 1 (four accumulators), else two
+//   weight rows × up to 4 rows of x per pass (8 accumulators), the K tail in scalar code. FMT (a compile-time constant at each call) is 0 for f32 weights, MK_WF_F16 or
 //   MK_WF_BF16 for 16-bit ones, widened to f32 in registers.
 #ifndef MK_LINEAR_AVX2_BODY_H
 #define MK_LINEAR_AVX2_BODY_H
@@ -34,9 +34,30 @@ LIN_AVX2 MK_INLINE __m256 lin_load8(const int FMT, const void *row, int k) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
+/// Batch 1: one row at a time, a single sequential stream through it with four accumulators (32 weights a
+/// step); reads memory faster than interleaving rows when nothing else reuses the weights.
+LIN_AVX2 MK_INLINE
+void lin_row1_avx2(const int FMT, const float *x, const void *W, int K, const float *bias, float *out, int j) {
+    const int K32 = K / 32 * 32, K8 = K / 8 * 8;
+    const void *w = (const char *)W + (size_t)j * K * (FMT == 0 ? 4 : 2);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int k = 0;
+    for (; k < K32; k += 32) {
+        a0 = _mm256_fmadd_ps(lin_load8(FMT, w, k), _mm256_loadu_ps(x + k), a0);
+        a1 = _mm256_fmadd_ps(lin_load8(FMT, w, k + 8), _mm256_loadu_ps(x + k + 8), a1);
+        a2 = _mm256_fmadd_ps(lin_load8(FMT, w, k + 16), _mm256_loadu_ps(x + k + 16), a2);
+        a3 = _mm256_fmadd_ps(lin_load8(FMT, w, k + 24), _mm256_loadu_ps(x + k + 24), a3);
+    }
+    for (; k < K8; k += 8) a0 = _mm256_fmadd_ps(lin_load8(FMT, w, k), _mm256_loadu_ps(x + k), a0);
+    float s = mk_hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; k < K; k++) s += lin_weight(FMT, w, k) * x[k];
+    out[j] = s + (bias ? bias[j] : 0.0f);
+}
+
 LIN_AVX2 MK_INLINE
 void lin_rows_avx2(const int FMT, const float *x, int ld_x, int Bsz, const void *W, int K, const float *bias,
                    float *out, int ld_out, int j_begin, int j_end) {
+    if (Bsz == 1) { for (int j = j_begin; j < j_end; j++) lin_row1_avx2(FMT, x, W, K, bias, out, j); return; }
     const int K8 = K / 8 * 8;
     const size_t rowBytes = (size_t)K * (FMT == 0 ? 4 : 2);
     for (int b0 = 0; b0 < Bsz; b0 += 4) {
