@@ -26,6 +26,7 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #include "linear_avx2_body.h"
+#include "linear_avx512_row1.h"
 #endif
 
 // MARK: - f32 → binary16 (bit-exact; the same as HalfConversion.swift; widening is mk_math.h's)
@@ -245,14 +246,6 @@ static void lq8_avx2(const mk_linear_quant_params *p, int j_begin, int j_end) {
 
 // MARK: - AVX-512: f16 / bf16 (batch 1: one row at a time; more batch rows: four weight rows × up to 4 batch rows per pass)
 
-/// 16 weights at w widened to f32.
-__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))) MK_INLINE
-__m512 lq_load16(const int FMT, const uint16_t *w) {
-    const __m256i h = _mm256_loadu_si256((const __m256i *)w);
-    if (FMT == MK_WF_F16) return _mm512_cvtph_ps(h);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))) MK_INLINE
 void lq16_avx512_rows(const int FMT, const int RJ, const int NB, const mk_linear_quant_params *p,
                       const float *xg, float *og, int j) {
@@ -262,7 +255,7 @@ void lq16_avx512_rows(const int FMT, const int RJ, const int NB, const mk_linear
     for (int i = 0; i < RJ * NB; i++) acc[i] = _mm512_setzero_ps();
     for (int k = 0; k < K16; k += 16) {
         for (int r = 0; r < RJ; r++) {
-            const __m512 v = lq_load16(FMT, w0 + (size_t)r * K + k);
+            const __m512 v = lin512_load16(FMT, w0 + (size_t)r * K, k);
             for (int b = 0; b < NB; b++) acc[r * NB + b] = _mm512_fmadd_ps(v, _mm512_loadu_ps(xg + (size_t)b * ld_x + k), acc[r * NB + b]);
         }
     }
@@ -277,27 +270,6 @@ void lq16_avx512_rows(const int FMT, const int RJ, const int NB, const mk_linear
     }
 }
 
-/// One weight row against one batch row: a single sequential stream through the row, four accumulators (the
-/// FMA latency), 64 weights a step. At batch 1 this reads memory faster than interleaving several rows (Zen 4,
-/// 2 threads, a 245 MB f16 matrix of K = 768 rows: 31.7 GB/s against 20.4 with 8 rows at a time).
-__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))) MK_INLINE
-void lq16_avx512_row1(const int FMT, const mk_linear_quant_params *p, const float *x, float *og, int j) {
-    const int K = p->K, K64 = K / 64 * 64, K16 = K / 16 * 16;
-    const uint16_t *w = (const uint16_t *)p->W + (size_t)j * K;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int k = 0;
-    for (; k < K64; k += 64) {
-        a0 = _mm512_fmadd_ps(lq_load16(FMT, w + k), _mm512_loadu_ps(x + k), a0);
-        a1 = _mm512_fmadd_ps(lq_load16(FMT, w + k + 16), _mm512_loadu_ps(x + k + 16), a1);
-        a2 = _mm512_fmadd_ps(lq_load16(FMT, w + k + 32), _mm512_loadu_ps(x + k + 32), a2);
-        a3 = _mm512_fmadd_ps(lq_load16(FMT, w + k + 48), _mm512_loadu_ps(x + k + 48), a3);
-    }
-    for (; k < K16; k += 16) a0 = _mm512_fmadd_ps(lq_load16(FMT, w + k), _mm512_loadu_ps(x + k), a0);
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-    for (; k < K; k++) s += (FMT == MK_WF_F16 ? mk_f16_to_f32(w[k]) : mk_bf16_to_f32(w[k])) * x[k];
-    og[j] = s + (p->bias ? p->bias[j] : 0.0f);
-}
-
 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))) MK_INLINE
 void lq16_avx512(const int FMT, const mk_linear_quant_params *p, int j_begin, int j_end) {
     for (int b0 = 0; b0 < p->Bsz; b0 += 4) {
@@ -305,7 +277,7 @@ void lq16_avx512(const int FMT, const mk_linear_quant_params *p, int j_begin, in
         const float *xg = p->x + (size_t)b0 * p->ld_x;
         float *og = p->out + (size_t)b0 * p->ld_out;
         int j = j_begin;
-        if (nb == 1) { for (; j < j_end; j++) lq16_avx512_row1(FMT, p, xg, og, j); continue; }
+        if (nb == 1) { for (; j < j_end; j++) lin512_row1(FMT, xg, p->W, p->K, p->bias, og, j); continue; }
         for (; j + 4 <= j_end; j += 4) {
             switch (nb) {
             case 1: lq16_avx512_rows(FMT, 4, 1, p, xg, og, j); break;
@@ -367,7 +339,7 @@ __attribute__((target("avx2,fma,f16c"))) static void lq_bf16_avx2(const mk_linea
 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))) static void lq_f16_avx512(const mk_linear_quant_params *p, int a, int b) { lq16_avx512(MK_WF_F16, p, a, b); }
 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))) static void lq_bf16_avx512(const mk_linear_quant_params *p, int a, int b) { lq16_avx512(MK_WF_BF16, p, a, b); }
 
-/// Batch 1: one row at a time (a single sequential stream, as the f16 kernel's lq16_avx512_row1), four
+/// Batch 1: one row at a time (a single sequential stream, as linear_avx512_row1.h's lin512_row1), four
 /// accumulators over the block pairs.
 LQ_VNNI MK_INLINE
 void lq8_vnni_row1(const mk_linear_quant_params *p, int j) {

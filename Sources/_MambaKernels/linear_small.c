@@ -13,6 +13,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include "linear_avx2_body.h"
+#include "linear_avx512_row1.h"
 #endif
 
 // MARK: - Portable (the spec)
@@ -97,30 +98,10 @@ void lin512_rows(const int RJ, const int NB, const float *xp, const float *W, in
     for (; j < j_end; j++) lin512_block(1, NB, xp, W, K, bias, out, ld_out, j);
 }
 
-/// Batch 1: one row at a time, a single sequential stream through it with four accumulators (64 weights a
-/// step). Zen 4, 2 threads, a 245 MB matrix of K = 768 rows: 31.3–31.8 GB/s against 27–30 for 16-row blocks.
-__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))) MK_INLINE
-void lin512_row1(const float *x, const float *W, int K, const float *bias, float *out, int j) {
-    const int K64 = K / 64 * 64, K16 = K / 16 * 16;
-    const float *w = W + (size_t)j * K;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int k = 0;
-    for (; k < K64; k += 64) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(x + k), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 16), _mm512_loadu_ps(x + k + 16), a1);
-        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 32), _mm512_loadu_ps(x + k + 32), a2);
-        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 48), _mm512_loadu_ps(x + k + 48), a3);
-    }
-    for (; k < K16; k += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(x + k), a0);
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-    for (; k < K; k++) s += w[k] * x[k];
-    out[j] = s + (bias ? bias[j] : 0.0f);
-}
-
 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
 static void linear_small_avx512(const float *x, int ld_x, int Bsz, const float *W, int K, const float *bias,
                                 float *out, int ld_out, int j_begin, int j_end) {
-    if (Bsz == 1) { for (int j = j_begin; j < j_end; j++) lin512_row1(x, W, K, bias, out, j); return; }
+    if (Bsz == 1) { for (int j = j_begin; j < j_end; j++) lin512_row1(0, x, W, K, bias, out, j); return; }
     const int Kp = (K + 15) / 16 * 16;
     float *xp = (float *)aligned_alloc(64, sizeof(float) * (size_t)Kp * 8);   // (Kp/16, NB, 16)
     for (int b0 = 0; b0 < Bsz; b0 += 8) {

@@ -126,6 +126,7 @@ public struct SSDMixer: Sendable {
         let x = xc, Bp = xc + E, Cp = xc + E + G * N
         Self.withSingleThreadedBLAS(parts > 1) {
             Parallel.forParts(H, threads: parts) { part, hr in
+                guard !hr.isEmpty else { return }
                 let Gm = scratch + part * perPart, M = Gm + Qm * Qm
                 for b in 0..<B {
                     let S = state + b * H * P * N   // (H, P, N): the heads h0 ..< h1 are rows h0·P ..< h1·P of (H·P, N)
