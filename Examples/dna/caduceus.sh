@@ -6,6 +6,8 @@
 # classifier trained from scratch with the same fine-tuning budget.
 #   usage: Examples/dna/caduceus.sh [gue_task]       (default prom_core_notata)
 #   LM_STEPS=0 skips pretraining (from-scratch row only). Budgets: LM_STEPS, FT_STEPS, D_MODEL, N_LAYER.
+#   REUSE_LM=1 fine-tunes from an existing $RUNS/human-mlm (pretrain once, then one call per task);
+#   SCRATCH=0 skips the from-scratch row.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/datasets}
@@ -14,6 +16,7 @@ RUNS=${RUNS:-Data/cache/runs/dna/caduceus}
 TASK=${1:-prom_core_notata}
 THREADS=${THREADS:-2} D_MODEL=${D_MODEL:-96} N_LAYER=${N_LAYER:-3}
 LM_STEPS=${LM_STEPS:-400} FT_STEPS=${FT_STEPS:-1500} SEQ=${SEQ:-1024}
+REUSE_LM=${REUSE_LM:-0} SCRATCH=${SCRATCH:-1}
 mkdir -p "$RUNS"
 len=$(zcat "$DATA/gue/$TASK/train.csv.gz" | sed -n 2p | cut -d, -f1 | tr -d '\r' | wc -c); len=$((len - 1))
 finetune() {   # $1 = out dir, $2… = model source
@@ -26,7 +29,10 @@ finetune() {   # $1 = out dir, $2… = model source
     "$BIN" eval dna-classify --model "$out" --data "$DATA/gue/$TASK" --json --threads "$THREADS" | tee "$out-test.json"
     "$BIN" eval dna-classify --model "$out" --data "$DATA/gue/$TASK" --json --rc-average --threads "$THREADS" | tee "$out-test_rc.json"
 }
-if [ "$LM_STEPS" -gt 0 ]; then
+if [ "$REUSE_LM" = 1 ]; then
+    [ -f "$RUNS/human-mlm/config.json" ] || { echo "caduceus.sh: REUSE_LM=1 but $RUNS/human-mlm/config.json is missing; run once without REUSE_LM to pretrain" >&2; exit 2; }
+    finetune "$RUNS/$TASK-ft" --init "$RUNS/human-mlm"
+elif [ "$LM_STEPS" -gt 0 ]; then
     rm -rf "$RUNS/human-mlm"; start=$(date +%s)
     "$BIN" train dna-lm --data "$DATA/great_apes_chr22/train/human.fa.gz" --val "$DATA/great_apes_chr22/test/human.fa.gz" \
         --rc-equivariant --bidirectional --seq-len "$SEQ" --batch-size 8 --warmup-length 128 --stage-steps $((LM_STEPS / 8 + 1)) \
@@ -37,4 +43,4 @@ if [ "$LM_STEPS" -gt 0 ]; then
         --max-bases 500000 --json --threads "$THREADS" | tee "$RUNS/human-mlm-test.json"
     finetune "$RUNS/$TASK-ft" --init "$RUNS/human-mlm"
 fi
-finetune "$RUNS/$TASK-scratch" --d-model "$D_MODEL" --n-layer "$N_LAYER"
+if [ "$SCRATCH" = 1 ]; then finetune "$RUNS/$TASK-scratch" --d-model "$D_MODEL" --n-layer "$N_LAYER"; fi

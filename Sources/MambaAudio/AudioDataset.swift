@@ -22,6 +22,8 @@ public enum AudioDatasetError: Error, CustomStringConvertible, Equatable {
     case missingLabel(path: String)
     /// No clip of `speaker` in the data set (`speakers` are those it has; empty when no clip names one).
     case unknownSpeaker(path: String, speaker: String, speakers: [String])
+    /// A clip without a speaker where per-speaker normalisation needs one.
+    case missingSpeaker(path: String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum AudioDatasetError: Error, CustomStringConvertible, Equatable {
             return all.isEmpty
                 ? "audio data error: \(p): no clip names its speaker, so '\(who)' cannot be held out — give a manifest with a speaker column or name the files <label>_<speaker>_<index>.wav"
                 : "audio data error: \(p): no clip of speaker '\(who)' (the speakers are \(all.joined(separator: ", "))) — choose one of them"
+        case let .missingSpeaker(p):
+            return "audio data error: \(p): this clip names no speaker, which per-speaker normalisation needs — give a manifest with a speaker column, name the files <label>_<speaker>_<index>.wav, or use --normalisation per-clip"
         }
     }
 }

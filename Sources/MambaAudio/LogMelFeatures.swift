@@ -7,12 +7,22 @@
 //                                                                          of the training clips
 // or, with per-clip normalisation (cepstral-mean style: a fixed channel or level offset per band cancels),
 //   X[t, m] = (M[t, m] − c_m − μ_m) / σ_m,  c_m = (1/L) Σ_t M[t, m]        μ, σ then of M − c over the training frames
+// or, with per-speaker normalisation (speaker-adaptive CMN, as ASR front ends do), c_m the mean of band m
+// over every frame of every clip of the clip's speaker among the clips being normalised together: the
+// training clips when fitting and training, the clips being scored when evaluating (their frames only, no
+// labels). A speaker's voice and channel offset cancel, but not the envelope that tells one clip from another.
 //
 // L = 1 + ⌊(samples − 1) / hop⌋ (the last frames zero-padded). μ and σ are fitted once on the training
 // split and saved with the model (audio.json, "features"), so every later use of the model — eval,
 // a resumed run, fine-tuning — computes exactly the same X.
 import Foundation
 import MambaKit
+
+/// What ``LogMelFeatures`` refuses.
+public enum LogMelFeaturesError: Error, Equatable {
+    /// Per-speaker normalisation of clips where clip `clip` (an index) has no speaker.
+    case missingSpeaker(clip: Int)
+}
 
 /// Log-mel settings and the per-band normalisation of a feature-input classifier, saved in
 /// `audio.json` as
@@ -29,6 +39,9 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
         case trainingSet = "training-set"
         /// X = (M − c − μ) / σ with c the clip's mean per band.
         case perClip = "per-clip"
+        /// X = (M − c − μ) / σ with c the mean per band of the frames of the clip's speaker (among the
+        /// clips normalised together; see ``normalised(_:speakers:)``).
+        case perSpeaker = "per-speaker"
     }
 
     /// Mel bands per frame, F.
@@ -40,9 +53,9 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
     /// ε inside the logarithm.
     public var epsilon: Float
     public var normalisation: Normalisation
-    /// Per-band mean μ (F) of the training frames' log-mel values; empty until ``fitted(to:)``.
+    /// Per-band mean μ (F) of the training frames' log-mel values; empty until ``fitted(to:speakers:)``.
     public var mean: [Float]
-    /// Per-band standard deviation σ (F), at least ``minimumStd``; empty until ``fitted(to:)``.
+    /// Per-band standard deviation σ (F), at least ``minimumStd``; empty until ``fitted(to:speakers:)``.
     public var std: [Float]
 
     /// σ is floored here, so a band that is constant in the training data does not blow up.
@@ -52,7 +65,7 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
     /// Window lengths a model may have (samples).
     public static let fftSizeRange = 2...65536
 
-    /// Settings without a normalisation yet (fit it with ``fitted(to:)``). The defaults are 32 ms
+    /// Settings without a normalisation yet (fit it with ``fitted(to:speakers:)``). The defaults are 32 ms
     /// windows and a 10 ms hop at 8 kHz.
     public init(mels: Int = 40, fftSize: Int = 256, hop: Int = 80, epsilon: Float = 1e-6, normalisation: Normalisation = .trainingSet,
                 mean: [Float] = [], std: [Float] = []) {
@@ -122,31 +135,75 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
         return out
     }
 
-    /// M − c (each band minus its mean over the clip's frames) for per-clip normalisation, else M.
+    /// M − c (each band minus its mean over the clip's frames) for per-clip normalisation, and for
+    /// per-speaker normalisation of a clip on its own (its speaker's frames are then this clip's); else M.
     public func centred(_ frames: [Float]) -> [Float] {
-        guard normalisation == .perClip, frames.count >= mels else { return frames }
-        let F = mels, L = frames.count / F
-        var c = [Double](repeating: 0, count: F)
-        for (i, v) in frames.enumerated() { c[i % F] += Double(v) }
-        var x = frames
-        for i in x.indices { x[i] -= Float(c[i % F] / Double(L)) }
-        return x
+        guard normalisation != .trainingSet, frames.count >= mels else { return frames }
+        return Self.subtractingBandMeans(of: [frames], from: frames, bands: mels)
+    }
+
+    /// M − c for every clip, c as the normalisation says: per-speaker groups the clips by `speakers`
+    /// (one entry per clip), the others centre each clip alone (or not at all).
+    /// - Throws: ``LogMelFeaturesError/missingSpeaker(clip:)`` for per-speaker normalisation when a
+    ///   clip has no speaker.
+    public func centred(_ clips: [[Float]], speakers: [String?]) throws -> [[Float]] {
+        precondition(speakers.count == clips.count, "one speaker per clip")
+        guard normalisation == .perSpeaker else { return clips.map(centred) }
+        var groups: [String: [Int]] = [:]
+        for (i, who) in speakers.enumerated() {
+            guard let who else { throw LogMelFeaturesError.missingSpeaker(clip: i) }
+            groups[who, default: []].append(i)
+        }
+        var out = clips
+        for members in groups.values {
+            let group = members.map { clips[$0] }.filter { $0.count >= mels }
+            guard !group.isEmpty else { continue }
+            for i in members where clips[i].count >= mels {
+                out[i] = Self.subtractingBandMeans(of: group, from: clips[i], bands: mels)
+            }
+        }
+        return out
+    }
+
+    /// `x` minus each band's mean over every frame of `frames` (whole frames of F bands), in Double.
+    static func subtractingBandMeans(of frames: [[Float]], from x: [Float], bands F: Int) -> [Float] {
+        var c = [Double](repeating: 0, count: F), n = 0
+        for clip in frames {
+            for (i, v) in clip.enumerated() { c[i % F] += Double(v) }
+            n += clip.count / F
+        }
+        var y = x
+        for i in y.indices { y[i] -= Float(c[i % F] / Double(n)) }
+        return y
     }
 
     /// (M − μ) / σ, or (M − c − μ) / σ, per band; `frames` must be whole frames and the settings fitted.
+    /// Per-speaker settings treat the clip as its speaker's only clip (use ``normalised(_:speakers:)``).
     public func normalised(_ frames: [Float]) -> [Float] {
         precondition(isFitted && frames.count % mels == 0, "normalise with fitted settings and whole frames")
-        var x = centred(frames)
+        return scaled(centred(frames))
+    }
+
+    /// X of every clip, the clips centred together as ``centred(_:speakers:)`` says.
+    public func normalised(_ clips: [[Float]], speakers: [String?]) throws -> [[Float]] {
+        precondition(isFitted && clips.allSatisfy { $0.count % mels == 0 }, "normalise with fitted settings and whole frames")
+        return try centred(clips, speakers: speakers).map(scaled)
+    }
+
+    /// (x − μ) / σ per band.
+    func scaled(_ centred: [Float]) -> [Float] {
+        var x = centred
         for i in x.indices { x[i] = (x[i] - mean[i % mels]) / std[i % mels] }
         return x
     }
 
     /// These settings with μ and σ of every frame of `frames` (each clip's M, (L_i, F); M − c with
-    /// per-clip normalisation), in Double: σ = sqrt(E[M²] − E[M]²), floored at ``minimumStd``.
-    public func fitted(to frames: [[Float]]) -> LogMelFeatures {
+    /// per-clip normalisation; M − c of the speaker with per-speaker normalisation, which needs
+    /// `speakers`, one per clip), in Double: σ = sqrt(E[M²] − E[M]²), floored at ``minimumStd``.
+    public func fitted(to frames: [[Float]], speakers: [String?]? = nil) throws -> LogMelFeatures {
         let F = mels
         var sum = [Double](repeating: 0, count: F), sq = sum, n = 0.0
-        for x in frames.lazy.map(centred) {
+        for x in try centred(frames, speakers: speakers ?? frames.map { _ in nil as String? }) {
             for (i, v) in x.enumerated() { sum[i % F] += Double(v); sq[i % F] += Double(v) * Double(v) }
             n += Double(x.count / F)
         }
@@ -182,9 +239,13 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
         return out
     }
 
-    /// Normalised features X of every clip (see ``logMel(_:sampleRate:maxSamples:threads:)``).
+    /// Normalised features X of every clip (see ``logMel(_:sampleRate:maxSamples:threads:)``); with
+    /// per-speaker normalisation each speaker's offset is that of its clips among `clips`.
     public func features(_ clips: [AudioClip], sampleRate: Int, maxSamples: Int = 0, threads: Int = Parallel.defaultThreads) throws -> [[Float]] {
-        try logMel(clips, sampleRate: sampleRate, maxSamples: maxSamples, threads: threads).map(normalised)
+        let m = try logMel(clips, sampleRate: sampleRate, maxSamples: maxSamples, threads: threads)
+        do { return try normalised(m, speakers: clips.map(\.speaker)) } catch LogMelFeaturesError.missingSpeaker(let i) {
+            throw AudioDatasetError.missingSpeaker(path: clips[i].path)
+        }
     }
 
     // MARK: Coding

@@ -3,25 +3,31 @@
 //
 // Each micro-batch draws batch-size examples X (L, F) with replacement, then per example:
 //   crop:      L > seq-len → a random window of seq-len frames
+//   mel warp:  X ← VTLP(X, α),                α ~ U(1 − W, 1 + W)  (MelWarp.swift)
 //   time mask: X[t0 ..< t0 + w, :] = 0,   w ~ U{0 … min(T, ⌊L/4⌋)}, t0 ~ U{0 … L − w}
 //   band mask: X[:, f0 ..< f0 + h] = 0,   h ~ U{0 … min(B, F)},      f0 ~ U{0 … F − h}
 //   gain:      X += g,                    g ~ U(−G, G)   (a louder or quieter clip: ln-energy shifts
 //                                                         by g·σ_m in every band m)
-// 0 is each band's training mean, so a mask fills with the mean. T = 0, B = 0, G = 0 switch a part off
+// 0 is each band's training mean, so a mask fills with the mean. W = 0, T = 0, B = 0, G = 0 switch a part off
 // (then it draws nothing). One loss term per example; loss = Σ −log softmax(logit)[label].
 import Foundation
 import MambaKit
 
-/// The augmentation of ``LogMelObjective``: T, B, G above.
+/// The augmentation of ``LogMelObjective``: W, T, B, G above.
 public struct LogMelAugmentation: Equatable, Sendable {
+    /// W: the warp factor α is drawn from U(1 − W, 1 + W); 0 = off.
+    public var melWarp: Double
+    /// The band geometry of the warp (needed when W > 0).
+    public var warp: MelWarp?
     /// T: at most this many consecutive frames masked (and at most a quarter of the clip).
     public var timeMask: Int
     /// B: at most this many consecutive bands masked.
     public var bandMask: Int
     /// G: the gain's half-range, in normalised log-mel units.
     public var gain: Float
-    public init(timeMask: Int = 10, bandMask: Int = 0, gain: Float = 0.3) {
-        self.timeMask = timeMask; self.bandMask = bandMask; self.gain = gain
+    public init(timeMask: Int = 10, bandMask: Int = 0, gain: Float = 0.3, melWarp: Double = 0, warp: MelWarp? = nil) {
+        precondition(melWarp == 0 || warp != nil, "a mel warp needs the band geometry")
+        self.timeMask = timeMask; self.bandMask = bandMask; self.gain = gain; self.melWarp = melWarp; self.warp = warp
     }
     /// No augmentation.
     public static let none = LogMelAugmentation(timeMask: 0, bandMask: 0, gain: 0)
@@ -29,6 +35,9 @@ public struct LogMelAugmentation: Equatable, Sendable {
     /// Augments one example of `F` bands in place, drawing from `random`.
     public func apply(_ x: inout [Float], bands F: Int, random: inout SeededRandom) {
         let steps = x.count / F
+        if melWarp > 0, let w = warp {
+            w.apply(&x, alpha: 1 + (Double(random.uniform()) * 2 - 1) * melWarp)
+        }
         if timeMask > 0 {
             let width = random.below(min(timeMask, steps / 4) + 1)
             let start = random.below(steps - width + 1)

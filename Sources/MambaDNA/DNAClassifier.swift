@@ -69,10 +69,15 @@ public struct DNASettings: ModelSidecar, Sendable, Equatable {
     /// `classify` or `lm`.
     public var task: ModelTask
     public var rcAugment: Bool = false
+    /// A masked LM's fraction of positions predicted (`mask_probability`), so a resumed run and `eval dna-lm`
+    /// mask as training did; nil for other models (and in files written before it was saved).
+    public var maskProbability: Double?
 
-    enum CodingKeys: String, CodingKey { case tokenizer, task, rcAugment = "rc_augment" }
+    enum CodingKeys: String, CodingKey { case tokenizer, task, rcAugment = "rc_augment", maskProbability = "mask_probability" }
 
-    public init(task: ModelTask, rcAugment: Bool = false) { self.task = task; self.rcAugment = rcAugment }
+    public init(task: ModelTask, rcAugment: Bool = false, maskProbability: Double? = nil) {
+        self.task = task; self.rcAugment = rcAugment; self.maskProbability = maskProbability
+    }
 
     /// Writes dna.json (atomically).
     public func save(to dir: URL) throws { try write(to: dir) }
@@ -125,7 +130,7 @@ extension TrainingRun {
                 return [("val_loss", e.nll), ("val_bits_per_base", e.bitsPerBase)]
             }
         }
-        run.extraFiles = { dir in try DNASettings(task: .languageModel).save(to: dir) }
+        run.extraFiles = { dir in try DNASettings(task: .languageModel, maskProbability: masking?.probability).save(to: dir) }
         return run
     }
 }

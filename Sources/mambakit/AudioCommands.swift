@@ -215,15 +215,24 @@ struct TrainAudioClassifyCommand: ParsableCommand {
         let t0 = Date()
         let raw = try (settings.features ?? input.newFeatures(sampleRate: rate)).logMel(trainClips, sampleRate: rate, threads: threads)
         if let f = settings.features { try input.check(inherited: f, from: inheritedFrom ?? "the model") }
-        else { settings.features = input.newFeatures(sampleRate: rate).fitted(to: raw) }
+        let speakers = trainClips.map(\.speaker)
+        func missing(_ e: LogMelFeaturesError) -> Error {
+            if case .missingSpeaker(let i) = e { return AudioDatasetError.missingSpeaker(path: trainClips[i].path) }
+            return e
+        }
+        do {
+            if settings.features == nil { settings.features = try input.newFeatures(sampleRate: rate).fitted(to: raw, speakers: speakers) }
+        } catch let e as LogMelFeaturesError { throw missing(e) }
         let features = settings.features!
         let ids = try AudioDataset.labelIndices(trainClips, labels: labels)
-        let ex = zip(raw, ids).map { LabeledFeatures(features: features.normalised($0), label: $1) }
+        let normalised: [[Float]]
+        do { normalised = try features.normalised(raw, speakers: speakers) } catch let e as LogMelFeaturesError { throw missing(e) }
+        let ex = zip(normalised, ids).map { LabeledFeatures(features: $0, label: $1) }
         let validation = try valClips.map {
             try LogMelClassifier.examples($0, labels: labels, sampleRate: rate, features: features, maxSamples: evalSamples, threads: threads)
         }
         let prepared = Date().timeIntervalSince(t0)
-        let augmentation = input.augmentation
+        let augmentation = input.augmentation(features: features, sampleRate: rate)
         var classifier: SequenceClassifier! = nil
         let trainer: Trainer
         if let r = train.model.resume {

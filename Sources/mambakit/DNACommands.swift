@@ -122,15 +122,15 @@ struct TrainDNALMCommand: ParsableCommand {
     @Option(help: "Held-out bases scored per validation.") var evalBases: Int = 65536
     @Flag(help: "Bidirectional backbone (BiMamba), pretrained by masked LM (new models).") var bidirectional = false
     @Flag(help: "RC-equivariant backbone (Caduceus-PS), pretrained by masked LM (new models).") var rcEquivariant = false
-    @Option(help: "Masked LM: the fraction of positions predicted.") var maskProbability: Double = 0.15
+    @Option(help: "Masked LM: the fraction of positions predicted (default 0.15; a resumed or --init masked LM keeps the one in its dna.json).") var maskProbability: Double?
     @OptionGroup var warmup: LengthWarmupOptions
     @OptionGroup var train: TrainingArguments
 
     func validate() throws {
         try Check.int(maxBases, "--max-bases", 1...Int.max)
         try Check.int(evalBases, "--eval-bases", 1...Int(Int32.max))
-        if let p = DNALM.masking(probability: maskProbability).problem {
-            throw optionError(option: "--mask-probability", value: "\(maskProbability)", allowed: p)
+        if let q = maskProbability, let p = DNALM.masking(probability: q).problem {
+            throw optionError(option: "--mask-probability", value: "\(q)", allowed: p)
         }
         try Check.int(warmup.warmupLength, "--warmup-length", 1...train.seqLen)
     }
@@ -150,7 +150,7 @@ struct TrainDNALMCommand: ParsableCommand {
             validation = recs
         }
         let source = data.joined(separator: ",")
-        let masking = DNALM.masking(probability: maskProbability)
+        let masking = try DNALM.masking(probability: maskProbabilityOfRun())
         func objective(_ m: MambaModel, seqLen: Int) throws -> any TrainingObjective {
             m.config.readsBothDirections
                 ? try MaskedLMObjective(model: m, tokens: stream, seqLen: seqLen, masking: masking, source: source)
@@ -183,6 +183,20 @@ struct TrainDNALMCommand: ParsableCommand {
         let kind = masked ? "masked DNA LM (\(trainer.model.config.rcps ? "RC-equivariant BiMamba" : "bidirectional"))" : "causal DNA LM"
         try train.execute(run, summary: "training a \(kind) (\(trainer.model.parameterCount) parameters) on \(stream.count) tokens of \(data.joined(separator: ", "))" +
                    w + (validation.map { ", validating on \($0.reduce(0) { $0 + $1.count }) bases" } ?? ""))
+    }
+}
+
+extension TrainDNALMCommand {
+    /// --mask-probability, else that of the resumed or --init model's dna.json, else 0.15. A resumed run
+    /// must mask as it started: a different --mask-probability is refused, naming the file.
+    func maskProbabilityOfRun() throws -> Double {
+        let source = train.model.resume ?? train.model.initFrom
+        let saved = try source.flatMap { try DNASettings.load(from: resolveModelDirectory($0))?.maskProbability }
+        if let r = train.model.resume, let q = maskProbability, let was = saved, q != was {
+            throw optionError(option: "--mask-probability", value: "\(q)",
+                              allowed: "\(resolveModelDirectory(r).appendingPathComponent(DNASettings.fileName).path) says this run masks \(was); leave --mask-probability out to resume it")
+        }
+        return maskProbability ?? saved ?? 0.15
     }
 }
 
@@ -240,20 +254,21 @@ struct EvalDNALMCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "FASTA/FASTQ files (plain or .gz).") var data: [String]
     @Option(help: "Score only the first N bases in all.") var maxBases: Int?
     @Option(help: "Bases per parallel chunk (state carried between chunks); a masked LM's window length.") var chunkLength: Int = 4096
-    @Option(help: "Masked LM: the fraction of positions predicted.") var maskProbability: Double = 0.15
+    @Option(help: "Masked LM: the fraction of positions predicted (default: the model's, from its dna.json, else 0.15).") var maskProbability: Double?
     @OptionGroup var output: JSONOption
 
     func validate() throws {
         try Check.int(maxBases, "--max-bases", 1...Int.max)
         try Check.int(chunkLength, "--chunk-length", 1...ScheduleOptions.maxSeqLen)
-        if let p = DNALM.masking(probability: maskProbability).problem {
-            throw optionError(option: "--mask-probability", value: "\(maskProbability)", allowed: p)
+        if let q = maskProbability, let p = DNALM.masking(probability: q).problem {
+            throw optionError(option: "--mask-probability", value: "\(q)", allowed: p)
         }
     }
 
     func run() throws {
-        let (m, _) = try loadDNAModel(model)
+        let (m, dir) = try loadDNAModel(model)
         guard m.config.numLabels == 0 else { throw CLIError.usage("this model is a classifier — use `eval dna-classify`") }
+        let probability = try maskProbability ?? DNASettings.load(from: dir)?.maskProbability ?? 0.15
         let t0 = Date()
         let masked = m.config.readsBothDirections
         let e = try Progress(.stderr).during("scoring \(data.count) file(s)" + (masked ? " (masked LM, \(chunkLength)-base windows)" : "")) {
@@ -265,7 +280,7 @@ struct EvalDNALMCommand: ParsableCommand {
                     while bases < limit, let rec = try r.next() { records.append(rec.sequence); bases += rec.sequence.count }
                 }
                 return try DNALM.maskedEvaluate(model: m, windows: DNALM.windows(records: records, length: chunkLength, maxBases: maxBases),
-                                                masking: DNALM.masking(probability: maskProbability))
+                                                masking: DNALM.masking(probability: probability))
             }
             return try DNALM.evaluate(model: m, paths: data, chunkLength: chunkLength, maxBases: maxBases)
         }

@@ -1,5 +1,5 @@
 // LogMelOptions.swift — `--features waveform|log-mel` of `train audio-classify`, the log-mel settings
-// of a new classifier (bands, window, hop) and its augmentation (time and band masks, gain).
+// of a new classifier (bands, window, hop) and its augmentation (mel warp, time and band masks, gain).
 import ArgumentParser
 import Foundation
 import MambaAudio
@@ -21,10 +21,11 @@ struct LogMelOptions: ParsableArguments {
     @Option(help: "log-mel: mel bands per frame F, \(LogMelFeatures.melRange.lowerBound)…\(LogMelFeatures.melRange.upperBound) (default 40).") var mels: Int?
     @Option(help: "log-mel: STFT window (Hann) in samples, \(LogMelFeatures.fftSizeRange.lowerBound)…\(LogMelFeatures.fftSizeRange.upperBound) (default about 32 ms: 256 at 8 kHz).") var window: Int?
     @Option(help: "log-mel: samples between frames (default 10 ms: 80 at 8 kHz).") var hop: Int?
-    @Option(help: "log-mel: training-set (each band's mean and deviation over the training frames) or per-clip (each clip's own band means subtracted first; default training-set).")
+    @Option(help: "log-mel: training-set (each band's mean and deviation over the training frames), per-clip (each clip's own band means subtracted first) or per-speaker (the band means of all the clip's speaker's clips subtracted first: the training clips when training, the scored clips, unlabelled, when evaluating; clips must name their speaker; default training-set).")
     var normalisation: LogMelFeatures.Normalisation?
     @Option(help: "log-mel augmentation: mask up to T consecutive frames, at most a quarter of the clip (0 = off; default 10).") var timeMask: Int?
     @Option(help: "log-mel augmentation: mask up to B consecutive mel bands (0 = off; default 0).") var bandMask: Int?
+    @Option(help: "log-mel augmentation: vocal-tract-length perturbation, the mel axis warped by a factor drawn from U(1 − W, 1 + W) per example (0 = off; default 0; 0.1 is usual).") var melWarp: Double?
     @Option(help: "log-mel augmentation: add one gain drawn from U(−G, G) to every normalised value (0 = off; default 0.3).") var gain: Float?
 
     /// The log-mel-only options given, as "--name value".
@@ -37,6 +38,7 @@ struct LogMelOptions: ParsableArguments {
         if let v = timeMask { given.append("--time-mask \(v)") }
         if let v = bandMask { given.append("--band-mask \(v)") }
         if let v = gain { given.append("--gain \(v)") }
+        if let v = melWarp { given.append("--mel-warp \(v)") }
         return given
     }
 
@@ -47,6 +49,7 @@ struct LogMelOptions: ParsableArguments {
         try Check.int(timeMask, "--time-mask", 0...100_000)
         try Check.int(bandMask, "--band-mask", 0...LogMelFeatures.melRange.upperBound)
         try Check.number(gain, "--gain", 0...100)
+        try Check.number(melWarp, "--mel-warp", 0...0.5)
         if features == .waveform, let first = logMelOnlyGiven.first {
             throw optionError(option: first.split(separator: " ")[0].description, value: String(first.split(separator: " ")[1]),
                               allowed: "only with --features log-mel")
@@ -93,7 +96,10 @@ struct LogMelOptions: ParsableArguments {
         }
     }
 
-    var augmentation: LogMelAugmentation {
-        LogMelAugmentation(timeMask: timeMask ?? 10, bandMask: bandMask ?? 0, gain: gain ?? 0.3)
+    /// The augmentation of a run on frames of fitted `features` at `sampleRate` Hz.
+    func augmentation(features: LogMelFeatures, sampleRate: Int) -> LogMelAugmentation {
+        let w = melWarp ?? 0
+        return LogMelAugmentation(timeMask: timeMask ?? 10, bandMask: bandMask ?? 0, gain: gain ?? 0.3, melWarp: w,
+                                  warp: w > 0 ? MelWarp(features: features, sampleRate: sampleRate) : nil)
     }
 }

@@ -194,13 +194,19 @@ final class DNAClassifierTests: XCTestCase {
         let lm = dir.appendingPathComponent("mlm").path
         let common = ["train", "dna-lm", "--data", fa.path, "--val", val.path, "--seq-len", "64", "--batch-size", "2",
                       "--d-model", "16", "--n-layer", "1", "--rc-equivariant", "--bidirectional", "--warmup-length", "16",
-                      "--stage-steps", "2", "--threads", "1", "--out", lm, "--save-every", "3"]
+                      "--stage-steps", "2", "--threads", "1", "--out", lm, "--save-every", "3", "--mask-probability", "0.25"]
         let t = try runCLI(common + ["--steps", "3"])
         XCTAssertEqual(t.status, 0, t.stderr)
         XCTAssertTrue(t.stderr.contains("masked DNA LM (RC-equivariant BiMamba)") && t.stderr.contains("16×8 from step 0, 32×4 from step 2,"), t.stderr)
+        // the masking probability is saved (dna.json): a resume keeps it, a different one is refused naming the file
+        let clash = try runCLI(["train", "dna-lm", "--data", fa.path, "--resume", lm, "--steps", "6", "--threads", "1", "--out", lm,
+                                "--mask-probability", "0.15"])
+        XCTAssertNotEqual(clash.status, 0)
+        XCTAssertTrue(clash.stderr.contains("dna.json") && clash.stderr.contains("0.25"), clash.stderr)
         let r = try runCLI(["train", "dna-lm", "--data", fa.path, "--val", val.path, "--resume", lm, "--steps", "6", "--threads", "1", "--out", lm])
         XCTAssertEqual(r.status, 0, r.stderr)
         let ck = try Trainer.checkpointDirectory(URL(fileURLWithPath: lm))
+        XCTAssertEqual(try DNASettings.load(from: ck)?.maskProbability, 0.25)
         let m = try MambaModel.load(directory: ck)
         XCTAssertTrue(m.config.rcps && m.config.bidirectional)
         let e = try runCLI(["eval", "dna-lm", "--model", lm, "--data", val.path, "--json", "--chunk-length", "64", "--threads", "1"])
@@ -208,9 +214,9 @@ final class DNAClassifierTests: XCTestCase {
         let obj = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as! [String: Any]
         print("  eval dna-lm (masked, RC-equivariant): \(e.stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
         let bpb = obj["bits_per_base"] as! Double
-        XCTAssertEqual(obj["bases"] as? Int, 9 * 10)   // nine 64-base windows of 600 bases, round(0.15·64) = 10 masked each (the 24-base rest is dropped)
+        XCTAssertEqual(obj["bases"] as? Int, 9 * 16)   // nine 64-base windows of 600 bases, round(0.25·64) = 16 masked each (the 24-base rest is dropped)
         let windows = DNALM.windows(records: [Array(try String(contentsOf: val, encoding: .utf8).split(separator: "\n")[1].utf8)], length: 64)
-        XCTAssertEqual(try DNALM.maskedEvaluate(model: m, windows: windows, masking: DNALM.masking()).bitsPerBase, bpb, accuracy: 1e-5)
+        XCTAssertEqual(try DNALM.maskedEvaluate(model: m, windows: windows, masking: DNALM.masking(probability: 0.25)).bitsPerBase, bpb, accuracy: 1e-5)
         // fine-tune an RC-equivariant classifier on it; RC averaging changes no prediction
         let csv = dir.appendingPathComponent("c.csv")
         try Data(("sequence,label\n" + (0..<30).map { "\(seq(40)),\($0 % 3 == 0 ? "x" : "y")" }.joined(separator: "\n") + "\n").utf8).write(to: csv)

@@ -85,7 +85,7 @@ final class LogMelFeatureTests: XCTestCase {
             }
             frames.append(x)
         }
-        var f = LogMelFeatures(mels: F, fftSize: 64, hop: 16).fitted(to: frames)
+        var f = try LogMelFeatures(mels: F, fftSize: 64, hop: 16).fitted(to: frames)
         let all = frames.flatMap { $0 }
         var worst = 0.0
         for m in 0..<F {
@@ -100,7 +100,7 @@ final class LogMelFeatureTests: XCTestCase {
         print("log-mel normalisation: max |μ, σ − Double reference| \(worst)")
         XCTAssertLessThan(worst, 1e-5)
         // A constant band gets the floor, not a division by zero.
-        XCTAssertEqual(LogMelFeatures(mels: 1, fftSize: 64, hop: 16).fitted(to: [[2, 2, 2]]).std, [LogMelFeatures.minimumStd])
+        XCTAssertEqual(try LogMelFeatures(mels: 1, fftSize: 64, hop: 16).fitted(to: [[2, 2, 2]]).std, [LogMelFeatures.minimumStd])
 
         let dir = temporaryDirectory(self)
         f.mean[0] = 0.1; f.std[1] = 1.0 / 3
@@ -122,7 +122,7 @@ final class LogMelFeatureTests: XCTestCase {
             XCTAssertEqual(p, url.path); XCTAssertTrue(d.contains("one value per band"), d)
         }
         // Per-clip normalisation: a constant offset per band (a channel, a level) cancels; μ ≈ 0; it round-trips.
-        let pc = LogMelFeatures(mels: F, fftSize: 64, hop: 16, normalisation: .perClip).fitted(to: frames)
+        let pc = try LogMelFeatures(mels: F, fftSize: 64, hop: 16, normalisation: .perClip).fitted(to: frames)
         var shifted = frames[1]
         for j in shifted.indices { shifted[j] += Float(j % F) * 0.7 - 2 }
         let diff = maxAbsDiff(pc.normalised(shifted), pc.normalised(frames[1]))
@@ -133,6 +133,37 @@ final class LogMelFeatureTests: XCTestCase {
         try AudioSettings(sampleRate: 8000, task: "classify", features: pc).save(to: dir)
         XCTAssertEqual(try AudioSettings.load(from: dir).features, pc)
         XCTAssertTrue(try String(contentsOf: url, encoding: .utf8).contains("\"normalisation\" : \"per-clip\""))
+        // Per-speaker normalisation: a constant offset per band on every clip of one speaker cancels, while
+        // the differences between that speaker's clips stay (closed form: M_i − the speaker's band mean, in
+        // Double); μ ≈ 0; a clip without a speaker is refused; it round-trips.
+        let who: [String?] = ["a", "a", "b", "b"]
+        let ps = try LogMelFeatures(mels: F, fftSize: 64, hop: 16, normalisation: .perSpeaker).fitted(to: frames, speakers: who)
+        var moved = frames
+        for k in [2, 3] { for j in moved[k].indices { moved[k][j] += Float(j % F) * 0.7 - 2 } }
+        let x0 = try ps.normalised(frames, speakers: who), x1 = try ps.normalised(moved, speakers: who)
+        let speakerDiff = zip(x0, x1).map { maxAbsDiff($0, $1) }.max()!
+        var closed = 0.0
+        for (k, group) in [(0, [0, 1]), (1, [0, 1]), (2, [2, 3]), (3, [2, 3])] {
+            var c = [Double](repeating: 0, count: F), n = 0.0
+            for g in group { for (j, v) in frames[g].enumerated() { c[j % F] += Double(v) }; n += Double(frames[g].count / F) }
+            for (j, v) in frames[k].enumerated() {
+                let want = (Double(v) - c[j % F] / n - Double(ps.mean[j % F])) / Double(ps.std[j % F])
+                closed = max(closed, abs(Double(x0[k][j]) - want))
+            }
+        }
+        print("per-speaker normalisation: max |X(M + speaker offset) − X(M)| \(speakerDiff); max |X − closed form| \(closed)")
+        XCTAssertLessThan(speakerDiff, 1e-5)
+        XCTAssertLessThan(closed, 1e-5)
+        XCTAssertLessThan(ps.mean.map(abs).max()!, 1e-5)
+        // Unlike per-clip, a clip's own level relative to its speaker's other clips is kept.
+        XCTAssertGreaterThan(maxAbsDiff(x0[1], pc.normalised(frames[1])), 0.01)
+        XCTAssertThrowsError(try ps.normalised(frames, speakers: ["a", nil, "b", "b"])) { e in
+            XCTAssertEqual(e as? LogMelFeaturesError, .missingSpeaker(clip: 1))
+        }
+        XCTAssertEqual(AudioDatasetError.missingSpeaker(path: "x.wav").description.contains("--normalisation per-clip"), true)
+        try AudioSettings(sampleRate: 8000, task: "classify", features: ps).save(to: dir)
+        XCTAssertEqual(try AudioSettings.load(from: dir).features, ps)
+        XCTAssertTrue(try String(contentsOf: url, encoding: .utf8).contains("\"normalisation\" : \"per-speaker\""))
         // Waveform settings are written as before: no "features" key.
         try AudioSettings(sampleRate: 8000, task: "classify").save(to: dir)
         XCTAssertFalse(try String(contentsOf: url, encoding: .utf8).contains("features"))
@@ -165,6 +196,52 @@ final class LogMelFeatureTests: XCTestCase {
         LogMelAugmentation.none.apply(&x, bands: F, random: &rng)
         XCTAssertEqual(x, x0)
         XCTAssertEqual(rng.next(), ref.next())
+    }
+
+    /// The mel warp against its closed form: frames whose log-mel value is a smooth function g of each
+    /// band's centre frequency become g(f_m / α) (up to the linear interpolation between bands); α = 1 is the
+    /// identity; α > 1 moves energy to higher bands; the warp draws one number and only when W > 0.
+    func testMelWarpClosedForm() {
+        let F = 40, L = 3, rate = 8000
+        let mean = (0..<F).map { Float($0) * 0.05 - 1 }, std = (0..<F).map { 0.5 + Float($0) * 0.01 }
+        let features = LogMelFeatures(mels: F, fftSize: 256, hop: 80, mean: mean, std: std)
+        let warp = MelWarp(features: features, sampleRate: rate)
+        func g(_ f: Double) -> Double { Foundation.log(1 + f / 300) }
+        // the band centres are those of the filter bank's triangle peaks
+        let fb = Spectrogram(fftSize: 4096, hop: 80).melFilters(count: F, sampleRate: rate)
+        let bins = 4096 / 2 + 1
+        let peak = (0..<F).map { m in Double((0..<bins).max { fb[m * bins + $0] < fb[m * bins + $1] }!) * Double(rate) / 4096 }
+        XCTAssertLessThan(zip(peak, warp.centres).map { abs($0 - $1) }.max()!, Double(rate) / 4096)
+        var x0 = [Float](repeating: 0, count: L * F)
+        for t in 0..<L { for m in 0..<F { x0[t * F + m] = (Float(g(warp.centres[m])) + Float(t) - mean[m]) / std[m] } }
+        var same = x0
+        warp.apply(&same, alpha: 1)
+        let identity = maxAbsDiff(same, x0)
+        var worst = 0.0
+        for alpha in [0.9, 1.1] {
+            var x = x0
+            warp.apply(&x, alpha: alpha)
+            // bands whose source stays inside the band range (the clamp holds the edges)
+            let p = warp.sourcePositions(alpha: alpha)
+            for t in 0..<L {
+                for m in 0..<F where p[m] > 0 && p[m] < Double(F - 1) {
+                    let want = g(warp.centres[m] / alpha) + Double(t)
+                    worst = max(worst, abs(Double(x[t * F + m] * std[m] + mean[m]) - want))
+                }
+            }
+            // α > 1: each band reads from a lower one (a higher formant), α < 1 from a higher one
+            XCTAssertTrue(zip(p, 0..<F).dropFirst().dropLast().allSatisfy { alpha > 1 ? $0 < Double($1) : $0 > Double($1) })
+        }
+        print("mel warp: α = 1 max |X' − X| \(identity); α = 0.9, 1.1 max |U' − g(f/α)| \(worst) (linear interpolation between bands)")
+        XCTAssertLessThan(identity, 1e-5)
+        XCTAssertLessThan(worst, 0.01)
+        // W = 0 draws nothing (earlier runs repeat exactly); W > 0 draws one α per example
+        var a = SeededRandom(seed: 3), b = SeededRandom(seed: 3)
+        var x = x0
+        LogMelAugmentation(timeMask: 0, bandMask: 0, gain: 0, melWarp: 0.1, warp: warp).apply(&x, bands: F, random: &a)
+        _ = b.uniform()
+        XCTAssertEqual(a.next(), b.next())
+        XCTAssertGreaterThan(maxAbsDiff(x, x0), 1e-3)
     }
 
     /// Speakers from a manifest column, else from FSDD-style names; an unknown speaker names the known ones.
