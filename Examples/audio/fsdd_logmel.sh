@@ -8,7 +8,8 @@
 #   Examples/audio/fsdd_logmel.sh [STEPS] [FOLDS]     (defaults 400, "george jackson lucas nicolas yweweler";
 #                                                      FOLDS "" skips part 2, OFFICIAL=0 skips part 1)
 #
-# Model and schedule (override with EXTRA="--bidirectional" etc.; later options win):
+# Model and schedule (override with EXTRA="--normalisation per-speaker" etc.; later options win; the
+# per-speaker normalisation scores the held-out speaker with the band means of their own clips, unlabelled):
 #   40 mel bands, 256-sample (32 ms) Hann window, 80-sample (10 ms) hop, each band normalised with the mean and
 #   deviation of the training clips' frames; InputProjection 40 → 64, 4 Mamba blocks (D 64, N 16), mean pooling;
 #   16 clips a step, time masks of up to 10 frames and a gain of ±0.3; AdamW lr 3e-3, 40 warm-up steps, cosine,

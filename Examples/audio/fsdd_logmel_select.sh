@@ -8,14 +8,15 @@
 #   Examples/audio/fsdd_logmel_select.sh [STEPS]        (default 400; the schedule of fsdd_logmel.sh)
 #
 # Candidates (CANDIDATES, ';'-separated extra options): the default training-set normalisation, per-clip
-# normalisation, and per-clip normalisation with band masks of up to 8 bands.
+# normalisation, per-speaker normalisation (the validation speaker's band means from its own clips, unlabelled),
+# and per-speaker normalisation with a ±10 % mel warp (VTLP).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STEPS=${1:-400}
 SRC=${FSDD:-../shared/datasets/fsdd}
 THREADS=${THREADS:-1}
 OUT=${OUT:-Data/cache/fsdd_logmel_select}
-CANDIDATES=${CANDIDATES:---normalisation training-set;--normalisation per-clip;--normalisation per-clip --band-mask 8}
+CANDIDATES=${CANDIDATES:---normalisation training-set;--normalisation per-clip;--normalisation per-speaker;--normalisation per-speaker --mel-warp 0.1}
 if [ -z "${MAMBAKIT:-}" ]; then swift build -c release --product mambakit >&2; MK=.build/release/mambakit; else MK=$MAMBAKIT; fi
 speakers=(george jackson lucas nicolas yweweler)
 IFS=';' read -r -a cands <<< "$CANDIDATES"

@@ -30,7 +30,7 @@ finetune() {   # $1 = out dir, $2… = model source
     "$BIN" eval dna-classify --model "$out" --data "$DATA/gue/$TASK" --json --rc-average --threads "$THREADS" | tee "$out-test_rc.json"
 }
 if [ "$REUSE_LM" = 1 ]; then
-    [ -f "$RUNS/human-mlm/config.json" ] || { echo "caduceus.sh: REUSE_LM=1 but $RUNS/human-mlm/config.json is missing; run once without REUSE_LM to pretrain" >&2; exit 2; }
+    compgen -G "$RUNS/human-mlm/checkpoint-*/config.json" > /dev/null || { echo "caduceus.sh: REUSE_LM=1 but $RUNS/human-mlm has no checkpoint; run once without REUSE_LM to pretrain" >&2; exit 2; }
     finetune "$RUNS/$TASK-ft" --init "$RUNS/human-mlm"
 elif [ "$LM_STEPS" -gt 0 ]; then
     rm -rf "$RUNS/human-mlm"; start=$(date +%s)
