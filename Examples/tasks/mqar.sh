@@ -4,6 +4,7 @@
 # Prints one line per grid point; models under the output directory. Budget and results: Docs/results.md.
 #   Examples/tasks/mqar.sh [length (128)] [steps (1500)] [extra `task train` options]
 #   WIDTHS="32 64" PAIRS="4 8 16" MIXER=selective Examples/tasks/mqar.sh
+#   The default lr 3e-3 stays on the loss plateau; `Examples/tasks/mqar.sh 128 5000 --lr 5e-3` reaches 98–99 % at D 64, 4 pairs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Scripts/setup.sh
