@@ -139,7 +139,7 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
     /// per-speaker normalisation of a clip on its own (its speaker's frames are then this clip's); else M.
     public func centred(_ frames: [Float]) -> [Float] {
         guard normalisation != .trainingSet, frames.count >= mels else { return frames }
-        return Self.subtractingBandMeans(of: [frames], from: frames, bands: mels)
+        return Self.subtracting(Self.bandMeans(of: [frames], bands: mels), from: frames)
     }
 
     /// M − c for every clip, c as the normalisation says: per-speaker groups the clips by `speakers`
@@ -156,24 +156,28 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
         }
         var out = clips
         for members in groups.values {
-            let group = members.map { clips[$0] }.filter { $0.count >= mels }
-            guard !group.isEmpty else { continue }
-            for i in members where clips[i].count >= mels {
-                out[i] = Self.subtractingBandMeans(of: group, from: clips[i], bands: mels)
-            }
+            let whole = members.filter { clips[$0].count >= mels }
+            guard !whole.isEmpty else { continue }
+            let c = Self.bandMeans(of: whole.map { clips[$0] }, bands: mels)   // once per speaker
+            for i in whole { out[i] = Self.subtracting(c, from: clips[i]) }
         }
         return out
     }
 
-    /// `x` minus each band's mean over every frame of `frames` (whole frames of F bands), in Double.
-    static func subtractingBandMeans(of frames: [[Float]], from x: [Float], bands F: Int) -> [Float] {
+    /// Each band's mean (F) over every frame of `frames` (whole frames of F bands), in Double.
+    static func bandMeans(of frames: [[Float]], bands F: Int) -> [Double] {
         var c = [Double](repeating: 0, count: F), n = 0
         for clip in frames {
             for (i, v) in clip.enumerated() { c[i % F] += Double(v) }
             n += clip.count / F
         }
+        return c.map { $0 / Double(n) }
+    }
+
+    /// `x` (frames of c.count bands) minus the band means `c`.
+    static func subtracting(_ c: [Double], from x: [Float]) -> [Float] {
         var y = x
-        for i in y.indices { y[i] -= Float(c[i % F] / Double(n)) }
+        for i in y.indices { y[i] -= Float(c[i % c.count]) }
         return y
     }
 
@@ -242,8 +246,24 @@ public struct LogMelFeatures: Codable, Equatable, Sendable {
     /// Normalised features X of every clip (see ``logMel(_:sampleRate:maxSamples:threads:)``); with
     /// per-speaker normalisation each speaker's offset is that of its clips among `clips`.
     public func features(_ clips: [AudioClip], sampleRate: Int, maxSamples: Int = 0, threads: Int = Parallel.defaultThreads) throws -> [[Float]] {
-        let m = try logMel(clips, sampleRate: sampleRate, maxSamples: maxSamples, threads: threads)
-        do { return try normalised(m, speakers: clips.map(\.speaker)) } catch LogMelFeaturesError.missingSpeaker(let i) {
+        try normalised(logMel(clips, sampleRate: sampleRate, maxSamples: maxSamples, threads: threads), of: clips)
+    }
+
+    /// ``normalised(_:speakers:)`` of the frames of `clips` (their speakers).
+    /// - Throws: ``AudioDatasetError/missingSpeaker(path:)`` naming a clip without a speaker.
+    public func normalised(_ frames: [[Float]], of clips: [AudioClip]) throws -> [[Float]] {
+        try Self.namingClip(clips) { try normalised(frames, speakers: clips.map(\.speaker)) }
+    }
+
+    /// ``fitted(to:speakers:)`` on the frames of `clips` (their speakers).
+    /// - Throws: ``AudioDatasetError/missingSpeaker(path:)`` naming a clip without a speaker.
+    public func fitted(to frames: [[Float]], of clips: [AudioClip]) throws -> LogMelFeatures {
+        try Self.namingClip(clips) { try fitted(to: frames, speakers: clips.map(\.speaker)) }
+    }
+
+    /// `body`, its ``LogMelFeaturesError/missingSpeaker(clip:)`` turned into the error naming that clip's file.
+    static func namingClip<T>(_ clips: [AudioClip], _ body: () throws -> T) throws -> T {
+        do { return try body() } catch LogMelFeaturesError.missingSpeaker(let i) {
             throw AudioDatasetError.missingSpeaker(path: clips[i].path)
         }
     }

@@ -7,10 +7,11 @@
 //   U'[t, m] = (1 − w) · U[t, ⌊p_m⌋] + w · U[t, ⌊p_m⌋ + 1], w = p_m − ⌊p_m⌋
 //   X'[t, m] = (U'[t, m] − μ_m) / σ_m
 //
-// with mel(f) = 2595 log10(1 + f/700) and band centres f_m = hz((m + 1) Δ), the HTK triangles of
-// ``Spectrogram/melFilters(count:sampleRate:fMin:fMax:)`` from 0 to rate/2. Interpolating between
-// neighbouring bands' energies approximates re-filtering the warped power spectrum; the clamp holds the
-// lowest and highest band at the edge (where the piecewise-linear VTLP of the paper bends back instead).
+// with mel(f) = 2595 log10(1 + f/700) and band centres f_m = hz((m + 1) Δ), the peaks of the HTK triangles
+// of ``Spectrogram/melFilters(count:sampleRate:fMin:fMax:)`` from 0 to rate/2 (``Spectrogram/melPoints``).
+// Interpolating between neighbouring bands' energies approximates re-filtering the warped power spectrum;
+// the clamp holds the lowest and highest band at the edge (where the paper's piecewise-linear VTLP bends
+// back instead).
 import Foundation
 
 /// The band geometry and normalisation a warp needs, for frames of ``LogMelFeatures`` at one sample rate.
@@ -21,22 +22,19 @@ public struct MelWarp: Equatable, Sendable {
     let spacing: Double
     let mean: [Float], std: [Float]
 
-    static func mel(_ f: Double) -> Double { 2595 * Foundation.log10(1 + f / 700) }
-    static func hz(_ m: Double) -> Double { 700 * (Foundation.pow(10, m / 2595) - 1) }
-
     /// The warp of fitted `features` at `sampleRate` Hz.
     public init(features: LogMelFeatures, sampleRate: Int) {
         precondition(features.isFitted, "warp with fitted settings")
         let F = features.mels
-        spacing = Self.mel(Double(sampleRate) / 2) / Double(F + 1)
-        centres = (0..<F).map { [spacing] m in Self.hz(Double(m + 1) * spacing) }
+        spacing = Spectrogram.mel(Double(sampleRate) / 2) / Double(F + 1)
+        centres = Array(Spectrogram.melPoints(count: F, sampleRate: sampleRate)[1...F])
         mean = features.mean; std = features.std
     }
 
     /// The fractional band index p_m(α) each band reads from (F).
     public func sourcePositions(alpha: Double) -> [Double] {
         let top = Double(centres.count - 1)
-        return centres.map { min(max(Self.mel($0 / alpha) / spacing - 1, 0), top) }
+        return centres.map { min(max(Spectrogram.mel($0 / alpha) / spacing - 1, 0), top) }
     }
 
     /// Warps normalised frames `x` ((L, F), F = the band count) by α in place.

@@ -58,12 +58,21 @@ public final class Spectrogram: @unchecked Sendable {
         return (frames, values)
     }
 
-    /// Triangular mel filters (HTK mel scale 2595·log10(1 + f/700)), mels × bins, each filter's peak 1.
-    public func melFilters(count: Int, sampleRate: Int, fMin: Double = 0, fMax: Double? = nil) -> [Float] {
-        func mel(_ f: Double) -> Double { 2595 * Foundation.log10(1 + f / 700) }
-        func hz(_ m: Double) -> Double { 700 * (Foundation.pow(10, m / 2595) - 1) }
+    /// The HTK mel scale, 2595·log10(1 + f/700), of `f` Hz.
+    public static func mel(_ f: Double) -> Double { 2595 * Foundation.log10(1 + f / 700) }
+    /// Hz of `m` mel (the inverse of ``mel(_:)``).
+    public static func hz(_ m: Double) -> Double { 700 * (Foundation.pow(10, m / 2595) - 1) }
+
+    /// The count + 2 frequencies (Hz) that bound the mel filters, evenly spaced in mel from fMin to fMax
+    /// (default rate/2): filter m rises from point m, peaks at point m + 1 (its centre) and ends at m + 2.
+    public static func melPoints(count: Int, sampleRate: Int, fMin: Double = 0, fMax: Double? = nil) -> [Double] {
         let top = fMax ?? Double(sampleRate) / 2
-        let points = (0...(count + 1)).map { hz(mel(fMin) + (mel(top) - mel(fMin)) * Double($0) / Double(count + 1)) }
+        return (0...(count + 1)).map { hz(mel(fMin) + (mel(top) - mel(fMin)) * Double($0) / Double(count + 1)) }
+    }
+
+    /// Triangular mel filters (HTK mel scale, ``melPoints(count:sampleRate:fMin:fMax:)``), mels × bins, each filter's peak 1.
+    public func melFilters(count: Int, sampleRate: Int, fMin: Double = 0, fMax: Double? = nil) -> [Float] {
+        let points = Self.melPoints(count: count, sampleRate: sampleRate, fMin: fMin, fMax: fMax)
         var fb = [Float](repeating: 0, count: count * bins)
         for m in 0..<count {
             let (lo, mid, hi) = (points[m], points[m + 1], points[m + 2])

@@ -215,19 +215,10 @@ struct TrainAudioClassifyCommand: ParsableCommand {
         let t0 = Date()
         let raw = try (settings.features ?? input.newFeatures(sampleRate: rate)).logMel(trainClips, sampleRate: rate, threads: threads)
         if let f = settings.features { try input.check(inherited: f, from: inheritedFrom ?? "the model") }
-        let speakers = trainClips.map(\.speaker)
-        func missing(_ e: LogMelFeaturesError) -> Error {
-            if case .missingSpeaker(let i) = e { return AudioDatasetError.missingSpeaker(path: trainClips[i].path) }
-            return e
-        }
-        do {
-            if settings.features == nil { settings.features = try input.newFeatures(sampleRate: rate).fitted(to: raw, speakers: speakers) }
-        } catch let e as LogMelFeaturesError { throw missing(e) }
+        else { settings.features = try input.newFeatures(sampleRate: rate).fitted(to: raw, of: trainClips) }
         let features = settings.features!
         let ids = try AudioDataset.labelIndices(trainClips, labels: labels)
-        let normalised: [[Float]]
-        do { normalised = try features.normalised(raw, speakers: speakers) } catch let e as LogMelFeaturesError { throw missing(e) }
-        let ex = zip(normalised, ids).map { LabeledFeatures(features: $0, label: $1) }
+        let ex = zip(try features.normalised(raw, of: trainClips), ids).map { LabeledFeatures(features: $0, label: $1) }
         let validation = try valClips.map {
             try LogMelClassifier.examples($0, labels: labels, sampleRate: rate, features: features, maxSamples: evalSamples, threads: threads)
         }

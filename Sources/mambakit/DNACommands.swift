@@ -7,12 +7,12 @@ import MambaKit
 
 // MARK: - Shared helpers
 
-/// The model directory and its DNA settings (dna.json, optional for models trained elsewhere).
-func loadDNAModel(_ model: ModelDirectoryOption) throws -> (MambaModel, URL) {
-    _ = try DNASettings.load(from: model.directory)   // a different tokenizer is an error
+/// The model, its directory and its DNA settings (dna.json, optional for models trained elsewhere).
+func loadDNAModel(_ model: ModelDirectoryOption) throws -> (MambaModel, URL, DNASettings?) {
+    let settings = try DNASettings.load(from: model.directory)   // a different tokenizer is an error
     let (m, dir) = try model.load()
     try checkNucleotideVocabulary(m.config.vocabSize, dir)
-    return (m, dir)
+    return (m, dir, settings)
 }
 
 /// A model for DNA needs the nucleotide tokenizer's 10 ids.
@@ -190,11 +190,11 @@ extension TrainDNALMCommand {
     /// --mask-probability, else that of the resumed or --init model's dna.json, else 0.15. A resumed run
     /// must mask as it started: a different --mask-probability is refused, naming the file.
     func maskProbabilityOfRun() throws -> Double {
-        let source = train.model.resume ?? train.model.initFrom
-        let saved = try source.flatMap { try DNASettings.load(from: resolveModelDirectory($0))?.maskProbability }
-        if let r = train.model.resume, let q = maskProbability, let was = saved, q != was {
+        guard let dir = (train.model.resume ?? train.model.initFrom).map(resolveModelDirectory) else { return maskProbability ?? 0.15 }
+        let saved = try DNASettings.load(from: dir)?.maskProbability
+        if train.model.resume != nil, let q = maskProbability, let was = saved, q != was {
             throw optionError(option: "--mask-probability", value: "\(q)",
-                              allowed: "\(resolveModelDirectory(r).appendingPathComponent(DNASettings.fileName).path) says this run masks \(was); leave --mask-probability out to resume it")
+                              allowed: "\(dir.appendingPathComponent(DNASettings.fileName).path) says this run masks \(was); leave --mask-probability out to resume it")
         }
         return maskProbability ?? saved ?? 0.15
     }
@@ -266,9 +266,9 @@ struct EvalDNALMCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (m, dir) = try loadDNAModel(model)
+        let (m, _, settings) = try loadDNAModel(model)
         guard m.config.numLabels == 0 else { throw CLIError.usage("this model is a classifier — use `eval dna-classify`") }
-        let probability = try maskProbability ?? DNASettings.load(from: dir)?.maskProbability ?? 0.15
+        let probability = maskProbability ?? settings?.maskProbability ?? 0.15
         let t0 = Date()
         let masked = m.config.readsBothDirections
         let e = try Progress(.stderr).during("scoring \(data.count) file(s)" + (masked ? " (masked LM, \(chunkLength)-base windows)" : "")) {

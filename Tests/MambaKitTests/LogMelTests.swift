@@ -161,6 +161,14 @@ final class LogMelFeatureTests: XCTestCase {
             XCTAssertEqual(e as? LogMelFeaturesError, .missingSpeaker(clip: 1))
         }
         XCTAssertEqual(AudioDatasetError.missingSpeaker(path: "x.wav").description.contains("--normalisation per-clip"), true)
+        // the clip-level entry points name the clip's file
+        let clips = who.enumerated().map { AudioClip(path: "d/\($0.offset).wav", speaker: $0.offset == 2 ? nil : $0.element) }
+        XCTAssertThrowsError(try ps.normalised(frames, of: clips)) { e in
+            XCTAssertEqual(e as? AudioDatasetError, .missingSpeaker(path: "d/2.wav"))
+        }
+        XCTAssertThrowsError(try ps.fitted(to: frames, of: clips)) { e in
+            XCTAssertEqual(e as? AudioDatasetError, .missingSpeaker(path: "d/2.wav"))
+        }
         try AudioSettings(sampleRate: 8000, task: "classify", features: ps).save(to: dir)
         XCTAssertEqual(try AudioSettings.load(from: dir).features, ps)
         XCTAssertTrue(try String(contentsOf: url, encoding: .utf8).contains("\"normalisation\" : \"per-speaker\""))
@@ -344,6 +352,19 @@ final class LogMelCLITests: XCTestCase {
         try assertRefused(["train", "audio-classify", "--data", csv.path, "--features", "log-mel", "--window", "1"], mentions: ["--window 1", "2…65536"])
         try assertRefused(["train", "audio-classify", "--data", csv.path, "--hold-out-speaker", "x", "--val-speaker", "x"], mentions: ["--val-speaker x"])
         try assertRefused(["train", "audio-classify", "--data", csv.path, "--resume", out.path, "--features", "waveform"], mentions: ["--features waveform", "log-mel"])
+        try assertRefused(["train", "audio-classify", "--data", csv.path, "--features", "log-mel", "--mel-warp", "0.7"], mentions: ["--mel-warp 0.7"])
+        try assertRefused(["train", "audio-classify", "--data", csv.path, "--features", "waveform", "--mel-warp", "0.1"], mentions: ["--mel-warp 0.1", "--features log-mel"])
+        // Per-speaker normalisation with a mel warp through the CLI: saved, and eval reads it back.
+        let ps = dir.appendingPathComponent("per-speaker")
+        let p = try runCLI(["train", "audio-classify", "--data", csv.path, "--label-column", "digit", "--features", "log-mel", "--mels", "24",
+                            "--normalisation", "per-speaker", "--mel-warp", "0.1", "--d-model", "8", "--n-layer", "1", "--d-state", "4",
+                            "--batch-size", "4", "--steps", "2", "--hold-out-speaker", "lucas", "--threads", "1", "--out", ps.path])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        XCTAssertTrue(p.stderr.contains("per-speaker normalisation"), p.stderr)
+        XCTAssertEqual(try AudioSettings.load(from: Trainer.checkpointDirectory(ps)).features?.normalisation, .perSpeaker)
+        let pe = try runCLI(["eval", "audio-classify", "--model", ps.path, "--data", csv.path, "--label-column", "digit", "--split", "all",
+                             "--speaker", "lucas", "--json", "--threads", "1"])
+        XCTAssertEqual(pe.status, 0, pe.stderr)
         let u = try runCLI(["train", "audio-classify", "--data", csv.path, "--label-column", "digit", "--features", "log-mel", "--d-model", "8",
                             "--n-layer", "1", "--steps", "1", "--hold-out-speaker", "bob"])
         XCTAssertNotEqual(u.status, 0)
