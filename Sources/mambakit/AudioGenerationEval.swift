@@ -1,7 +1,8 @@
 // AudioGenerationEval.swift — `eval audio-generation`: IS, mIS, AM score and the Fréchet distance of
 // generated clips under a trained clip classifier (the SC09 metrics of the SaShiMi and Mamba papers).
 //
-//   clips (n) → classifier backbone → pooled hidden states f_i (n, D) → head → p(y | x_i) (n, C)
+//   clips (n) → tokens (waveform classifier) or log-mel frames (log-mel classifier, its audio.json's bands and
+//   normalisation) → classifier backbone → pooled hidden states f_i (n, D) → head → p(y | x_i) (n, C)
 //   IS, mIS, AM from p (n, C); FD between the Gaussians of f over the reference clips (m, D) and the clips
 import ArgumentParser
 import Foundation
@@ -24,7 +25,10 @@ struct EvalAudioGenerationCommand: ParsableCommand {
         abstract: "Score generated clips with a trained clip classifier: Inception Score, modified IS, AM score and Fréchet distance.",
         discussion: """
             Every clip of --clips (a folder of .wav/.flac, a manifest, or one file; --clips-split picks a split) is \
-            read, resampled to the classifier's rate and encoded as its own evaluation does, then classified whole. \
+            read, resampled to the classifier's rate and encoded as its own evaluation does (sample tokens for a \
+            waveform classifier; log-mel frames with the bands and normalisation of its audio.json for a log-mel \
+            one, which must normalise by the training set or per clip: generated clips have no speaker), then \
+            classified whole. \
             From p(y|x) of the n clips: IS = exp(mean KL(p(y|x) ‖ p(y))), p(y) their mean; mIS = exp(mean over the \
             n(n−1) ordered pairs of distinct clips of KL(p(y|x) ‖ p(y|x'))); AM = KL(p_train ‖ p(y)) + mean H(p(y|x)), \
             p_train per --am-prior. FD (FID-style) is the Fréchet distance, in Double, between Gaussians fitted \
@@ -69,8 +73,10 @@ struct EvalAudioGenerationCommand: ParsableCommand {
         let dir = resolveModelDirectory(classifier)
         let settings = try AudioSettings.load(from: dir)
         let (m, _) = try loadClassifierDirectory(dir, threads: threads, otherwise: "eval audio-lm")
-        guard case .tokens = m.head.input else {
-            throw CLIError.usage("\(dir.path): this classifier reads feature frames; `eval audio-generation` scores waveform (token) classifiers")
+        try LogMelClassifier.checkInput(m, settings: settings, directory: dir)
+        if let f = settings.features, f.normalisation == .perSpeaker {
+            throw CLIError.usage("\(dir.appendingPathComponent(AudioSettings.fileName).path): the classifier normalises log-mel frames per speaker, " +
+                                 "and generated clips have no speaker — score with a classifier trained with --normalisation training-set or per-clip")
         }
         let progress = Progress(.stderr)
         let scored = try AudioDataset.open(clips)
@@ -129,8 +135,12 @@ struct EvalAudioGenerationCommand: ParsableCommand {
         var i = 0
         while i < list.count {
             let part = Array(list[i..<min(list.count, i + 64)])
-            let tokens = try AudioDataset.tokenize(part, settings: settings, threads: threads.count)
-            let pooled = try model.pooledFeatures(tokens: tokens)
+            let pooled: [[Float]]   // (n, D)
+            if let f = settings.features {   // (n, L_i · F) frames, normalised as the classifier was trained
+                pooled = try model.pooledFeatures(features: try f.features(part, sampleRate: settings.sampleRate, threads: threads.count))
+            } else {                         // (n, L_i) sample tokens
+                pooled = try model.pooledFeatures(tokens: try AudioDataset.tokenize(part, settings: settings, threads: threads.count))
+            }
             rows.features += pooled
             rows.probabilities += try model.logits(pooled: pooled).map(GenerationMetrics.probabilities(logits:))
             i += part.count

@@ -297,23 +297,7 @@ final class GenerationMetricsTests: XCTestCase {
         let manifest = "../shared/datasets/fsdd/manifest.csv"
         guard FileManager.default.fileExists(atPath: manifest) else { throw XCTSkip("\(manifest) not present") }
         guard FileManager.default.isExecutableFile(atPath: mambakitExecutable.path) else { throw XCTSkip("mambakit not built") }
-        let ds = try AudioDataset.open(manifest, labelColumn: "digit")
-        let root = temporaryDirectory(self)
-        // train: 3 digits × 3 clips; reference: 3 × 2 other training clips; scored: 6 test clips of 3 digits
-        let train = try ds.clips(split: "train"), test = try ds.clips(split: "test")
-        func copy(_ clips: [AudioClip], to dir: String) throws {
-            for c in clips {
-                let d = root.appendingPathComponent("\(dir)/\(c.label!)")
-                try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-                try FileManager.default.copyItem(atPath: c.path, toPath: d.appendingPathComponent((c.path as NSString).lastPathComponent).path)
-            }
-        }
-        for digit in ["1", "5", "8"] {
-            let t = train.filter { $0.label == digit }
-            try copy(Array(t.prefix(3)), to: "data/train")
-            try copy(Array(t.dropFirst(3).prefix(2)), to: "real")
-            try copy(Array(test.filter { $0.label == digit }.prefix(2)), to: "clips")
-        }
+        let root = try fsddSubsets(manifest)
         let out = root.appendingPathComponent("cls")
         let t = try runCLI(["train", "audio-classify", "--data", root.appendingPathComponent("data").path, "--seq-len", "512", "--batch-size", "4",
                             "--d-model", "16", "--n-layer", "1", "--vocab-size", "256", "--d-state", "8", "--steps", "3",
@@ -378,5 +362,95 @@ final class GenerationMetricsTests: XCTestCase {
         let plain = try runCLI(["eval", "audio-generation", "--classifier", out.path, "--clips", clipsDir, "--json"])
         XCTAssertEqual(plain.status, 0, plain.stderr)
         XCTAssertTrue(plain.stdout.contains("\"fid\": null"), plain.stdout)
+    }
+
+    /// Copies a few FSDD clips under a temporary root, one folder per digit: `data/train` (3 digits × 3
+    /// training clips), `real` (3 × 2 other training clips) and `clips` (3 × 2 test clips).
+    func fsddSubsets(_ manifest: String) throws -> URL {
+        let ds = try AudioDataset.open(manifest, labelColumn: "digit")
+        let root = temporaryDirectory(self)
+        let train = try ds.clips(split: "train"), test = try ds.clips(split: "test")
+        func copy(_ clips: [AudioClip], to dir: String) throws {
+            for c in clips {
+                let d = root.appendingPathComponent("\(dir)/\(c.label!)")
+                try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: c.path, toPath: d.appendingPathComponent((c.path as NSString).lastPathComponent).path)
+            }
+        }
+        for digit in ["1", "5", "8"] {
+            let t = train.filter { $0.label == digit }
+            try copy(Array(t.prefix(3)), to: "data/train")
+            try copy(Array(t.dropFirst(3).prefix(2)), to: "real")
+            try copy(Array(test.filter { $0.label == digit }.prefix(2)), to: "clips")
+        }
+        return root
+    }
+
+    /// `eval audio-generation` with a log-mel classifier: the clips go through its audio.json's bands and
+    /// normalisation (training-set, then per-clip), and IS, mIS, AM and FD are those computed in process from
+    /// the frames' pooled features; a per-speaker classifier is refused naming its audio.json.
+    func testEvalAudioGenerationLogMelCLI() throws {
+        let manifest = "../shared/datasets/fsdd/manifest.csv"
+        guard FileManager.default.fileExists(atPath: manifest) else { throw XCTSkip("\(manifest) not present") }
+        guard FileManager.default.isExecutableFile(atPath: mambakitExecutable.path) else { throw XCTSkip("mambakit not built") }
+        let root = try fsddSubsets(manifest)
+        let clipsDir = root.appendingPathComponent("clips").path, realDir = root.appendingPathComponent("real").path
+        var worst = 0.0
+        for normalisation in ["training-set", "per-clip"] {
+            let out = root.appendingPathComponent("cls-\(normalisation)")
+            let t = try runCLI(["train", "audio-classify", "--data", root.appendingPathComponent("data").path, "--features", "log-mel",
+                                "--mels", "20", "--window", "256", "--hop", "80", "--normalisation", normalisation,
+                                "--d-model", "16", "--n-layer", "1", "--d-state", "8", "--batch-size", "4", "--steps", "3",
+                                "--threads", "2", "--seed", "3", "--out", out.path])
+            XCTAssertEqual(t.status, 0, t.stderr)
+            let e = try runCLI(["eval", "audio-generation", "--classifier", out.path, "--clips", clipsDir, "--real", realDir,
+                                "--threads", "2", "--json"])
+            XCTAssertEqual(e.status, 0, e.stderr)
+            print("eval audio-generation, log-mel classifier (\(normalisation)): \(e.stdout)")
+            let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual(obj["clips"] as? Int, 6); XCTAssertEqual(obj["reference_clips"] as? Int, 6)
+            XCTAssertEqual(obj["feature_dim"] as? Int, 16)
+
+            // the same in process, from the frames the classifier's audio.json prescribes
+            let dir = try Trainer.checkpointDirectory(out)
+            let m = try SequenceClassifier.load(directory: dir)
+            m.threads = 2
+            let blas = MambaRuntime.blasThreads
+            MambaRuntime.blasThreads = 2
+            defer { MambaRuntime.blasThreads = blas }
+            let settings = try AudioSettings.load(from: dir)
+            let features = try XCTUnwrap(settings.features)
+            XCTAssertEqual(features.normalisation.rawValue, normalisation)
+            func rows(_ path: String) throws -> ([[Double]], [[Float]]) {
+                let frames = try features.features(try AudioDataset.open(path).clips, sampleRate: settings.sampleRate)
+                let pooled = try m.pooledFeatures(features: frames)
+                return (try m.logits(pooled: pooled).map(G.probabilities(logits:)), pooled)
+            }
+            let (p, f) = try rows(clipsDir), (_, fr) = try rows(realDir)
+            let (gr, gf) = (G.Gaussian(rows: fr), G.Gaussian(rows: f))
+            let traces = (0..<16).reduce(0.0) { $0 + gr.covariance[$1 * 17] + gf.covariance[$1 * 17] }
+            let want: [String: (Double, Double)] = [
+                "is": (G.inceptionScore(p), G.inceptionScore(p)), "mis": (G.modifiedInceptionScore(p), G.modifiedInceptionScore(p)),
+                "am": (G.amScore(p, prior: [1.0 / 3, 1.0 / 3, 1.0 / 3]), 1), "fid": (G.frechetDistance(gr, gf), traces),
+            ]
+            for (k, (v, scale)) in want {
+                let got = try XCTUnwrap(obj[k] as? Double, k)
+                worst = max(worst, abs(got - v) / scale)
+                XCTAssertEqual(got, v, accuracy: 1e-5 * scale, "\(normalisation) \(k)")
+            }
+        }
+        print("eval audio-generation (log-mel) against in-process metrics: max difference \(worst) (relative)")
+
+        // a per-speaker classifier: refused, naming its audio.json and the fix
+        let out = root.appendingPathComponent("cls-training-set")
+        let dir = try Trainer.checkpointDirectory(out)
+        let json = dir.appendingPathComponent(AudioSettings.fileName)
+        let text = try String(contentsOf: json, encoding: .utf8)
+        XCTAssertTrue(text.contains("\"training-set\""), text)
+        try text.replacingOccurrences(of: "\"training-set\"", with: "\"per-speaker\"").write(to: json, atomically: true, encoding: .utf8)
+        let refused = try runCLI(["eval", "audio-generation", "--classifier", out.path, "--clips", clipsDir, "--json"])
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains(json.path) && refused.stderr.contains("per speaker")
+                      && refused.stderr.contains("--normalisation training-set"), refused.stderr)
     }
 }
