@@ -331,27 +331,13 @@ final class GenerationMetricsTests: XCTestCase {
             return (try m.logits(tokens: try AudioDataset.tokenize(clips, settings: settings)).map(G.probabilities(logits:)), pooled, clips)
         }
         let (p, f, _) = try rows(clipsDir), (_, fr, realClips) = try rows(realDir)
-        let (gr, gf) = (G.Gaussian(rows: fr), G.Gaussian(rows: f))
-        // The rows are Float forwards of the same checkpoint in another process (kernel paths and thread splits
-        // may round differently in the last bits): scores agree to 1e-5 relative; FD, a difference of terms
-        // of the size of tr Σ₁ + tr Σ₂, to 1e-5 of that.
-        let traces = (0..<16).reduce(0.0) { $0 + gr.covariance[$1 * 17] + gf.covariance[$1 * 17] }
-        let want: [String: (Double, Double)] = [
-            "is": (G.inceptionScore(p), G.inceptionScore(p)), "mis": (G.modifiedInceptionScore(p), G.modifiedInceptionScore(p)),
-            "am": (G.amScore(p, prior: [1.0 / 3, 1.0 / 3, 1.0 / 3]), 1), "fid": (G.frechetDistance(gr, gf), traces),
-        ]
-        var worst = 0.0
-        for (k, (v, scale)) in want {
-            let got = try XCTUnwrap(obj[k] as? Double, k)
-            worst = max(worst, abs(got - v) / scale)
-            XCTAssertEqual(got, v, accuracy: 1e-5 * scale, k)
-        }
+        var (worst, traces) = try assertFigures(obj, probabilities: p, features: f, reference: fr, what: "waveform")
         let labelPrior = G.labelDistribution(try AudioDataset.labelIndices(realClips, labels: m.labels), classes: 3)
         let amLabels = try XCTUnwrap(figures["labels"]?["am"] as? Double)
         worst = max(worst, abs(amLabels - G.amScore(p, prior: labelPrior)))
         XCTAssertEqual(amLabels, G.amScore(p, prior: labelPrior), accuracy: 1e-5)
         print("eval audio-generation against in-process metrics: max difference \(worst) (relative; FD relative to tr Σ₁ + tr Σ₂ = \(traces))")
-        XCTAssertGreaterThanOrEqual(want["is"]!.0, 1 - 1e-12); XCTAssertLessThanOrEqual(want["is"]!.0, 3 + 1e-12)
+        XCTAssertGreaterThanOrEqual(G.inceptionScore(p), 1 - 1e-12); XCTAssertLessThanOrEqual(G.inceptionScore(p), 3 + 1e-12)
 
         // one reference, and a reference for a non-uniform prior
         let both = try runCLI(["eval", "audio-generation", "--classifier", out.path, "--clips", clipsDir, "--real", realDir, "--data", manifest])
@@ -427,17 +413,7 @@ final class GenerationMetricsTests: XCTestCase {
                 return (try m.logits(pooled: pooled).map(G.probabilities(logits:)), pooled)
             }
             let (p, f) = try rows(clipsDir), (_, fr) = try rows(realDir)
-            let (gr, gf) = (G.Gaussian(rows: fr), G.Gaussian(rows: f))
-            let traces = (0..<16).reduce(0.0) { $0 + gr.covariance[$1 * 17] + gf.covariance[$1 * 17] }
-            let want: [String: (Double, Double)] = [
-                "is": (G.inceptionScore(p), G.inceptionScore(p)), "mis": (G.modifiedInceptionScore(p), G.modifiedInceptionScore(p)),
-                "am": (G.amScore(p, prior: [1.0 / 3, 1.0 / 3, 1.0 / 3]), 1), "fid": (G.frechetDistance(gr, gf), traces),
-            ]
-            for (k, (v, scale)) in want {
-                let got = try XCTUnwrap(obj[k] as? Double, k)
-                worst = max(worst, abs(got - v) / scale)
-                XCTAssertEqual(got, v, accuracy: 1e-5 * scale, "\(normalisation) \(k)")
-            }
+            worst = max(worst, try assertFigures(obj, probabilities: p, features: f, reference: fr, what: normalisation).worst)
         }
         print("eval audio-generation (log-mel) against in-process metrics: max difference \(worst) (relative)")
 
@@ -452,5 +428,27 @@ final class GenerationMetricsTests: XCTestCase {
         XCTAssertEqual(refused.status, 1, refused.stderr)
         XCTAssertTrue(refused.stderr.contains(json.path) && refused.stderr.contains("per speaker")
                       && refused.stderr.contains("--normalisation training-set"), refused.stderr)
+    }
+
+    /// Asserts that the IS, mIS, AM (uniform prior over 3 classes) and FD of `obj` (an `eval audio-generation
+    /// --json` object) are those of the in-process rows (16-d features). The rows are Float forwards of the same
+    /// checkpoint in another process (kernel paths and thread splits may round differently in the last bits):
+    /// scores agree to 1e-5 relative; FD, a difference of terms of the size of tr Σ₁ + tr Σ₂, to 1e-5 of that.
+    /// Returns the worst relative difference and that trace sum.
+    func assertFigures(_ obj: [String: Any], probabilities p: [[Double]], features f: [[Float]], reference fr: [[Float]],
+                       what: String) throws -> (worst: Double, traces: Double) {
+        let (gr, gf) = (G.Gaussian(rows: fr), G.Gaussian(rows: f))
+        let traces = (0..<16).reduce(0.0) { $0 + gr.covariance[$1 * 17] + gf.covariance[$1 * 17] }
+        let want: [String: (Double, Double)] = [
+            "is": (G.inceptionScore(p), G.inceptionScore(p)), "mis": (G.modifiedInceptionScore(p), G.modifiedInceptionScore(p)),
+            "am": (G.amScore(p, prior: [1.0 / 3, 1.0 / 3, 1.0 / 3]), 1), "fid": (G.frechetDistance(gr, gf), traces),
+        ]
+        var worst = 0.0
+        for (k, (v, scale)) in want {
+            let got = try XCTUnwrap(obj[k] as? Double, "\(what) \(k)")
+            worst = max(worst, abs(got - v) / scale)
+            XCTAssertEqual(got, v, accuracy: 1e-5 * scale, "\(what) \(k)")
+        }
+        return (worst, traces)
     }
 }
