@@ -74,29 +74,44 @@ public struct TaskAccuracy: Equatable, Sendable {
     public var count: Int
 }
 
+/// How one example was scored: positions right of those scored, and the smallest logit margin
+/// (target logit minus the best other logit; negative where a position is wrong).
+public struct ExampleScore: Equatable, Sendable {
+    public var right: Int
+    public var scored: Int
+    public var margin: Float
+}
+
 extension SyntheticTask {
     /// Scores `count` examples from `seed` with `model`, each run in chunks of `chunkLength` tokens with
     /// the recurrent state carried (so memory is bounded at any length; chunks equal one pass).
-    public func accuracy(of model: MambaModel, count: Int, seed: UInt64, chunkLength: Int = 4096) throws -> TaskAccuracy {
+    /// `perExample`, if given, sees every example with its score (index, example, score), in order.
+    public func accuracy(of model: MambaModel, count: Int, seed: UInt64, chunkLength: Int = 4096,
+                         perExample: ((Int, TaskExample, ExampleScore) throws -> Void)? = nil) throws -> TaskAccuracy {
         let V = model.config.vocabSize
         var right = 0, total = 0, whole = 0
-        for e in examples(count, seed: seed) {
+        for (index, e) in examples(count, seed: seed).enumerated() {
             let state = model.makeState(batch: 1)
-            var allRight = true
+            var score = ExampleScore(right: 0, scored: 0, margin: .infinity)
             var start = 0
             while start < e.inputs.count {
                 let end = min(e.inputs.count, start + max(1, chunkLength))
                 let scored = (start..<end).filter { e.targets[$0] >= 0 }
                 let logits = try model.logits(tokens: Array(e.inputs[start..<end]), state: state)
                 for p in scored {
-                    let row = logits[((p - start) * V)..<((p - start + 1) * V)]
-                    let best = row.indices.max { row[$0] < row[$1] }! - (p - start) * V
-                    total += 1
-                    if best == Int(e.targets[p]) { right += 1 } else { allRight = false }
+                    let row = Array(logits[((p - start) * V)..<((p - start + 1) * V)])   // (V)
+                    let target = Int(e.targets[p])
+                    let best = row.indices.max { row[$0] < row[$1] }!
+                    let other = row.indices.filter { $0 != target }.map { row[$0] }.max() ?? -.infinity
+                    score.scored += 1
+                    score.margin = min(score.margin, row[target] - other)
+                    if best == target { score.right += 1 }
                 }
                 start = end
             }
-            if allRight { whole += 1 }
+            right += score.right; total += score.scored
+            if score.right == score.scored { whole += 1 }
+            try perExample?(index, e, score)
         }
         return TaskAccuracy(positions: Double(right) / Double(max(total, 1)), examples: Double(whole) / Double(max(count, 1)), count: count)
     }

@@ -110,6 +110,8 @@ struct TaskEvalCommand: ParsableCommand {
     @Option(help: "Comma-separated lengths (induction heads only; default: the trained length).") var lengths: String?
     @Option(help: "Seed of the evaluation examples.") var seed: UInt64 = 0x7E57
     @Option(help: "Write accuracy against length as an SVG picture.") var svg: String?
+    @Option(help: "Write every example's score as JSON lines (length, index, right, scored, margin; induction heads also the trigger's position and its distance to the query), rewritten after each length.")
+    var examples: String?
     @OptionGroup var json: JSONOption
 
     func validate() throws { try Check.int(count, "--count", 1...1 << 20) }
@@ -130,17 +132,29 @@ struct TaskEvalCommand: ParsableCommand {
             }
         }
         var points: [(Double, Double)] = []
+        var lines: [String] = []
         if !json.json { print("length      accuracy   sequences right") }
         for n in list {
             var s = spec; s.length = n
             let t0 = Date()
-            let a = try s.task().accuracy(of: m, count: count, seed: seed)
+            let a = try s.task().accuracy(of: m, count: count, seed: seed) { index, e, score in
+                guard examples != nil else { return }
+                var line = "{\"task\": \"\(spec.name.rawValue)\", \"length\": \(n), \"index\": \(index), \"right\": \(score.right), \"scored\": \(score.scored), \"margin\": \(score.margin)"
+                if spec.name == .inductionHeads, let p = e.inputs.firstIndex(of: InductionHeads.trigger) {
+                    line += ", \"trigger\": \(p), \"distance\": \(n - 1 - p)"
+                }
+                lines.append(line + "}")
+            }
+            if let examples {   // after every length, so a long sweep keeps what it has scored
+                try AtomicFile.write(Data(lines.map { $0 + "\n" }.joined().utf8), to: URL(fileURLWithPath: examples))
+            }
             points.append((Foundation.log2(Double(n)), a.positions))
             if json.json {
                 print("{\"task\": \"\(spec.name.rawValue)\", \"length\": \(n), \"accuracy\": \(a.positions), \"sequences_right\": \(a.examples), \"count\": \(a.count), \"seconds\": \(Date().timeIntervalSince(t0))}")
             } else {
                 print(String(format: "%-10d  %8.4f   %8.4f   (%.1f s)", n, a.positions, a.examples, Date().timeIntervalSince(t0)))
             }
+            fflush(stdout)   // a sweep to 2^20 takes minutes: show each length as it finishes, also through a pipe
         }
         if let svg {
             let picture = LossCurve.svg([.init(name: spec.name.rawValue, color: "#1f77b4", points: points)],

@@ -74,6 +74,23 @@ final class SyntheticTaskTests: XCTestCase {
         let whole = try task.accuracy(of: model, count: 20, seed: 9, chunkLength: 1 << 20)
         let chunked = try task.accuracy(of: model, count: 20, seed: 9, chunkLength: 5)
         XCTAssertEqual(whole, chunked)
+        // Per-example scores add up to the accuracy; a margin is positive exactly where the position is right,
+        // and equals the target's logit minus the best other one, recomputed here from one full pass.
+        var right = 0, wholeRight = 0, seen: [Int] = []
+        let examples = task.examples(20, seed: 9)
+        let again = try task.accuracy(of: model, count: 20, seed: 9, chunkLength: 7) { i, e, score in
+            XCTAssertEqual(e, examples[i]); seen.append(i)
+            XCTAssertEqual(score.scored, 1)
+            right += score.right; if score.right == score.scored { wholeRight += 1 }
+            XCTAssertEqual(score.margin > 0, score.right == 1, "example \(i): margin \(score.margin)")
+            let V = model.config.vocabSize, last = e.inputs.count - 1
+            let row = Array(try model.logits(tokens: e.inputs)[(last * V)..<((last + 1) * V)])
+            let target = Int(e.targets[last])
+            let other = row.indices.filter { $0 != target }.map { row[$0] }.max()!
+            XCTAssertEqual(score.margin, row[target] - other, accuracy: 1e-4)
+        }
+        XCTAssertEqual(seen, Array(0..<20)); XCTAssertEqual(again, whole)
+        XCTAssertEqual(Double(right) / 20, whole.positions); XCTAssertEqual(Double(wholeRight) / 20, whole.examples)
         XCTAssertThrowsError(try SyntheticTaskObjective(model: MambaModel(config: MambaConfig(dModel: 8, nLayer: 1, vocabSize: 4)), task: task))
     }
 
@@ -92,6 +109,27 @@ final class SyntheticTaskTests: XCTestCase {
             let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             XCTAssertEqual(o["length"] as? Int, n)
             XCTAssertTrue((0...1).contains(o["accuracy"] as! Double))
+        }
+        // --examples: one JSON line per example and length, with the trigger where the generator put it.
+        let file = out.deletingLastPathComponent().appendingPathComponent("examples.jsonl")
+        let x = try runCLI(["task", "eval", "--model", out.path, "--lengths", "32,64", "--count", "4", "--json", "--examples", file.path])
+        XCTAssertEqual(x.status, 0, x.stderr); XCTAssertEqual(x.stdout.split(separator: "\n").count, 2)
+        let rows = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        XCTAssertEqual(rows.count, 8)
+        for (k, o) in rows.enumerated() {
+            let n = k < 4 ? 32 : 64, i = k % 4
+            XCTAssertEqual(o["length"] as? Int, n); XCTAssertEqual(o["index"] as? Int, i)
+            let trigger = InductionHeads(length: n, dataTokens: 16).examples(4, seed: 0x7E57)[i].inputs.firstIndex(of: InductionHeads.trigger)!
+            XCTAssertEqual(o["trigger"] as? Int, trigger); XCTAssertEqual(o["distance"] as? Int, n - 1 - trigger)
+            XCTAssertEqual(o["scored"] as? Int, 1)
+            XCTAssertEqual((o["right"] as! Int) == 1, (o["margin"] as! Double) > 0)
+        }
+        for (line, n) in zip(lines, [32, 64]) {   // the per-length accuracy is the mean of its examples' rights
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let mean = Double(rows.filter { $0["length"] as? Int == n }.map { $0["right"] as! Int }.reduce(0, +)) / 4
+            XCTAssertEqual(o["accuracy"] as? Double, mean)
         }
         let bad = try runCLI(["task", "eval", "--model", Fixtures.dir("tiny_f32").path])
         XCTAssertNotEqual(bad.status, 0)
