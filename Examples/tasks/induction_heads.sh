@@ -2,7 +2,8 @@
 # induction_heads.sh — the Mamba paper's Induction Heads (§4.1, Table 2): trained at length 256 (vocabulary 16),
 # then scored at every length 2^6 … 2^20 through the recurrent path (chunks with the state carried: bounded
 # memory). Selective (S6) and time-invariant (S4D-Real) mixers, same architecture and budget; tables and
-# SVG plots (accuracy against log2 length) under the output directory. Budget and results: Docs/results.md.
+# SVG plots (accuracy against log2 length) under the output directory, and every scored example (its margin and
+# the trigger's distance to the query) in <model>-examples.jsonl. Budget and results: Docs/results.md.
 #   Examples/tasks/induction_heads.sh [steps (6000)] [max log2 length (20)] [extra `task train` options]
 # SP_STEPS=N (default 0) adds a post-training phase to the selective model: N steps with --state-passing (each
 # micro-batch starts from the previous one's final state, lr 1e-3 cosine; Buitrago Ruiz & Gu 2025), scored too.
@@ -32,5 +33,5 @@ fi
 for mixer in $MODELS; do
     echo "Induction heads, $mixer model, trained at 256 ($COUNT examples per length):"
     .build/release/mambakit task eval --model "$OUT/$mixer" --lengths "$LENGTHS" --count "$COUNT" --threads "$THREADS" \
-        --svg "$OUT/$mixer.svg" | tee "$OUT/$mixer-lengths.txt"
+        --svg "$OUT/$mixer.svg" --examples "$OUT/$mixer-examples.jsonl" | tee "$OUT/$mixer-lengths.txt"
 done

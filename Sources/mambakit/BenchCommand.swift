@@ -22,6 +22,7 @@ struct BenchCommand: ParsableCommand {
                       V=256, L=512, B=8) and 130m (L=512, B=1); --shape mamba2-tiny / mamba2-130m for Mamba-2 blocks.
             classify: sequence-classification training steps and inference (D=128, 4 layers, V=16 as for DNA; --length,
                       --batch; unidirectional, or --bidirectional) in tokens/s.
+            convert:  reading F16 and BF16 safetensors (8 Mi values) into float32, values/s and GB/s of input, one thread.
             tokenize: BPE encoding speed (MB/s, one core, cold merge cache) of --tokenizer on --text.
             generate-audio: samples/s of waveform generation (256 classes, batch 1, temperature 1, ≥ 4,096 samples)
                       for flat models (D=64 with 2 and 10 blocks, D=128 with 10) and a U-Net D=64, pool 4×4, 2 blocks per stage.
@@ -34,10 +35,10 @@ struct BenchCommand: ParsableCommand {
             """)
 
     enum Which: String, ExpressibleByArgument, CaseIterable {
-        case gemm, scan, complexScan = "complex-scan", prefill, generate, generateAudio = "generate-audio", train, classify, tokenize, tasks, allreduce, all
+        case gemm, scan, complexScan = "complex-scan", prefill, generate, generateAudio = "generate-audio", train, classify, convert, tokenize, tasks, allreduce, all
     }
 
-    @Argument(help: "gemm, scan, complex-scan, prefill, generate, generate-audio, train, classify, tokenize, tasks, allreduce or all.") var which: Which
+    @Argument(help: "gemm, scan, complex-scan, prefill, generate, generate-audio, train, classify, convert, tokenize, tasks, allreduce or all.") var which: Which
     @OptionGroup var threadsOption: ThreadsOption
     var threads: Int? { threadsOption.threads }
     @Option(name: .customLong("shape"), help: "Shape: 130m (D=768, 24 layers, V=50280), tiny (D=256, 4 layers, V=256), or their Mamba-2 forms mamba2-130m (D=768, 24 layers, V=50288, N=128, head_dim 64, 1 group, chunk 256, tied) and mamba2-tiny (D=256, 4 layers, N=64, head_dim 64); train also takes all (tiny and 130m, the default for train).")
@@ -103,12 +104,13 @@ struct BenchCommand: ParsableCommand {
         case .generateAudio: try benchGenerateAudio()
         case .train: try benchTrain()
         case .classify: try benchClassify()
+        case .convert: try benchConvert()
         case .tokenize: try benchTokenize()
         case .tasks: try benchTasks()
         case .allreduce: try benchAllreduce()
         case .all:
             benchGemm(); benchScan(); benchComplexScan(); try benchPrefill(); try benchGenerate(); try benchGenerateAudio(); try benchTrain(); try benchClassify()
-            try benchTasks()
+            try benchTasks(); try benchConvert()
             if FileManager.default.fileExists(atPath: text) { try benchTokenize() } else {
                 stderrLine("bench tokenize: skipped — \(text) is missing (pass --text FILE)")
             }
