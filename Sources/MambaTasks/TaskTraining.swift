@@ -98,14 +98,14 @@ extension SyntheticTask {
                 let end = min(e.inputs.count, start + max(1, chunkLength))
                 let scored = (start..<end).filter { e.targets[$0] >= 0 }
                 let logits = try model.logits(tokens: Array(e.inputs[start..<end]), state: state)
-                for p in scored {
-                    let row = Array(logits[((p - start) * V)..<((p - start + 1) * V)])   // (V)
-                    let target = Int(e.targets[p])
-                    let best = row.indices.max { row[$0] < row[$1] }!
-                    let other = row.indices.filter { $0 != target }.map { row[$0] }.max() ?? -.infinity
+                for p in scored {   // right ⇔ the target's logit beats every other one (margin > 0; a tie is wrong)
+                    let row = (p - start) * V, target = Int(e.targets[p])   // logits[row ..< row + V]: (V)
+                    var other = -Float.infinity
+                    for v in 0..<V where v != target { other = max(other, logits[row + v]) }
+                    let margin = logits[row + target] - other
                     score.scored += 1
-                    score.margin = min(score.margin, row[target] - other)
-                    if best == target { score.right += 1 }
+                    score.margin = min(score.margin, margin)
+                    if margin > 0 { score.right += 1 }
                 }
                 start = end
             }

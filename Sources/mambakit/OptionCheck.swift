@@ -58,6 +58,21 @@ enum Check {
         throw optionError(option: option, value: "''", allowed: "must be a non-empty path")
     }
 
+    /// A file to be written: a non-empty path that is not a directory, in a directory that exists — checked
+    /// before any work, so a long run does not end by failing to save what it computed.
+    static func outputFile(_ value: String?, _ option: String) throws {
+        guard let v = value else { return }
+        try nonEmpty(v, option)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: v, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw optionError(option: option, value: v, allowed: "is a directory; give a file name")
+        }
+        let parent = URL(fileURLWithPath: v).deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw optionError(option: option, value: v, allowed: "its directory \(parent) does not exist; create it first")
+        }
+    }
+
     /// 2.0 → "2", 0.25 → "0.25", nan → "nan".
     static func format(_ x: Double) -> String {
         x.isFinite && x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"

@@ -114,7 +114,10 @@ struct TaskEvalCommand: ParsableCommand {
     var examples: String?
     @OptionGroup var json: JSONOption
 
-    func validate() throws { try Check.int(count, "--count", 1...1 << 20) }
+    func validate() throws {
+        try Check.int(count, "--count", 1...1 << 20)
+        try Check.outputFile(svg, "--svg"); try Check.outputFile(examples, "--examples")
+    }
 
     func run() throws {
         let (m, dir) = try model.load()
@@ -137,14 +140,14 @@ struct TaskEvalCommand: ParsableCommand {
         for n in list {
             var s = spec; s.length = n
             let t0 = Date()
-            let a = try s.task().accuracy(of: m, count: count, seed: seed) { index, e, score in
-                guard examples != nil else { return }
+            let record: ((Int, TaskExample, ExampleScore) -> Void)? = examples == nil ? nil : { index, e, score in
                 var line = "{\"task\": \"\(spec.name.rawValue)\", \"length\": \(n), \"index\": \(index), \"right\": \(score.right), \"scored\": \(score.scored), \"margin\": \(score.margin)"
                 if spec.name == .inductionHeads, let p = e.inputs.firstIndex(of: InductionHeads.trigger) {
                     line += ", \"trigger\": \(p), \"distance\": \(n - 1 - p)"
                 }
                 lines.append(line + "}")
             }
+            let a = try s.task().accuracy(of: m, count: count, seed: seed, perExample: record)
             if let examples {   // after every length, so a long sweep keeps what it has scored
                 try AtomicFile.write(Data(lines.map { $0 + "\n" }.joined().utf8), to: URL(fileURLWithPath: examples))
             }

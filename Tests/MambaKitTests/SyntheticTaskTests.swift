@@ -76,7 +76,7 @@ final class SyntheticTaskTests: XCTestCase {
         XCTAssertEqual(whole, chunked)
         // Per-example scores add up to the accuracy; a margin is positive exactly where the position is right,
         // and equals the target's logit minus the best other one, recomputed here from one full pass.
-        var right = 0, wholeRight = 0, seen: [Int] = []
+        var right = 0, wholeRight = 0, seen: [Int] = [], maxDifference: Float = 0
         let examples = task.examples(20, seed: 9)
         let again = try task.accuracy(of: model, count: 20, seed: 9, chunkLength: 7) { i, e, score in
             XCTAssertEqual(e, examples[i]); seen.append(i)
@@ -88,7 +88,9 @@ final class SyntheticTaskTests: XCTestCase {
             let target = Int(e.targets[last])
             let other = row.indices.filter { $0 != target }.map { row[$0] }.max()!
             XCTAssertEqual(score.margin, row[target] - other, accuracy: 1e-4)
+            maxDifference = max(maxDifference, abs(score.margin - (row[target] - other)))
         }
+        print("per-example margin (chunks of 7) against one full pass: max difference \(maxDifference)")
         XCTAssertEqual(seen, Array(0..<20)); XCTAssertEqual(again, whole)
         XCTAssertEqual(Double(right) / 20, whole.positions); XCTAssertEqual(Double(wholeRight) / 20, whole.examples)
         XCTAssertThrowsError(try SyntheticTaskObjective(model: MambaModel(config: MambaConfig(dModel: 8, nLayer: 1, vocabSize: 4)), task: task))
@@ -130,6 +132,13 @@ final class SyntheticTaskTests: XCTestCase {
             let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             let mean = Double(rows.filter { $0["length"] as? Int == n }.map { $0["right"] as! Int }.reduce(0, +)) / 4
             XCTAssertEqual(o["accuracy"] as? Double, mean)
+        }
+        for (option, path) in [("--examples", out.appendingPathComponent("no/such/dir/x.jsonl").path), ("--svg", out.path)] {
+            let r = try runCLI(["task", "eval", "--model", out.path, "--lengths", "1048576", "--count", "4", option, path])
+            XCTAssertNotEqual(r.status, 0)   // refused at once (2^20 × 4 would take seconds), in one line naming the option
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains(option) && r.stderr.contains(path), r.stderr)
+            XCTAssertTrue(r.stdout.isEmpty, r.stdout)
         }
         let bad = try runCLI(["task", "eval", "--model", Fixtures.dir("tiny_f32").path])
         XCTAssertNotEqual(bad.status, 0)
